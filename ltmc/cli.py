@@ -1,0 +1,254 @@
+"""The command line: parses options, calls the library, prints. Nothing else."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ltmc import runner, stats as stats_mod
+from ltmc.codebook import Codebook
+from ltmc.errors import ExitCode, LtmcError
+
+app = typer.Typer(
+    name="ltmc",
+    help="Compress a corpus of books into short, lossless token streams for small language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all available cores).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+Strict = Annotated[bool, typer.Option("--strict", help="Stop at the first input that fails instead of skipping it.")]
+
+
+def handle_errors(command):
+    """The one place where a domain error becomes a message and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LtmcError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None):
+    """A byte-progress bar on stderr; the callback advances it."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _input_size(paths: list[str]) -> int | None:
+    if "-" in paths:
+        return None
+    total = 0
+    for p in paths:
+        path = Path(p)
+        files = [path] if path.is_file() else (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
+        total += sum(f.stat().st_size for f in files)
+    return total
+
+
+def _print_json(obj) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def _report_failures(failures) -> None:
+    for failure in failures:
+        err.print(f"[yellow]skipped:[/] {failure.message}", highlight=False, soft_wrap=True)
+    if failures:
+        err.print(f"{len(failures)} input(s) failed; the rest were processed (use --strict to stop at the first)")
+
+
+@app.command()
+@handle_errors
+def morph(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the full table as Parquet.")] = None,
+    top: Annotated[int, typer.Option("--top", "-n", help="Rows shown on the terminal or in --json.")] = 30,
+    as_json: AsJson = False,
+    strict: Strict = False,
+):
+    """Analyse every distinct word form: count, lemma, part of speech, stem and ending.
+
+    [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
+    """
+    with progress_bar("analysing", _input_size(paths)) as advance:
+        table, failures = runner.morph_corpus(paths, advance, strict)
+    _report_failures(failures)
+    if output:
+        pq.write_table(table, output)
+        err.print(f"wrote {table.num_rows} forms to {output}")
+    rows = table.slice(0, top).to_pylist()
+    if as_json:
+        _print_json({"forms": table.num_rows, "top": rows})
+    elif not output:
+        view = Table("form", "count", "lemma", "pos", "stem | ending", title=f"{table.num_rows} distinct forms")
+        for row in rows:
+            view.add_row(row["form"], str(row["count"]), row["lemma"], row["pos"], f"{row['stem']}[dim]|[/]{row['ending']}")
+        out.print(view)
+    if failures:
+        raise typer.Exit(ExitCode.FAILURE)
+
+
+@app.command("mine-bonds")
+@handle_errors
+def mine_bonds(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Codebook file to write; '-' for stdout.")],
+    vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = 32768,
+    as_json: AsJson = False,
+    strict: Strict = False,
+):
+    """Learn a codebook (bytes, characters, endings, stems, word forms, hyperbonds) from a corpus.
+
+    [bold]Example:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768
+    """
+    with progress_bar("mining", _input_size(paths)) as advance:
+        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict)
+    _report_failures(failures)
+    if output == "-":
+        sys.stdout.buffer.write(book.to_json())
+    else:
+        book.save(output)
+    summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "kinds": dict(report.kinds)}
+    if not report.filled:
+        err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")
+    if as_json:
+        _print_json(summary)
+    elif output != "-":
+        err.print(f"wrote {output}: {len(book)} ids, {book.fingerprint}")
+
+
+@app.command()
+@handle_errors
+def encode(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories (read recursively); '-' reads stdin.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory for shards, codebook and manifest.")],
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to use; without it one is mined from the input.")] = None,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Ids of the codebook mined when none is given.")] = 32768,
+    workers: Workers = runner.default_workers(),
+    force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
+    as_json: AsJson = False,
+    strict: Strict = False,
+):
+    """Encode books into Parquet shards of scene tokens.
+
+    [bold]Example:[/] ltmc encode corpus/ -o out/ --codebook codebook.json
+    """
+    book = Codebook.load(codebook) if codebook else None
+    with progress_bar("encoding", _input_size(paths)) as advance:
+        result = runner.encode_corpus(paths, output, book, vocab_size, workers, strict, advance, force)
+    _report_failures(result.failures)
+    summary = {
+        "out_dir": str(output),
+        "up_to_date": result.up_to_date,
+        "documents": result.documents,
+        "scenes": result.scenes,
+        "tokens": result.tokens,
+        "bytes": result.bytes,
+        "failed": len(result.failures),
+    }
+    if as_json:
+        _print_json(summary)
+    elif result.up_to_date:
+        err.print(f"{output} is up to date: same inputs, same codebook; nothing to do (--force re-encodes)")
+    else:
+        err.print(f"encoded {result.documents} files, {result.bytes:,} bytes → {result.scenes:,} scenes, {result.tokens:,} tokens in {output}")
+    if result.failures:
+        raise typer.Exit(ExitCode.FAILURE)
+
+
+@app.command()
+@handle_errors
+def decode(
+    out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Directory to restore into; '-' concatenates to stdout.")] = None,
+    codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to decode with (default: the one in OUT_DIR).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Check every restored file against the manifest's sha256; write nothing.")] = False,
+    workers: Workers = runner.default_workers(),
+    as_json: AsJson = False,
+):
+    """Restore every input file, byte for byte.
+
+    [bold]Example:[/] ltmc decode out/ -o restored/   ·   ltmc decode out/ --verify
+    """
+    if output is None and not verify:
+        raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
+    with progress_bar("decoding", None) as advance:
+        result = runner.decode_corpus(out_dir, output, codebook, verify, workers, advance)
+    if as_json:
+        _print_json({"documents": result.documents, "bytes": result.bytes, "mismatches": result.mismatches})
+    elif verify:
+        for name, ok in result.checked:
+            err.print(f"{'[green]ok[/]' if ok else '[bold red]MISMATCH[/]'}  {name}", highlight=False)
+    if result.mismatches:
+        raise LtmcError(f"{len(result.mismatches)} file(s) do not match the manifest's sha256: {', '.join(result.mismatches[:5])}", ExitCode.FAILURE)
+    if output != "-" and not as_json:
+        err.print(f"{'verified' if verify else 'restored'} {result.documents} files, {result.bytes:,} bytes")
+
+
+@app.command()
+@handle_errors
+def stats(
+    out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
+    as_json: AsJson = False,
+):
+    """Report sizes, chars/token, tokens/word and where the tokens go.
+
+    [bold]Example:[/] ltmc stats out/ --json
+    """
+    report = stats_mod.collect(out_dir)
+    if as_json:
+        _print_json(report)
+        return
+    table = Table("measure", "value", title=f"ltmc stats: {out_dir}")
+    for key in ("documents", "bytes", "chars", "words", "scenes", "tokens", "chars_per_token", "tokens_per_word", "distinct_ids", "vocab_size"):
+        value = report[key]
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.3f}")
+    out.print(table)
+    kinds = Table("kind", "share of tokens", title="tokens by kind")
+    for kind, share in sorted(report["share_by_kind"].items(), key=lambda kv: -kv[1]):
+        kinds.add_row(kind, f"{share:.1%}")
+    out.print(kinds)
+    for title, key in (("top hyperbonds", "top_bonds"), ("top endings", "top_endings")):
+        view = Table("token", "count", title=title)
+        for row in report[key]:
+            view.add_row(repr(row["text"]), f"{row['count']:,}")
+        out.print(view)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,356 @@
+"""The local runner: reads inputs, composes the stages, writes shards and manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ltmc import shards
+from ltmc.codebook import Codebook
+from ltmc.errors import ExitCode, LtmcError
+from ltmc.mining import MiningReport, mine
+from ltmc.pretokenize import WORD_PATTERN
+from ltmc.scenes import iter_scenes
+from ltmc.sources import Source, Sniffed, discover, read_bytes_blocks, sniff, text_blocks
+from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens, encode_scenes
+
+BATCH_SCENES = 256  # scenes per batch shipped to a worker
+SHARD_SCENES = 16_384  # scenes per shard
+Progress = Callable[[int], None]
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@dataclass
+class Failure:
+    label: str
+    message: str
+
+
+@dataclass
+class EncodeResult:
+    out_dir: Path
+    documents: int = 0
+    scenes: int = 0
+    tokens: int = 0
+    bytes: int = 0
+    up_to_date: bool = False
+    mining: MiningReport | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class _Input:
+    source: Source
+    sniffed: Sniffed
+
+    def texts(self) -> Iterator[str]:
+        return text_blocks(read_bytes_blocks(self.source), self.sniffed.encoding)
+
+
+def _spool_stdin(stack: ExitStack) -> Path:
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ltmc-stdin-"))
+    path = Path(tmp, "stdin")
+    with open(path, "wb") as fh:
+        shutil.copyfileobj(sys.stdin.buffer, fh)
+    return path
+
+
+def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack) -> list[_Input]:
+    inputs = []
+    for source in discover(arguments):
+        if source.path is None:
+            source = Source(_spool_stdin(stack), source.name)
+        try:
+            inputs.append(_Input(source, sniff(read_bytes_blocks(source), source.label)))
+        except LtmcError as err:
+            if strict:
+                raise
+            failures.append(Failure(source.label, str(err)))
+    if not inputs:
+        raise LtmcError(f"{' '.join(arguments)}: no readable text files to encode", ExitCode.USAGE)
+    return inputs
+
+
+def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False):
+    """Mine a codebook from the inputs; returns (codebook, report, failures)."""
+    failures: list[Failure] = []
+    with ExitStack() as stack:
+        inputs = _open_inputs(arguments, strict, failures, stack)
+        texts = (text for item in inputs for text in item.texts())
+        book, report = mine(texts, vocab_size, progress)
+    return book, report, failures
+
+
+def _scene_batches(inputs: list[_Input], progress: Progress | None) -> Iterator[pa.RecordBatch]:
+    rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "text": []}
+    for item in inputs:
+        for index, scene in enumerate(iter_scenes(item.texts())):
+            rows["path"].append(item.source.name)
+            rows["scene"].append(index)
+            rows["encoding"].append(item.sniffed.encoding)
+            rows["text"].append(scene)
+            if len(rows["text"]) == BATCH_SCENES:
+                yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
+                rows = {key: [] for key in rows}
+        if progress:
+            progress(item.sniffed.size)
+    if rows["text"]:
+        yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
+
+
+_worker_codebook: Codebook | None = None
+
+
+def _init_worker(codebook_json: bytes) -> None:
+    global _worker_codebook
+    _worker_codebook = Codebook.from_json(codebook_json)
+
+
+def _encode_in_worker(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return encode_scenes(batch, _worker_codebook)
+
+
+def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
+    """``map(fn, items)`` on a process pool, in order, with a bounded number in flight."""
+    if workers <= 1:
+        if init:
+            init(*init_args)
+        yield from map(fn, items)
+        return
+    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    with context.Pool(workers, initializer=init, initargs=init_args) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _is_up_to_date(out_dir: Path, inputs: list[_Input], codebook: Codebook) -> bool:
+    try:
+        output = shards.Output.open(out_dir)
+    except LtmcError:
+        return False
+    recorded = [(d["path"], d["sha256"]) for d in output.documents]
+    wanted = [(i.source.name, i.sniffed.sha256) for i in inputs]
+    files_present = all((out_dir / s["file"]).is_file() for s in output.manifest["shards"])
+    return recorded == wanted and output.codebook.fingerprint == codebook.fingerprint and files_present
+
+
+def encode_corpus(
+    arguments: list[str],
+    out_dir: str | Path,
+    codebook: Codebook | None = None,
+    vocab_size: int = 32768,
+    workers: int = 1,
+    strict: bool = False,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> EncodeResult:
+    out_dir = Path(out_dir)
+    result = EncodeResult(out_dir)
+    with ExitStack() as stack:
+        inputs = _open_inputs(arguments, strict, result.failures, stack)
+        if codebook is None:
+            codebook, result.mining = mine((t for i in inputs for t in i.texts()), vocab_size)
+        if not force and _is_up_to_date(out_dir, inputs, codebook):
+            result.up_to_date = True
+            return result
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            codebook.save(out_dir / shards.CODEBOOK)
+            _write_shards(inputs, out_dir, codebook, workers, progress, result)
+        except PermissionError as err:
+            raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
+        except OSError as err:
+            raise LtmcError(f"{err.filename or out_dir}: cannot write output ({err.strerror}); free space or choose another directory", ExitCode.IO) from None
+    return result
+
+
+def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress, result: EncodeResult) -> None:
+    documents = {i.source.name: _document_entry(i) for i in inputs}
+    shard_list: list[dict] = []
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        name = shards.shard_name(len(shard_list))
+        digest = shards.write_shard(out_dir / name, pending)
+        tokens = sum(len(b.column("ids").values) for b in pending)
+        shard_list.append({"file": name, "rows": pending_rows, "tokens": tokens, "sha256": digest})
+        pending, pending_rows = [], 0
+
+    batches = map_ordered(
+        _encode_in_worker, _scene_batches(inputs, progress), workers, _init_worker, (codebook.to_json(),)
+    )
+    for batch in batches:
+        for name, n_bytes, ids in zip(
+            batch.column("path").to_pylist(), batch.column("n_bytes").to_pylist(), batch.column("ids").value_lengths().to_pylist()
+        ):
+            doc = documents[name]
+            doc["scenes"] += 1
+            doc["tokens"] += ids
+            doc["encoded_bytes"] += n_bytes
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= SHARD_SCENES:
+            flush()
+    if pending or not shard_list:
+        flush()
+
+    for doc in documents.values():
+        if doc.pop("encoded_bytes") != doc["bytes"]:
+            raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+        result.documents += 1
+        result.scenes += doc["scenes"]
+        result.tokens += doc["tokens"]
+        result.bytes += doc["bytes"]
+    manifest = {
+        "format": shards.FORMAT,
+        "version": shards.VERSION,
+        "codebook": {"file": shards.CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
+        "documents": list(documents.values()),
+        "shards": shard_list,
+        "totals": {"documents": result.documents, "scenes": result.scenes, "tokens": result.tokens, "bytes": result.bytes},
+    }
+    shards.write_manifest(out_dir, manifest)
+    keep = {s["file"] for s in shard_list}
+    for stale in out_dir.glob("shard-*.parquet"):
+        if stale.name not in keep:
+            stale.unlink()
+
+
+def _document_entry(item: _Input) -> dict:
+    return {
+        "path": item.source.name,
+        "bytes": item.sniffed.size,
+        "sha256": item.sniffed.sha256,
+        "encoding": item.sniffed.encoding,
+        "scenes": 0,
+        "tokens": 0,
+        "encoded_bytes": 0,
+    }
+
+
+@dataclass
+class DecodeResult:
+    documents: int = 0
+    bytes: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    checked: list[tuple[str, bool]] = field(default_factory=list)
+
+
+
+def _decode_in_worker(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return decode_tokens(batch, _worker_codebook)
+
+
+def decode_corpus(
+    out_dir: str | Path,
+    dest: str | Path | None,
+    codebook_path: str | Path | None = None,
+    verify: bool = False,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> DecodeResult:
+    """Restore every document under ``dest`` ("-" for stdout), or only check them (verify)."""
+    output = shards.Output.open(out_dir, codebook_path)
+    expected = {d["path"]: d for d in output.documents}
+    to_stdout = dest == "-"
+    root = None if verify or to_stdout else Path(dest)
+    result = DecodeResult()
+    current: str | None = None
+    digest = None
+    handle = None
+
+    def finish() -> None:
+        nonlocal handle
+        if current is None:
+            return
+        if handle is not None and not to_stdout:
+            handle.close()
+            tmp_path = root / (str(shards.safe_relative(current)) + ".ltmc-tmp")
+            os.replace(tmp_path, root / shards.safe_relative(current))
+        handle = None
+        ok = digest.hexdigest() == expected[current]["sha256"]
+        result.checked.append((current, ok))
+        result.documents += 1
+        if not ok:
+            result.mismatches.append(current)
+
+    batches = map_ordered(_decode_in_worker, output.iter_batches(), workers, _init_worker, (output.codebook.to_json(),))
+    try:
+        for batch in batches:
+            for name, data in zip(batch.column("path").to_pylist(), batch.column("data").to_pylist()):
+                if name != current:
+                    finish()
+                    if name not in expected:
+                        raise LtmcError(f"{output.root}: shard holds document {name!r} that the manifest does not list; the manifest does not match its shards", ExitCode.DATA)
+                    current, digest = name, hashlib.sha256()
+                    relative = shards.safe_relative(name)
+                    if root is not None:
+                        target = root / relative
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
+                    elif to_stdout:
+                        handle = sys.stdout.buffer
+                digest.update(data)
+                result.bytes += len(data)
+                if handle is not None:
+                    handle.write(data)
+                if progress:
+                    progress(len(data))
+        finish()
+    except OSError as err:
+        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); choose a writable destination with free space", ExitCode.IO) from None
+    missing = set(expected) - {name for name, _ in result.checked}
+    for name in sorted(missing):
+        if expected[name]["bytes"] == 0:  # an empty file has no scenes
+            if root is not None:
+                target = root / shards.safe_relative(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(b"")
+            result.checked.append((name, True))
+            result.documents += 1
+        else:
+            result.checked.append((name, False))
+            result.mismatches.append(name)
+    return result
+
+
+def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
+    """Every distinct word form of the inputs with its analysis, most frequent first."""
+    failures: list[Failure] = []
+    counts: Counter[str] = Counter()
+    with ExitStack() as stack:
+        for item in _open_inputs(arguments, strict, failures, stack):
+            for text in item.texts():
+                counts.update(WORD_PATTERN.findall(text))
+            if progress:
+                progress(item.sniffed.size)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    batches = [
+        analyse_forms(pa.RecordBatch.from_pydict({"form": [f for f, _ in chunk], "count": [n for _, n in chunk]}))
+        for chunk in (ranked[i : i + 4096] for i in range(0, len(ranked), 4096))
+    ]
+    return pa.Table.from_batches(batches, schema=MORPH_SCHEMA), failures

@@ -1,0 +1,146 @@
+"""Find input files and read them as text, remembering how to give the bytes back.
+
+Text is decoded as UTF-8; bytes that are not UTF-8 become U+DC80–U+DCFF
+(surrogateescape) and encode back to themselves. A file that is not UTF-8 but is
+clean Windows-1251 (Cyrillic) is read as that, so its words are still words.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltmc.errors import ExitCode, LtmcError
+
+BLOCK = 1 << 20
+STDIN = "-"
+LEGACY_ENCODING = "cp1251"
+_SNIFF = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    path: Path | None  # None for stdin
+    name: str  # relative path recorded in the shards
+
+    @property
+    def label(self) -> str:
+        return "<stdin>" if self.path is None else str(self.path)
+
+
+def discover(arguments: list[str]) -> list[Source]:
+    """Files named by ``arguments``: files as given, directories recursively."""
+    found: list[Source] = []
+    for argument in arguments:
+        if argument == STDIN:
+            found.append(Source(None, "stdin"))
+            continue
+        root = Path(argument)
+        if root.is_file():
+            found.append(Source(root, root.name))
+        elif root.is_dir():
+            found.extend(_walk(root))
+        elif root.exists() or root.is_symlink():
+            raise LtmcError(f"{argument}: not a regular file or directory (a broken link?)", ExitCode.USAGE)
+        else:
+            raise LtmcError(f"{argument}: no such file or directory; check the path", ExitCode.USAGE)
+    names = [s.name for s in found]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise LtmcError(f"two inputs share the name {dup!r}; pass their parent directory instead", ExitCode.USAGE)
+    return found
+
+
+def _walk(root: Path) -> list[Source]:
+    sources = []
+    # followlinks=False: a link loop cannot trap the walk; linked files are still read.
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(folder, name)
+            sources.append(Source(path, path.relative_to(root).as_posix()))
+    return sorted(sources, key=lambda s: s.name)
+
+
+@dataclass(slots=True)
+class Sniffed:
+    encoding: str  # "utf-8" or LEGACY_ENCODING
+    size: int
+    sha256: str
+
+
+def _open(source: Source):
+    if source.path is None:
+        return sys.stdin.buffer
+    try:
+        return open(source.path, "rb")
+    except PermissionError:
+        raise LtmcError(f"{source.label}: permission denied; make it readable or leave it out", ExitCode.USAGE) from None
+    except OSError as err:
+        raise LtmcError(f"{source.label}: cannot open ({err.strerror})", ExitCode.USAGE) from None
+
+
+def read_bytes_blocks(source: Source) -> Iterator[bytes]:
+    with _open(source) as fh:
+        while block := fh.read(BLOCK):
+            yield block
+
+
+def sniff(blocks: Iterator[bytes], label: str) -> Sniffed:
+    """One pass: size, sha256, and which decoding gives the bytes back."""
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    legacy = codecs.getincrementaldecoder(LEGACY_ENCODING)("strict")
+    utf8_ok = legacy_ok = True
+    size = high = cyrillic = 0
+    for block in blocks:
+        if size == 0 and b"\0" in block[:_SNIFF]:
+            raise LtmcError(f"{label}: looks binary (NUL bytes), not text; leave it out of the corpus", ExitCode.DATA)
+        size += len(block)
+        digest.update(block)
+        if utf8_ok:
+            try:
+                utf8.decode(block)
+            except UnicodeDecodeError:
+                utf8_ok = False
+        if not utf8_ok and legacy_ok:
+            try:
+                legacy.decode(block)
+            except UnicodeDecodeError:
+                legacy_ok = False
+        if legacy_ok:
+            high += len(block) - len(block.translate(None, _HIGH))
+            cyrillic += len(block) - len(block.translate(None, _CYRILLIC_1251))
+    if utf8_ok:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    # Most high bytes of Russian cp1251 text are letters (0xC0–0xFF).
+    encoding = "utf-8" if utf8_ok or not legacy_ok or cyrillic < 0.8 * max(high, 1) else LEGACY_ENCODING
+    return Sniffed(encoding, size, digest.hexdigest())
+
+
+_HIGH = bytes(range(0x80, 0x100))
+_CYRILLIC_1251 = bytes(range(0xC0, 0x100)) + b"\xa8\xb8"
+
+
+def text_blocks(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
+    """Decoded text; the encoding and surrogateescape make this reversible."""
+    decoder = codecs.getincrementaldecoder(encoding)("surrogateescape")
+    for block in blocks:
+        if text := decoder.decode(block):
+            yield text
+    if tail := decoder.decode(b"", final=True):
+        yield tail
+
+
+def encode_text(text: str, encoding: str) -> bytes:
+    return text.encode(encoding, "surrogateescape")

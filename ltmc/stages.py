@@ -1,0 +1,106 @@
+"""Pure stages: a pyarrow RecordBatch in, a RecordBatch out, no I/O.
+
+The runner (local pool or a distributed engine) owns reading and writing and
+composes these, so the same functions run anywhere a batch can be shipped.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ltmc.codebook import Codebook
+from ltmc.morph import analyse
+from ltmc.pretokenize import WORD_PATTERN
+from ltmc.sources import encode_text
+
+SCENE_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("scene", pa.int32()),
+        ("encoding", pa.string()),
+        ("text", pa.string()),
+    ]
+)
+
+TOKEN_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("scene", pa.int32()),
+        ("encoding", pa.string()),
+        ("n_bytes", pa.int64()),
+        ("n_chars", pa.int64()),
+        ("n_words", pa.int64()),
+        ("ids", pa.list_(pa.int32())),
+    ]
+)
+
+RESTORED_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("scene", pa.int32()),
+        ("data", pa.binary()),
+    ]
+)
+
+
+def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
+    """Scenes (path, scene, encoding, text) → token rows with ids and sizes."""
+    texts = batch.column("text").to_pylist()
+    encodings = batch.column("encoding").to_pylist()
+    encode = codebook.encode
+    ids = [encode(t) for t in texts]
+    return pa.RecordBatch.from_arrays(
+        [
+            batch.column("path"),
+            batch.column("scene"),
+            batch.column("encoding"),
+            pa.array([len(encode_text(t, e)) for t, e in zip(texts, encodings)], pa.int64()),
+            pa.array([len(t) for t in texts], pa.int64()),
+            pa.array([len(WORD_PATTERN.findall(t)) for t in texts], pa.int64()),
+            pa.array(ids, pa.list_(pa.int32())),
+        ],
+        schema=TOKEN_SCHEMA,
+    )
+
+
+def decode_tokens(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
+    """Token rows → the original bytes of each scene."""
+    decode = codebook.decode_bytes
+    data = []
+    for ids, encoding in zip(batch.column("ids").to_pylist(), batch.column("encoding").to_pylist()):
+        raw = decode(ids)
+        if encoding != "utf-8":
+            raw = encode_text(raw.decode("utf-8", "surrogateescape"), encoding)
+        data.append(raw)
+    return pa.RecordBatch.from_arrays(
+        [batch.column("path"), batch.column("scene"), pa.array(data, pa.binary())],
+        schema=RESTORED_SCHEMA,
+    )
+
+
+MORPH_SCHEMA = pa.schema(
+    [
+        ("form", pa.string()),
+        ("count", pa.int64()),
+        ("lemma", pa.string()),
+        ("pos", pa.string()),
+        ("stem", pa.string()),
+        ("ending", pa.string()),
+    ]
+)
+
+
+def analyse_forms(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Forms with counts (form, count) → their lemma, part of speech, stem and ending."""
+    analyses = [analyse(form) for form in batch.column("form").to_pylist()]
+    return pa.RecordBatch.from_arrays(
+        [
+            batch.column("form"),
+            batch.column("count"),
+            pa.array([a.lemma for a in analyses], pa.string()),
+            pa.array([a.pos for a in analyses], pa.string()),
+            pa.array([a.stem for a in analyses], pa.string()),
+            pa.array([a.ending for a in analyses], pa.string()),
+        ],
+        schema=MORPH_SCHEMA,
+    )
