@@ -1,0 +1,142 @@
+"""Shared fixtures for the ltmc test suite.
+
+Hypothesis profiles
+-------------------
+The profile is picked by the environment variable ``HYPOTHESIS_PROFILE`` and is
+"ci" when it is not set. "ci" runs the property tests with 2000 examples, which
+keeps the whole suite to a few minutes on a small machine.
+
+For a long fuzz of the lossless bytes round trip, run locally:
+
+    HYPOTHESIS_PROFILE=fuzz pytest tests/test_codebook.py -k bytes
+
+The "fuzz" profile runs 200 000 examples per property test and has no deadline;
+expect it to take a while. "dev" (200 examples) is handy while editing tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from ltmc.codebook import Codebook
+from ltmc.mining import mine
+
+settings.register_profile(
+    "ci",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=200_000,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+PROJECT_ROOT = Path(__file__).parents[1]
+CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"
+
+# Short texts written for these tests: prose, verse with stanzas, dialogue,
+# numbers, punctuation and a little Latin script, so that the mined codebook
+# holds every kind of token (characters, endings, stems, words, bonds).
+SAMPLE_TEXTS = [
+    (
+        "Утром над рекой стоял густой туман, и лодки у берега казались серыми тенями. "
+        "Старый рыбак сидел на перевёрнутом ведре и чинил сеть, не глядя на воду. "
+        "Он знал, что рыба придёт позже, когда солнце поднимется над лесом.\n"
+        "— Рано ещё, — сказал он мальчику, который принёс ему хлеб и молоко. — "
+        "Садись рядом и смотри, как я вяжу узлы.\n"
+        "Мальчик сел и стал смотреть. Узлы получались ровные, крепкие, один к одному.\n"
+    ),
+    (
+        "В городе шёл дождь третий день подряд. По улицам бежали ручьи, а люди "
+        "прятались под зонтами и спешили домой. В маленькой лавке на углу горела лампа, "
+        "и хозяйка считала выручку: 125 рублей, 30 копеек, ещё 7 рублей за свечи.\n"
+        "Она думала о сыне, который уехал учиться в столицу, и о письме, которое "
+        "должно было прийти ещё на прошлой неделе. Письма всё не было.\n"
+        "«Напишет, — говорила она себе. — Обязательно напишет, когда будет время».\n"
+    ),
+    (
+        "Ветер гонит облака\n"
+        "над широкими полями,\n"
+        "и дорога далека,\n"
+        "и темно уже за нами.\n"
+        "\n"
+        "Спит деревня у реки,\n"
+        "спят усталые колёса,\n"
+        "только светят огоньки\n"
+        "за излучиной откоса.\n"
+        "\n"
+        "Я вернусь, когда весна\n"
+        "разобьёт на речке льдины,\n"
+        "и проснётся тишина\n"
+        "в голубой моей долине.\n"
+    ),
+    (
+        "Учитель вошёл в класс и положил на стол толстую книгу. Дети притихли. "
+        "Он открыл книгу на середине и начал читать вслух о далёких странах, "
+        "о морях и кораблях, о людях, которые не боялись бурь. Когда он закончил, "
+        "никто не сказал ни слова: все думали о море.\n"
+        "После уроков дети пошли к реке и долго смотрели на воду, как будто "
+        "ждали, что из-за поворота выйдет большой корабль с белыми парусами.\n"
+        "Book, ship and sea: so the English words read in the old dictionary.\n"
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    return list(SAMPLE_TEXTS)
+
+
+@pytest.fixture(scope="session")
+def codebook() -> Codebook:
+    """A small codebook (budget 1024 ids) mined from the sample texts."""
+    book, _report = mine(SAMPLE_TEXTS * 3, 1024)
+    return book
+
+
+@pytest.fixture(scope="session")
+def codebook_file(codebook: Codebook, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("codebook") / "codebook.json"
+    codebook.save(path)
+    return path
+
+
+@pytest.fixture
+def corpus_dir() -> Path:
+    """The shared corpus of real books (../shared/corpus), or a clean skip."""
+    if not CORPUS_DIR.is_dir():
+        pytest.skip(f"real corpus not present at {CORPUS_DIR}")
+    return CORPUS_DIR
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Create ``files`` (relative posix name → bytes) under ``root``."""
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def _read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative posix name → bytes)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def write_tree():
+    return _write_tree
+
+
+@pytest.fixture
+def read_tree():
+    return _read_tree

@@ -1,0 +1,255 @@
+"""ltmc.codebook: the token model, encode/decode, save/load."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ltmc.codebook import FIRST_FREE_ID, KINDS, N_BYTES, SEPARATOR_ID, VERSION, Codebook
+from ltmc.errors import ExitCode, LtmcError
+
+# -- layout -------------------------------------------------------------------------
+
+
+def test_bytes_then_separator_then_mined_tokens(codebook):
+    assert [t.kind for t in codebook.tokens[:N_BYTES]] == ["byte"] * N_BYTES
+    assert codebook.tokens[SEPARATOR_ID].kind == "special"
+    assert all(t.kind in KINDS for t in codebook.tokens)
+    assert all(t.text for t in codebook.tokens[FIRST_FREE_ID:])
+    mined = [(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:]]
+    assert len(set(mined)) == len(mined)
+
+
+def test_mined_codebook_respects_its_budget(codebook):
+    assert len(codebook) <= 1024
+    assert len(codebook) > FIRST_FREE_ID
+
+
+def test_encoding_known_text_uses_mined_tokens(codebook, sample_texts):
+    text = sample_texts[0]
+    ids = codebook.encode(text)
+    # The mined vocabulary must compress its own training text well below bytes.
+    assert len(ids) < len(text.encode("utf-8")) / 3
+    assert any(i >= FIRST_FREE_ID for i in ids)
+
+
+def test_ids_are_in_range(codebook, sample_texts):
+    for text in sample_texts:
+        assert all(0 <= i < len(codebook) for i in codebook.encode(text))
+
+
+def test_separator_decodes_to_nothing(codebook):
+    assert codebook.decode([SEPARATOR_ID]) == ""
+    ids = codebook.encode("раз")
+    assert codebook.decode(ids + [SEPARATOR_ID] + ids) == "разраз"
+
+
+def test_piece_of_shows_bytes_readably(codebook):
+    assert codebook.piece_of(0x41) == "<0x41>"
+    assert codebook.piece_of(FIRST_FREE_ID) == codebook.tokens[FIRST_FREE_ID].text
+
+
+def test_from_entries_rejects_reserved_kinds():
+    with pytest.raises(ValueError):
+        Codebook.from_entries([("byte", "x")])
+    with pytest.raises(ValueError):
+        Codebook.from_entries([("nonsense", "x")])
+
+
+def test_from_entries_drops_duplicates_and_empty_texts():
+    book = Codebook.from_entries([("word", " да"), ("word", " да"), ("punct", ""), ("punct", ",")])
+    assert [t.text for t in book.tokens[FIRST_FREE_ID:]] == [" да", ","]
+
+
+# -- round trips --------------------------------------------------------------------
+
+
+@given(st.text())
+def test_text_round_trip(codebook, text):
+    assert codebook.decode(codebook.encode(text)) == text
+
+
+_RUSSIANISH = st.text(
+    alphabet=st.sampled_from(list("абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВЁЯ .,;:!?—«»-\n\t\r0123456789")),
+    max_size=300,
+)
+
+
+@given(_RUSSIANISH)
+def test_text_round_trip_on_russian_like_text(codebook, text):
+    assert codebook.decode(codebook.encode(text)) == text
+
+
+@given(st.lists(st.sampled_from([" и", " не", ", что", " сказал", " реки", "\n", " ", "—", "над", " лесом"]), max_size=40))
+def test_text_round_trip_through_bonds(codebook, parts):
+    text = "".join(parts)
+    assert codebook.decode(codebook.encode(text)) == text
+
+
+@given(st.binary(max_size=400))
+def test_bytes_round_trip(codebook, data):
+    text = data.decode("utf-8", "surrogateescape")
+    assert codebook.decode_bytes(codebook.encode(text)) == data
+
+
+# Bytes biased towards UTF-8 fragments: lead bytes, continuation bytes, Cyrillic.
+_FRAGMENTS = st.lists(
+    st.one_of(
+        st.sampled_from([b"\xd0", b"\xd1", b"\x80", b"\xbf", b"\xe2\x80", b"\xf0\x9f", b"\xed\xa0\x80", b"\xc0\xaf", b"\xff"]),
+        st.text(max_size=5).map(lambda s: s.encode("utf-8")),
+        st.sampled_from(["слово", " и", ", что", "\r\n"]).map(str.encode),
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@given(_FRAGMENTS)
+def test_bytes_round_trip_on_broken_utf8(codebook, data):
+    text = data.decode("utf-8", "surrogateescape")
+    assert codebook.decode_bytes(codebook.encode(text)) == data
+
+
+def test_round_trip_of_the_training_texts(codebook, sample_texts):
+    for text in sample_texts:
+        assert codebook.decode(codebook.encode(text)) == text
+
+
+def test_encode_is_deterministic_and_cache_independent(codebook, sample_texts):
+    text = "".join(sample_texts)
+    first = codebook.encode(text)
+    fresh = Codebook.from_json(codebook.to_json())
+    assert fresh.encode(text) == first
+    assert codebook.encode(text) == first
+
+
+def test_long_piece_beyond_max_token_chars_round_trips(codebook):
+    text = " " + "а" * 500 + "!" * 100 + "7" * 40
+    assert codebook.decode(codebook.encode(text)) == text
+
+
+# -- save and load ------------------------------------------------------------------
+
+
+def test_save_load_round_trip_keeps_fingerprint(codebook, tmp_path):
+    path = tmp_path / "sub" / "book.json"
+    codebook.save(path)
+    loaded = Codebook.load(path)
+    assert loaded.fingerprint == codebook.fingerprint
+    assert loaded.tokens == codebook.tokens
+    assert len(loaded) == len(codebook)
+    text = "Мальчик сел и стал смотреть на реку."
+    assert loaded.encode(text) == codebook.encode(text)
+    # Saving leaves no temporary files behind.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["book.json"]
+
+
+def test_fingerprint_depends_on_tokens():
+    a = Codebook.from_entries([("word", " да")])
+    b = Codebook.from_entries([("word", " нет")])
+    c = Codebook.from_entries([("punct", " да")])
+    assert len({a.fingerprint, b.fingerprint, c.fingerprint}) == 3
+
+
+def _doc(codebook) -> dict:
+    return orjson.loads(codebook.to_json())
+
+
+def _load_doc(doc: dict, tmp_path):
+    path = tmp_path / "book.json"
+    path.write_bytes(orjson.dumps(doc))
+    return Codebook.load(path)
+
+
+def test_tampered_token_text_is_refused(codebook, tmp_path):
+    doc = _doc(codebook)
+    doc["tokens"][5][1] = doc["tokens"][5][1] + "x"
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "altered" in str(info.value)
+
+
+def test_tampered_token_kind_is_refused(codebook, tmp_path):
+    doc = _doc(codebook)
+    doc["tokens"][0][0] = "bond" if doc["tokens"][0][0] != "bond" else "word"
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_dropped_token_is_refused(codebook, tmp_path):
+    doc = _doc(codebook)
+    del doc["tokens"][-1]
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_unknown_token_kind_is_a_data_error(codebook, tmp_path):
+    # A hand-edited kind must be reported as a corrupt codebook, not a ValueError.
+    doc = _doc(codebook)
+    doc["tokens"][0][0] = "bogus"
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_missing_fingerprint_is_a_data_error(codebook, tmp_path):
+    doc = _doc(codebook)
+    del doc["fingerprint"]
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_newer_version_is_refused(codebook, tmp_path):
+    doc = _doc(codebook)
+    doc["version"] = VERSION + 1
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "newer" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not json", b"[1, 2, 3]", b'{"format": "something-else"}', b'{"format": "ltmc-codebook"}'],
+    ids=["empty", "not-json", "list", "foreign", "no-version"],
+)
+def test_corrupt_or_foreign_files_are_data_errors(data, tmp_path):
+    path = tmp_path / "book.json"
+    path.write_bytes(data)
+    with pytest.raises(LtmcError) as info:
+        Codebook.load(path)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "\n" not in str(info.value)
+
+
+def test_missing_codebook_file_is_a_usage_error(tmp_path):
+    with pytest.raises(LtmcError) as info:
+        Codebook.load(tmp_path / "absent.json")
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+# -- decoding bad ids ---------------------------------------------------------------
+
+
+def test_id_past_the_end_is_refused(codebook):
+    with pytest.raises(LtmcError) as info:
+        codebook.decode([FIRST_FREE_ID, len(codebook)])
+    assert info.value.exit_code == ExitCode.DATA
+    assert str(len(codebook)) in str(info.value)
+
+
+def test_negative_id_is_refused(codebook):
+    # Python lists accept negative indexes; the decoder must not.
+    with pytest.raises(LtmcError) as info:
+        codebook.decode_bytes([FIRST_FREE_ID, -1])
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_non_integer_id_is_refused(codebook):
+    with pytest.raises(LtmcError):
+        codebook.decode_bytes([FIRST_FREE_ID, "7"])
