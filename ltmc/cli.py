@@ -225,11 +225,15 @@ def decode(
 def stats(
     out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
     as_json: AsJson = False,
+    report_file: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report (charts, baselines, cost model).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Model shape for the report's cost model (n_head optional).")] = "d_model=256,n_layer=6,n_ctx=1024",
 ):
     """Report sizes, chars/token, tokens/word and where the tokens go.
 
-    [bold]Example:[/] ltmc stats out/ --json
+    [bold]Example:[/] ltmc stats out/ --json   ·   ltmc stats out/ --report report.html
     """
+    if report_file:
+        _write_report(out_dir, report_file, model)
     report = stats_mod.collect(out_dir)
     if as_json:
         _print_json(report)
@@ -248,6 +252,146 @@ def stats(
         for row in report[key]:
             view.add_row(repr(row["text"]), f"{row['count']:,}")
         out.print(view)
+
+
+# -- export, report, show, glyphs ---------------------------------------------------------
+
+
+def _write_report(out_dir: Path, dest: Path, model: str) -> None:
+    from ltmc import report as report_mod
+
+    shape = report_mod.parse_model(model)
+    with err.status("writing the report (training the BPE baseline when the bench extras are installed)"):
+        page, data = report_mod.build(out_dir, shape)
+    report_mod.write(page, dest)
+    if not data["baselines_available"]:
+        err.print("note: baselines left out of the report; install the bench extras: pip install -e '.[bench]'")
+    err.print(f"wrote {dest}")
+
+
+@app.command()
+@handle_errors
+def export(
+    out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="nanogpt (train.bin/val.bin), llmc (llm.c .bin with header) or hf (Parquet input_ids).")],
+    dest: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the files into.")],
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene).")] = 0.1,
+    as_json: AsJson = False,
+):
+    """Write the token stream in a format trainers read (nanoGPT, llm.c, HuggingFace).
+
+    [bold]Example:[/] ltmc export out/ --format nanogpt -o data/books/
+    """
+    from ltmc import export as export_mod
+
+    result = export_mod.export(out_dir, dest, fmt.lower(), val_fraction)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    err.print(
+        f"wrote {fmt} to {dest}: {', '.join(result.files)} ({result.dtype}; train {result.scenes['train']:,} scenes, "
+        f"{result.tokens['train']:,} tokens; val {result.scenes['val']:,} scenes, {result.tokens['val']:,} tokens)"
+    )
+    if val_fraction > 0 and result.scenes["val"] == 0:
+        err.print("[yellow]note:[/] no scene fell into validation (corpus too small for --val-fraction?)")
+
+
+_SHOW_STYLES = {
+    "word": "bold blue",
+    "stem": "bold green",
+    "ending": "bold yellow",
+    "bond": "bold magenta",
+    "punct": "bold red",
+    "space": "dim",
+    "byte": "bold white on red",
+    "special": "reverse",
+}
+
+
+@app.command()
+@handle_errors
+def show(
+    text: Annotated[str, typer.Argument(help="Text to tokenize; '-' reads stdin.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="Codebook to encode with.")],
+    as_json: AsJson = False,
+):
+    """Print a sentence's tokens coloured by kind: words, stems, endings, bonds, punctuation, spaces.
+
+    [bold]Example:[/] ltmc show "Мороз и солнце; день чудесный!" --codebook out/codebook.json
+    """
+    from rich.text import Text
+
+    from ltmc.glyphs import token_pieces
+
+    if text == "-":
+        text = sys.stdin.read()
+    book = Codebook.load(codebook)
+    tokens = token_pieces(book, text)
+    n_ids = sum(len(t["ids"]) for t in tokens)
+    if as_json:
+        _print_json({"chars": len(text), "tokens": n_ids, "pieces": tokens})
+        return
+    view = Text()
+    for i, t in enumerate(tokens):
+        shown = t["text"].replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")
+        shade = "grey23" if i % 2 else "grey15"  # alternate backgrounds mark the boundaries
+        style = _SHOW_STYLES.get(t["kind"], "")
+        view.append(shown, style=style if t["kind"] == "byte" else f"{style} on {shade}")
+    out.print(view, soft_wrap=True)
+    legend = Text()
+    counts: dict[str, int] = {}
+    for t in tokens:
+        counts[t["kind"]] = counts.get(t["kind"], 0) + len(t["ids"])
+    for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        legend.append(f" {kind} {n} ", style=_SHOW_STYLES.get(kind, ""))
+        legend.append(" ")
+    ratio = len(text) / n_ids if n_ids else 0.0
+    legend.append(f"· {n_ids} tokens, {len(text)} chars, {ratio:.2f} chars/token", style="dim")
+    out.print(legend)
+
+
+glyphs_app = typer.Typer(
+    help="Glyph view: each token as one private-use character (U+F0000 + id), and back, exactly.",
+    no_args_is_help=True,
+)
+app.add_typer(glyphs_app, name="glyphs")
+
+
+@glyphs_app.command("to")
+@handle_errors
+def glyphs_to(
+    out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Glyph file to write (UTF-8, one scene a line).")],
+):
+    """Write every scene as a line of token glyphs.
+
+    [bold]Example:[/] ltmc glyphs to out/ -o corpus.glyphs
+    """
+    from ltmc import glyphs
+
+    scenes = glyphs.write_glyphs(out_dir, output)
+    err.print(f"wrote {scenes:,} scenes as glyphs to {output}")
+
+
+@glyphs_app.command("from")
+@handle_errors
+def glyphs_from(
+    glyph_file: Annotated[Path, typer.Argument(help="A glyph file written by `ltmc glyphs to`.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="The codebook the glyphs were written with.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory to rebuild (shards, codebook, manifest).")],
+    as_json: AsJson = False,
+):
+    """Rebuild an output directory from a glyph file, exactly.
+
+    [bold]Example:[/] ltmc glyphs from corpus.glyphs --codebook out/codebook.json -o out2/
+    """
+    from ltmc import glyphs
+
+    totals = glyphs.read_glyphs(glyph_file, Codebook.load(codebook), output)
+    if as_json:
+        _print_json(totals | {"out_dir": str(output)})
+    else:
+        err.print(f"rebuilt {output}: {totals['documents']} files, {totals['scenes']:,} scenes, {totals['tokens']:,} tokens")
 
 
 def main() -> None:

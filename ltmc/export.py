@@ -1,0 +1,304 @@
+"""Export the token shards in the formats that trainers read.
+
+Three formats, all written under one destination folder together with the
+codebook (to decode with) and ``meta.json`` (what was written, and how):
+
+``nanogpt``
+    ``train.bin`` and ``val.bin``: one flat array of token ids each, uint16 when
+    every id fits (vocab_size ≤ 65,536), else uint32, little-endian, no header —
+    what nanoGPT's ``np.memmap(path, dtype=np.uint16, mode="r")`` reads. Every
+    scene is preceded by the separator id (``SEPARATOR_ID`` = 256), so splitting
+    the stream at the separator gives the scenes back. ``meta.pkl`` carries
+    ``vocab_size`` for nanoGPT's ``train.py``.
+
+``llmc``
+    llm.c's token files ``train_000000.bin``, ``val_000000.bin``, …: a header of
+    256 int32 (magic 20240520, version, number of tokens) then the tokens, the
+    same separator-before-each-scene stream as ``nanogpt``. Version 1 holds uint16
+    tokens and is what llm.c's dataloader reads; a codebook with more than 65,536
+    ids is written as version 2 with uint32 tokens, which stock llm.c refuses.
+    A file holds at most ``LLMC_SHARD_TOKENS`` tokens.
+
+``hf``
+    Parquet shards ``train-00000-of-000NN.parquet`` (and ``validation-…``) with one
+    row per scene: ``input_ids`` (list<int32>, no separator), ``path``, ``scene``.
+    ``datasets.load_dataset("parquet", data_files=...)`` loads them.
+
+The train/validation split is by scene and deterministic: a scene goes to
+validation when the first 8 bytes of sha256(path NUL scene) read as a fraction
+fall below ``val_fraction``. It does not depend on the order, the shard layout or
+the other documents, so adding a book never moves another book's scenes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import struct
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ltmc.codebook import SEPARATOR_ID
+from ltmc.errors import ExitCode, LtmcError
+from ltmc.shards import CODEBOOK, Output
+
+FORMATS = ("nanogpt", "llmc", "hf")
+VAL_FRACTION = 0.1
+LLMC_MAGIC = 20240520
+LLMC_HEADER_INTS = 256
+LLMC_SHARD_TOKENS = 100_000_000  # as llm.c's fineweb.py shards
+HF_SHARD_ROWS = 100_000
+META = "meta.json"
+
+HF_SCHEMA = pa.schema([("input_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())])
+
+
+# -- pure parts -----------------------------------------------------------------
+
+
+def token_dtype(vocab_size: int) -> str:
+    """'uint16' when every id (0 … vocab_size − 1) fits in 16 bits, else 'uint32'."""
+    return "uint16" if vocab_size <= 1 << 16 else "uint32"
+
+
+def is_val(path: str, scene: int, val_fraction: float = VAL_FRACTION) -> bool:
+    """Whether scene ``scene`` of document ``path`` belongs to the validation split."""
+    if val_fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"{path}\0{scene}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+
+def split_batch(batch: pa.RecordBatch, val_fraction: float = VAL_FRACTION) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """Token rows → (train rows, validation rows), by ``is_val``."""
+    mask = [
+        is_val(p, s, val_fraction)
+        for p, s in zip(batch.column("path").to_pylist(), batch.column("scene").to_pylist())
+    ]
+    val = pa.array(mask, pa.bool_())
+    return batch.filter(pc.invert(val)), batch.filter(val)
+
+
+def stream_bytes(batch: pa.RecordBatch, dtype: str) -> bytes:
+    """The flat little-endian token stream of ``batch``: separator, scene ids, separator, …"""
+    arrow_type = pa.uint16() if dtype == "uint16" else pa.uint32()
+    ids = batch.column("ids")
+    if len(ids) == 0:
+        return b""
+    values = pc.cast(ids.flatten(), arrow_type)  # raises if an id does not fit
+    width = 2 if dtype == "uint16" else 4
+    data = memoryview(values.buffers()[1])[values.offset * width : (values.offset + len(values)) * width]
+    if sys.byteorder != "little":
+        import array
+
+        swapped = array.array("H" if width == 2 else "I", data.tobytes())
+        swapped.byteswap()
+        data = memoryview(swapped.tobytes())
+    separator = SEPARATOR_ID.to_bytes(width, "little")
+    lengths = ids.value_lengths().to_pylist()
+    parts: list = []
+    start = 0
+    for n in lengths:
+        parts.append(separator)
+        parts.append(data[start * width : (start + n) * width])
+        start += n
+    return b"".join(parts)
+
+
+def to_hf(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Token rows → HuggingFace rows (input_ids, path, scene)."""
+    return pa.RecordBatch.from_arrays([batch.column("ids"), batch.column("path"), batch.column("scene")], schema=HF_SCHEMA)
+
+
+def llmc_header(n_tokens: int, dtype: str) -> bytes:
+    header = [0] * LLMC_HEADER_INTS
+    header[0] = LLMC_MAGIC
+    header[1] = 1 if dtype == "uint16" else 2
+    header[2] = n_tokens
+    return struct.pack(f"<{LLMC_HEADER_INTS}i", *header)
+
+
+# -- writing --------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    dest: Path
+    format: str
+    dtype: str
+    vocab_size: int
+    files: list[str] = field(default_factory=list)
+    scenes: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
+    tokens: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
+
+    def to_dict(self) -> dict:
+        return {
+            "dest": str(self.dest),
+            "format": self.format,
+            "dtype": self.dtype,
+            "vocab_size": self.vocab_size,
+            "separator_id": SEPARATOR_ID,
+            "files": self.files,
+            "scenes": self.scenes,
+            "tokens": self.tokens,
+        }
+
+
+class _StreamFile:
+    """A growing flat token file (optionally with an llm.c header), written to a temp name."""
+
+    def __init__(self, path: Path, header_dtype: str | None) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.header_dtype = header_dtype
+        self.tokens = 0
+        self.fh = open(self.tmp, "wb")
+        if header_dtype:
+            self.fh.write(llmc_header(0, header_dtype))
+
+    def write(self, data: bytes, n_tokens: int) -> None:
+        self.fh.write(data)
+        self.tokens += n_tokens
+
+    def close(self) -> None:
+        if self.header_dtype:
+            if self.tokens >= 2**31:
+                raise LtmcError(f"{self.path}: more than 2^31 tokens do not fit llm.c's int32 header", ExitCode.DATA)
+            self.fh.seek(0)
+            self.fh.write(llmc_header(self.tokens, self.header_dtype))
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+def export(out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None) -> ExportResult:
+    """Write the shards of ``out_dir`` to ``dest`` in format ``fmt`` (see the module doc)."""
+    if fmt not in FORMATS:
+        raise LtmcError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", ExitCode.USAGE)
+    if not 0 <= val_fraction < 1:
+        raise LtmcError(f"--val-fraction must be in [0, 1), not {val_fraction}", ExitCode.USAGE)
+    output = Output.open(out_dir)
+    dest = Path(dest)
+    vocab_size = len(output.codebook)
+    result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        splits = _split_stream(output.iter_batches(), val_fraction, result, progress)
+        if fmt == "nanogpt":
+            _write_nanogpt(splits, dest, result)
+        elif fmt == "llmc":
+            _write_llmc(splits, dest, result)
+        else:
+            _write_hf(splits, dest, result)
+        shutil.copyfile(output.root / CODEBOOK, dest / CODEBOOK)
+        meta = result.to_dict() | {
+            "codebook": output.codebook.fingerprint,
+            "val_fraction": val_fraction,
+            "source": str(output.root),
+        }
+        meta.pop("dest")
+        (dest / META).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+    except PermissionError as err:
+        raise LtmcError(f"{err.filename or dest}: permission denied; choose a writable destination", ExitCode.IO) from None
+    except OSError as err:
+        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); free space or choose another destination", ExitCode.IO) from None
+    return result
+
+
+def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result: ExportResult, progress):
+    for batch in batches:
+        train, val = split_batch(batch, val_fraction)
+        for name, part in (("train", train), ("val", val)):
+            result.scenes[name] += part.num_rows
+            result.tokens[name] += len(part.column("ids").values) if part.num_rows else 0
+        if progress:
+            progress(batch.num_rows)
+        yield train, val
+
+
+def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
+    files = {name: _StreamFile(dest / f"{name}.bin", None) for name in ("train", "val")}
+    for pair in splits:
+        for name, part in zip(("train", "val"), pair):
+            if part.num_rows:
+                files[name].write(stream_bytes(part, result.dtype), len(part.column("ids").values) + part.num_rows)
+    for f in files.values():
+        f.close()
+        result.files.append(f.path.name)
+    meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK}
+    (dest / "meta.pkl").write_bytes(pickle.dumps(meta))
+    result.files.append("meta.pkl")
+
+
+def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
+    current: dict[str, _StreamFile | None] = {"train": None, "val": None}
+    index = {"train": 0, "val": 0}
+
+    def target(name: str) -> _StreamFile:
+        f = current[name]
+        if f is None or f.tokens >= LLMC_SHARD_TOKENS:
+            if f is not None:
+                f.close()
+                result.files.append(f.path.name)
+            f = current[name] = _StreamFile(dest / f"{name}_{index[name]:06d}.bin", result.dtype)
+            index[name] += 1
+        return f
+
+    for pair in splits:
+        for name, part in zip(("train", "val"), pair):
+            if part.num_rows:
+                target(name).write(stream_bytes(part, result.dtype), len(part.column("ids").values) + part.num_rows)
+    for name in ("train", "val"):
+        if current[name] is None:
+            target(name)  # an empty split still gets a (header-only) file
+        current[name].close()
+        result.files.append(current[name].path.name)
+    result.files.sort()
+    for stale in list(dest.glob("train_*.bin")) + list(dest.glob("val_*.bin")):
+        if stale.name not in result.files:
+            stale.unlink()
+
+
+def _write_hf(splits, dest: Path, result: ExportResult) -> None:
+    prefixes = {"train": "train", "val": "validation"}
+    written: dict[str, list[Path]] = {"train": [], "val": []}
+    pending: dict[str, list[pa.RecordBatch]] = {"train": [], "val": []}
+    rows = {"train": 0, "val": 0}
+
+    def flush(name: str) -> None:
+        tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.tmp"
+        table = pa.Table.from_batches(pending[name], schema=HF_SCHEMA)
+        pq.write_table(table, tmp, compression="zstd")
+        written[name].append(tmp)
+        pending[name], rows[name] = [], 0
+
+    for pair in splits:
+        for name, part in zip(("train", "val"), pair):
+            if part.num_rows:
+                pending[name].append(to_hf(part))
+                rows[name] += part.num_rows
+                if rows[name] >= HF_SHARD_ROWS:
+                    flush(name)
+    for name in ("train", "val"):
+        if pending[name] or not written[name]:
+            flush(name)
+        total = len(written[name])
+        for i, tmp in enumerate(written[name]):
+            final = dest / f"{prefixes[name]}-{i:05d}-of-{total:05d}.parquet"
+            os.replace(tmp, final)
+            result.files.append(final.name)
+    for stale in list(dest.glob("train-*-of-*.parquet")) + list(dest.glob("validation-*-of-*.parquet")):
+        if stale.name not in result.files:
+            stale.unlink()
+
+
+def read_meta(dest: str | Path) -> dict:
+    return orjson.loads(Path(dest, META).read_bytes())
