@@ -163,14 +163,23 @@ def encode(
     force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
+    engine: Annotated[str, typer.Option("--engine", help="local: a process pool; dask: a Dask cluster (pip install 'ltmc[dask]'). Same output.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: scheduler address (tcp://HOST:8786); default: a local cluster of --workers.")] = None,
 ):
     """Encode books into Parquet shards of scene tokens.
 
     [bold]Example:[/] ltmc encode corpus/ -o out/ --codebook codebook.json
     """
+    if engine not in ("local", "dask") or (scheduler and engine != "dask"):
+        raise LtmcError(f"--engine must be local or dask (got {engine!r}); --scheduler needs --engine dask", ExitCode.USAGE)
     book = Codebook.load(codebook) if codebook else None
     with progress_bar("encoding", _input_size(paths)) as advance:
-        result = runner.encode_corpus(paths, output, book, vocab_size, workers, strict, advance, force)
+        if engine == "dask":
+            from ltmc.dask_runner import encode_corpus_dask
+
+            result = encode_corpus_dask(paths, output, book, vocab_size, workers, strict, advance, force, scheduler)
+        else:
+            result = runner.encode_corpus(paths, output, book, vocab_size, workers, strict, advance, force)
     _report_failures(result.failures)
     summary = {
         "out_dir": str(output),

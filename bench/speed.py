@@ -1,0 +1,283 @@
+"""How fast is ltmc next to the tokenizers people already use? Same input, same run.
+
+    python bench/speed.py                 # first ~29 MB of ru/prose, 1 and 2 workers
+    python bench/speed.py --mb 5          # a quick run
+    python bench/speed.py --full-mine     # also: mine-bonds on all of ru/ (target ≤ 60 s)
+    python bench/speed.py --dask          # also: ltmc encode --engine dask
+
+Every measured job is its own process, timed whole ("whole process": files on
+disk → ids on disk → files, interpreter start and imports included):
+
+    mine    ltmc mine-bonds -V 32768        vs  HF tokenizers byte-level BPE training, 32768
+    encode  ltmc encode -c CODEBOOK -w N    vs  tiktoken o200k_base, HF BPE (bench/peer_driver.py)
+    decode  ltmc decode -o DIR -w N         vs  the same peers, ids back to files
+
+Throughput is input bytes / wall seconds. The peers' "N workers" are N threads
+(tiktoken releases the GIL; tokenizers uses RAYON_NUM_THREADS). Peak RSS per job:
+"max proc" is the largest single process of the job (``os.wait4``'s ru_maxrss,
+exact); "tree" is the largest sum over the job's process tree, sampled every
+20 ms (needs psutil; forked workers share pages, so it overstates a little).
+The script checks that ltmc's decode gives the input back byte for byte and that
+its shards are identical for every worker count, and prints the issue's targets.
+Progress goes to stderr, the table to stdout (``--json`` for one JSON object).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_CORPUS, fail, link_tree, list_works, log, require_bench_extras, require_corpus  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "peer_driver.py"
+LTMC = [sys.executable, "-c", "import sys; from ltmc.cli import main; sys.argv[0] = 'ltmc'; main()"]
+TARGETS = {  # from the issue: ltmc / tiktoken, whole process, one worker; scaling on 2 cores
+    "encode": 0.5,
+    "decode": 1.0,
+    "scaling": 1.8,
+    "full_mine_s": 60.0,
+}
+
+
+@dataclass
+class Job:
+    tool: str
+    step: str
+    workers: int
+    seconds: float
+    bytes: int
+    max_proc_mb: float
+    tree_mb: float | None
+    inproc_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def mb_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds
+
+
+def _tree_rss(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    try:
+        import psutil
+    except ImportError:
+        return
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    peak.append(0.0)
+    while not stop.is_set():
+        total = 0
+        try:
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            break
+        peak[0] = max(peak[0], total / 1e6)
+        stop.wait(0.02)
+
+
+def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float | None, str]:
+    """Run one job; (wall seconds, max single-process RSS MB, sampled tree RSS MB, stdout)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        stop, peak = threading.Event(), []
+        sampler = threading.Thread(target=_tree_rss, args=(proc.pid, stop, peak), daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not all children's
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        sampler.join()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        fail(f"{' '.join(cmd[3:] if cmd[:3] == LTMC else cmd)} exited {proc.returncode}:\n{stderr[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, (peak[0] if peak else None), stdout
+
+
+def pick_input(corpus: Path, megabytes: float, dest: Path) -> int:
+    """Links to the first ``megabytes`` MB of ru/prose, by sorted path; their total size."""
+    works = [w for w in list_works(require_corpus(corpus)) if w.genre == "prose"]
+    chosen, total = [], 0
+    for work in works:
+        if total >= megabytes * 1e6:
+            break
+        chosen.append(work)
+        total += work.path.stat().st_size
+    if not chosen:
+        fail(f"no prose found under {corpus}/ru/prose")
+    link_tree(chosen, dest)
+    log(f"input: {len(chosen)} files of ru/prose, {total / 1e6:.1f} MB (linked under {dest})")
+    return total
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def measure(args, tmp: Path) -> tuple[list[Job], dict]:
+    src = tmp / "input"
+    size = pick_input(args.corpus, args.mb, src)
+    jobs: list[Job] = []
+    checks: dict = {}
+
+    def job(tool, step, workers, cmd, env=None, n_bytes=size, parse=False):
+        log(f"  {step:<6} {tool:<9} {workers} worker(s) ...")
+        seconds, max_proc, tree, stdout = run(cmd, env)
+        info = json.loads(stdout.strip().splitlines()[-1]) if parse else {}
+        jobs.append(Job(tool, step, workers, seconds, n_bytes, max_proc, tree, info.pop("inproc_s", None), info))
+        log(f"         {seconds:7.2f} s  {n_bytes / 1e6 / seconds:7.2f} MB/s  max proc {max_proc:6.0f} MB")
+        return jobs[-1]
+
+    def hf_env(threads):
+        return {"RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false"}
+
+    codebook, hf = tmp / "codebook.json", tmp / "hf.json"
+    job("ltmc", "mine", 1, [*LTMC, "mine-bonds", str(src), "-o", str(codebook), "-V", str(args.vocab_size)])
+    for w in args.workers:
+        job("hf", "mine", w, [sys.executable, str(DRIVER), "train-hf", str(src), str(hf), "--vocab-size", str(args.vocab_size)], hf_env(w), parse=True)
+
+    for w in args.workers:
+        job("ltmc", "encode", w, [*LTMC, "encode", str(src), "-o", str(tmp / f"ltmc-{w}"), "-c", str(codebook), "-w", str(w), "--force"])
+        job("tiktoken", "encode", w, [sys.executable, str(DRIVER), "encode", "tiktoken", str(src), str(tmp / f"tt-{w}"), "--threads", str(w)], parse=True)
+        job("hf", "encode", w, [sys.executable, str(DRIVER), "encode", f"hf:{hf}", str(src), str(tmp / f"hf-{w}"), "--threads", str(w)], hf_env(w), parse=True)
+    if args.dask:
+        for w in args.workers:
+            job("ltmc-dask", "encode", w, [*LTMC, "encode", str(src), "-o", str(tmp / f"dask-{w}"), "-c", str(codebook), "-w", str(w), "--force", "--engine", "dask"])
+
+    for w in args.workers:
+        job("ltmc", "decode", w, [*LTMC, "decode", str(tmp / f"ltmc-{w}"), "-o", str(tmp / f"ltmc-restored-{w}"), "-w", str(w)])
+        job("tiktoken", "decode", w, [sys.executable, str(DRIVER), "decode", "tiktoken", str(tmp / f"tt-{w}"), str(tmp / f"tt-restored-{w}"), "--threads", str(w)], parse=True)
+        job("hf", "decode", w, [sys.executable, str(DRIVER), "decode", f"hf:{hf}", str(tmp / f"hf-{w}"), str(tmp / f"hf-restored-{w}"), "--threads", str(w)], hf_env(w), parse=True)
+
+    if args.full_mine:
+        ru = require_corpus(args.corpus)
+        ru_size = sum(p.stat().st_size for p in ru.rglob("*.txt"))
+        job("ltmc", "mine-ru", 1, [*LTMC, "mine-bonds", str(ru), "-o", str(tmp / "ru.json"), "-V", "32768"], n_bytes=ru_size)
+
+    log("checking outputs ...")
+    original = tree_bytes(src)
+    checks["ltmc_lossless"] = all(tree_bytes(tmp / f"ltmc-restored-{w}") == original for w in args.workers)
+    shard_sets = [tree_bytes(tmp / f"ltmc-{w}") for w in args.workers]
+    if args.dask:
+        shard_sets += [tree_bytes(tmp / f"dask-{w}") for w in args.workers]
+    checks["ltmc_identical_across_workers"] = all(s == shard_sets[0] for s in shard_sets)
+    for tool, prefix in (("tiktoken", "tt"), ("hf", "hf")):
+        restored = tree_bytes(tmp / f"{prefix}-restored-{args.workers[0]}")
+        checks[f"{tool}_files_not_restored"] = sum(restored.get(k) != v for k, v in original.items())
+    return jobs, checks
+
+
+def _find(jobs, tool, step, workers):
+    return next((j for j in jobs if (j.tool, j.step, j.workers) == (tool, step, workers)), None)
+
+
+def report(jobs: list[Job], checks: dict, workers: list[int]) -> dict:
+    def ratio(a, b):
+        return a.mb_s / b.mb_s if a and b else None
+
+    rows = []
+    for step in ("encode", "decode", "mine"):
+        for w in workers:
+            lt = _find(jobs, "ltmc", step, w) or (_find(jobs, "ltmc", step, 1) if step == "mine" else None)
+            tt, hf = _find(jobs, "tiktoken", step, w), _find(jobs, "hf", step, w)
+            if not (lt or tt or hf):
+                continue
+            rows.append({"step": step, "workers": w, "ltmc": lt, "tiktoken": tt, "hf": hf, "ltmc/tiktoken": ratio(lt, tt), "ltmc/hf": ratio(lt, hf)})
+
+    def cell(value, fmt):
+        width = int(fmt.split(".")[0] or 0)
+        return f"{'-':>{width}}" if value is None else format(value, fmt)
+
+    def rss(j):
+        if j is None:
+            return "-"
+        return f"{j.max_proc_mb:.0f}/{cell(j.tree_mb, '.0f')}"
+
+    print("throughput, MB/s of input (whole process); ratios are ltmc ÷ peer at the same worker count")
+    print("(mine: ltmc mine-bonds is single-process; its one-worker run is compared with each HF thread count)")
+    header = f"{'step':<7}{'workers':>8}{'ltmc':>9}{'tiktoken':>10}{'HF':>9}{'÷tiktoken':>11}{'÷HF':>8}   peak RSS MB, max proc/tree: ltmc | tiktoken | HF"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        lt, tt, hf = r["ltmc"], r["tiktoken"], r["hf"]
+        print(
+            f"{r['step']:<7}{r['workers']:>8}{cell(lt and lt.mb_s, '9.2f')}{cell(tt and tt.mb_s, '10.2f')}{cell(hf and hf.mb_s, '9.2f')}"
+            f"{cell(r['ltmc/tiktoken'], '10.2f')}×{cell(r['ltmc/hf'], '7.2f')}×   {rss(lt)} | {rss(tt)} | {rss(hf)}"
+        )
+    extra = [j for j in jobs if j.tool == "ltmc-dask" or j.step == "mine-ru"]
+    for j in extra:
+        print(f"{j.step:<7}{j.workers:>8}{j.mb_s:9.2f}   ({j.tool}, {j.seconds:.1f} s, peak RSS {j.max_proc_mb:.0f}/{cell(j.tree_mb, '.0f')} MB)")
+    inproc = [j for j in jobs if j.inproc_s]
+    if inproc:
+        print("\npeers in-process (tokenizer calls only), MB/s: " + ", ".join(f"{j.tool} {j.step} w{j.workers} {j.bytes / 1e6 / j.inproc_s:.1f}" for j in inproc))
+
+    targets = {}
+    one = workers[0]
+    for step in ("encode", "decode"):
+        lt, tt = _find(jobs, "ltmc", step, one), _find(jobs, "tiktoken", step, 1)
+        if lt and tt and one == 1:
+            targets[f"{step} 1 worker ≥ {TARGETS[step]}× tiktoken"] = (lt.mb_s / tt.mb_s, lt.mb_s / tt.mb_s >= TARGETS[step])
+        if 2 in workers and 1 in workers:
+            a, b = _find(jobs, "ltmc", step, 1), _find(jobs, "ltmc", step, 2)
+            targets[f"{step} 2 workers ≥ {TARGETS['scaling']}× 1 worker"] = (b.mb_s / a.mb_s, b.mb_s / a.mb_s >= TARGETS["scaling"])
+    mine_ru = _find(jobs, "ltmc", "mine-ru", 1)
+    if mine_ru:
+        targets[f"mine-bonds on ru/ ≤ {TARGETS['full_mine_s']:.0f} s"] = (mine_ru.seconds, mine_ru.seconds <= TARGETS["full_mine_s"])
+    print("\ntargets:")
+    for name, (value, ok) in targets.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {value:.2f}")
+    print("checks: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
+    return {
+        "jobs": [{**asdict(j), "mb_s": j.mb_s} for j in jobs],
+        "ratios": [{k: v for k, v in r.items() if k in ("step", "workers", "ltmc/tiktoken", "ltmc/hf")} for r in rows],
+        "targets": {k: {"value": v, "pass": ok} for k, (v, ok) in targets.items()},
+        "checks": checks,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus root holding ru/ (default: ../shared/corpus)")
+    parser.add_argument("--mb", type=float, default=29, help="MB of ru/prose to use, first files by sorted path (default 29)")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--vocab-size", type=int, default=32768)
+    parser.add_argument("--full-mine", action="store_true", help="also time mine-bonds on all of ru/ (issue target: ≤ 60 s)")
+    parser.add_argument("--dask", action="store_true", help="also time ltmc encode --engine dask (needs ltmc[dask])")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args()
+    args.workers = sorted({int(w) for w in args.workers.split(",")})
+    require_bench_extras()
+    log(f"ltmc speed bench: {os.cpu_count()} CPUs here, affinity {len(os.sched_getaffinity(0))}")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        jobs, checks = measure(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ltmc-speed-") as tmp:
+            jobs, checks = measure(args, Path(tmp))
+    result = report(jobs, checks, args.workers)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if not (checks["ltmc_lossless"] and checks["ltmc_identical_across_workers"]):
+        fail("ltmc output check failed (see checks above)", 1)
+
+
+if __name__ == "__main__":
+    main()
