@@ -1,10 +1,26 @@
 """The codebook: what each id stands for, and text ⇄ ids with it.
 
-Ids 0–255 are raw bytes, so any input is encodable; id 256 separates scenes in
-flat training streams. Every other id stands for a literal string of one kind:
-a whole word form, a stem, an ending, a hyperbond, punctuation or whitespace. A
-scene's ids decode by concatenating what they stand for, so decoding is a table
-lookup and a join.
+Ids 0–255 are raw bytes, so any input is encodable. Ids 256–258 are markers:
+the scene separator for flat training streams, GLUE and FLIP (below). Every
+other id stands for a string of one kind: a whole word form, a stem, an ending,
+a suffix piece, a hyperbond, punctuation or whitespace.
+
+Two things are implied rather than spelled, so that " он", "он", "Он" and " Он"
+are one id, and the vocabulary spends its budget on meaning:
+
+- a single space before a word, after a word or after punctuation that is
+  followed by a space in running text (",", ".", "—", "»", ...);
+- a capital at the start of a sentence: at the start of a scene, after a line
+  break, or after ".", "!", "?" or "…".
+
+A word that breaks the rule is preceded by a marker: GLUE (no space here) or
+FLIP (the opposite capitalisation). The encoder checks every choice against the
+decoder, so a rule can cost a token but never a byte.
+
+Roles: a *start* token begins a word (words, stems, bonds that begin with a
+letter) and takes the implied space and capital; a *cont* token continues one
+(endings, suffix pieces); *literal* tokens (punctuation, whitespace, bytes) are
+copied as they are.
 """
 
 from __future__ import annotations
@@ -24,13 +40,21 @@ FORMAT = "ltmc-codebook"
 VERSION = 1
 N_BYTES = 256
 SEPARATOR_ID = 256
-FIRST_FREE_ID = 257
-# Longest literal a piece is segmented into; longer vocabulary strings (bonds)
-# are matched as whole pieces.
-MAX_TOKEN_CHARS = 32
+GLUE_ID = 257
+FLIP_ID = 258
+FIRST_FREE_ID = 259
+MAX_TOKEN_CHARS = 48
 
-KINDS = ("byte", "special", "word", "stem", "ending", "bond", "punct", "space")
-_SURROGATE_BASE = 0xDC00  # surrogateescape maps a stray byte b to U+DC00+b
+KINDS = ("byte", "special", "word", "stem", "ending", "suffix", "bond", "punct", "space")
+START_KINDS = frozenset({"word", "stem", "bond"})
+CONT_KINDS = frozenset({"ending", "suffix"})
+SPACE_AFTER = frozenset(",.;:!?…»)]}—–\"”")  # running text puts a space after these
+SENTENCE_END = frozenset(".!?…")
+CLOSERS = "»)]}\"”’'"
+_SURROGATE_BASE = 0xDC00
+
+START, CONT, LITERAL, MARKER = 0, 1, 2, 3
+KEEP, SET, CLEAR = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +63,95 @@ class Token:
     text: str
 
 
+def role_of(kind: str, text: str) -> int:
+    if kind in ("byte",):
+        return LITERAL
+    if kind == "special":
+        return MARKER
+    if kind in CONT_KINDS:
+        return CONT
+    if kind in START_KINDS and text[:1].isalnum():
+        return START
+    return LITERAL
+
+
+def _effects(text: str) -> tuple[bool, int]:
+    """(is a space implied after this text, what it does to sentence-start state)."""
+    last = text[-1]
+    space_after = last.isalnum() or last in SPACE_AFTER
+    stripped = text.rstrip(" " + CLOSERS)
+    ends_sentence = bool(stripped) and stripped[-1] in SENTENCE_END
+    if "\n" in text or "\r" in text or ends_sentence:
+        return space_after, SET
+    if any(c.isalnum() for c in text):
+        return space_after, CLEAR
+    return space_after, KEEP
+
+
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 class Codebook:
     """An immutable vocabulary with its encoder and decoder."""
 
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.fingerprint = _fingerprint(tokens)
-        self._by_text: dict[str, int] = {}
-        self._bonds: dict[tuple[str, ...], int] = {}
+        self.start_ids: dict[str, int] = {}
+        self.cont_ids: dict[str, int] = {}
+        self.literal_ids: dict[str, int] = {}
+        self._bonds: dict[tuple[str, ...], str] = {}
         self._bond_heads: set[str] = set()
+        self._role: list[int] = []
+        self._space_after: list[bool] = []
+        self._cap_effect: list[int] = []
+        self._literal: list[bytes] = []
+        self._variants: list[tuple[bytes, bytes, bytes, bytes] | None] = []
+        by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
         for token_id, token in enumerate(tokens):
-            if token.kind in ("byte", "special"):
+            role = role_of(token.kind, token.text)
+            self._role.append(role)
+            if token_id < N_BYTES:
+                self._literal.append(bytes([token_id]))
+                self._space_after.append(False)
+                self._cap_effect.append(KEEP)
+                self._variants.append(None)
                 continue
+            if role == MARKER:
+                self._literal.append(b"")
+                self._space_after.append(False)
+                self._cap_effect.append(KEEP)
+                self._variants.append(None)
+                continue
+            space_after, cap_effect = _effects(token.text)
+            self._space_after.append(space_after)
+            self._cap_effect.append(cap_effect)
+            raw = token.text.encode("utf-8")
+            self._literal.append(raw)
+            if role == START:
+                capital = upper_first(token.text).encode("utf-8")
+                # index: 2 * (space implied) + (capital implied)
+                self._variants.append((raw, capital, b" " + raw, b" " + capital))
+            else:
+                self._variants.append(None)
+            by_role[role].setdefault(token.text, token_id)
             if token.kind == "bond":
-                parts = tuple(pieces(token.text))
-                self._bonds[parts] = token_id
-                self._bond_heads.add(parts[0])
-            elif len(token.text) <= MAX_TOKEN_CHARS:
-                self._by_text.setdefault(token.text, token_id)
-        self._bytes = [bytes([b]) for b in range(N_BYTES)] + [b""] + [
-            t.text.encode("utf-8") for t in tokens[FIRST_FREE_ID:]
-        ]
-        self._piece_cache: dict[str, tuple[int, ...]] = {}
+                self._add_bond(token.text, role)
+        self._space_id = self.literal_ids.get(" ")
+        self._piece_cache: dict[tuple[str, bool, bool], tuple[tuple[int, ...], bool, bool]] = {}
+
+    def _add_bond(self, text: str, role: int) -> None:
+        """Index a bond by the pieces it spans in running text, in every spelling of its head."""
+        head, *rest = pieces(text)
+        heads = [head]
+        if role == START:
+            heads = [h for v in (head, upper_first(head)) for h in (v, " " + v)]
+        for spelling in heads:
+            parts = (spelling, *rest)
+            if len(parts) > 1:
+                self._bonds.setdefault(parts, "".join(parts))
+                self._bond_heads.add(spelling)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -72,27 +163,23 @@ class Codebook:
 
     @classmethod
     def from_entries(cls, entries: list[tuple[str, str]]) -> "Codebook":
-        """Bytes and the separator first, then ``entries`` (kind, text) in order."""
-        tokens = [Token("byte", "") for _ in range(N_BYTES)] + [Token("special", "<|scene|>")]
+        """Bytes and markers first, then ``entries`` (kind, text) in order."""
+        tokens = [Token("byte", "") for _ in range(N_BYTES)]
+        tokens += [Token("special", "<|scene|>"), Token("special", "<|glue|>"), Token("special", "<|flip|>")]
         seen = set()
         for kind, text in entries:
             if kind not in KINDS or kind in ("byte", "special"):
                 raise ValueError(f"bad token kind {kind!r}")
-            if text and text not in seen:
-                seen.add(text)
+            key = (role_of(kind, text), text)
+            if text and key not in seen:
+                seen.add(key)
                 tokens.append(Token(kind, text))
         return cls(tokens)
 
     def to_json(self) -> bytes:
         body = [[t.kind, t.text] for t in self.tokens[FIRST_FREE_ID:]]
         return orjson.dumps(
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "fingerprint": self.fingerprint,
-                "vocab_size": len(self),
-                "tokens": body,
-            }
+            {"format": FORMAT, "version": VERSION, "fingerprint": self.fingerprint, "vocab_size": len(self), "tokens": body}
         )
 
     def save(self, path: str | Path) -> None:
@@ -110,11 +197,11 @@ class Codebook:
                     ExitCode.DATA,
                 )
             entries = [(kind, text) for kind, text in doc["tokens"]]
+            book = cls.from_entries(entries)
         except LtmcError:
             raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
             raise LtmcError(f"{source}: corrupt codebook ({err}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-        book = cls.from_entries(entries)
         if book.fingerprint != doc["fingerprint"] or len(book) != doc["vocab_size"]:
             raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
         return book
@@ -127,7 +214,7 @@ class Codebook:
             raise LtmcError(f"{path}: cannot read codebook ({err.strerror})", ExitCode.USAGE) from None
         return cls.from_json(data, str(path))
 
-    # -- text ⇄ ids -------------------------------------------------------------
+    # -- text → ids -------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:
         """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids."""
@@ -135,62 +222,152 @@ class Codebook:
         cache = self._piece_cache
         bonds, heads = self._bonds, self._bond_heads
         ids: list[int] = []
+        cap, space = True, False
         i, n = 0, len(parts)
         while i < n:
             piece = parts[i]
+            step = 1
             if piece in heads:
-                if i + 2 < n and (bond := bonds.get((piece, parts[i + 1], parts[i + 2]))) is not None:
-                    ids.append(bond)
-                    i += 3
-                    continue
-                if i + 1 < n and (bond := bonds.get((piece, parts[i + 1]))) is not None:
-                    ids.append(bond)
-                    i += 2
-                    continue
-            seg = cache.get(piece)
-            if seg is None:
-                seg = self._segment(piece)
+                if i + 2 < n and (bond := bonds.get((piece, parts[i + 1], parts[i + 2]))):
+                    piece, step = bond, 3
+                elif i + 1 < n and (bond := bonds.get((piece, parts[i + 1]))):
+                    piece, step = bond, 2
+            key = (piece, cap, space)
+            hit = cache.get(key)
+            if hit is None:
+                hit = self._encode_piece(piece, cap, space)
                 if len(cache) > 1 << 20:  # keep memory flat on huge, diverse corpora
                     cache.clear()
-                cache[piece] = seg
+                cache[key] = hit
+            seg, cap, space = hit
             ids.extend(seg)
-            i += 1
+            i += step
         return ids
 
-    def _segment(self, piece: str) -> tuple[int, ...]:
-        """Fewest-token split of one piece (shortest path over vocabulary strings)."""
-        by_text = self._by_text
-        n = len(piece)
-        inf = float("inf")
-        cost = [0.0] + [inf] * n
-        back: list[tuple[int, tuple[int, ...]]] = [(0, ())] * (n + 1)
-        for end in range(1, n + 1):
-            char = piece[end - 1]
-            char_id = by_text.get(char)
-            # A single character is always possible: its own id, or its bytes.
-            fallback = (char_id,) if char_id is not None else _char_bytes(char)
-            best, best_back = cost[end - 1] + len(fallback) + 0.5 * (char_id is None), (end - 1, fallback)
-            for start in range(max(0, end - MAX_TOKEN_CHARS), end - 1):
-                token_id = by_text.get(piece[start:end])
-                if token_id is not None and cost[start] + 1 < best:
-                    best, best_back = cost[start] + 1, (start, (token_id,))
-            cost[end], back[end] = best, best_back
+    def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
+        """The shortest ids that decode to ``piece`` in this state, and the state after."""
+        target = piece.encode("utf-8", "surrogateescape")
+        candidates = [self._spell(piece, space)]
+        core = piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
+        if core[:1].isalnum():
+            lead = []
+            if core is not piece and not space:
+                lead = [self._space_id] if self._space_id is not None else list(b" ")
+            elif core is piece and space:
+                lead = [GLUE_ID]
+            variants = (core, core[:1].lower() + core[1:], core[:1].upper() + core[1:])
+            for variant in dict.fromkeys(variants):  # ordered and unique: output must not depend on hashing
+                seg = self._segment_word(variant)
+                if seg:
+                    candidates.append(lead + seg)
+                    candidates.append(lead + [FLIP_ID] + seg)
+        else:
+            candidates.append(self._segment_literal(piece))
+        for ids in sorted(candidates, key=len):
+            out, cap_after, space_after = self._decode_run(ids, cap, space)
+            if out == target:
+                return tuple(ids), cap_after, space_after
+        raise AssertionError(f"no encoding decodes back to {piece!r}")  # _spell always does
+
+    def _spell(self, piece: str, space: bool) -> list[int]:
+        """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
+        ids = []
+        for char in piece:
+            token_id = self.cont_ids.get(char, self.literal_ids.get(char))
+            ids.extend((token_id,) if token_id is not None else _char_bytes(char))
+        return ids
+
+    def _segment_word(self, word: str) -> list[int] | None:
+        """Fewest tokens: one start token, then continuation tokens (shortest path)."""
+        n = len(word)
+        start, cont = self.start_ids, self.cont_ids
+        inf = n * 8 + 8
+        cost = [inf] * (n + 1)
+        back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
+        for end in range(1, min(n, MAX_TOKEN_CHARS) + 1):
+            token_id = start.get(word[:end])
+            if token_id is not None:
+                cost[end], back[end] = 1, (0, token_id)
+        if cost[1] == inf and min(cost) == inf:
+            return None  # no start token fits: only spelling can say this word
+        for end in range(2, n + 1):
+            best = cost[end]
+            for begin in range(max(1, end - MAX_TOKEN_CHARS), end):
+                if cost[begin] + 1 < best:
+                    token_id = cont.get(word[begin:end])
+                    if token_id is not None:
+                        best, back[end] = cost[begin] + 1, (begin, token_id)
+            if best == inf:
+                char_bytes = _char_bytes(word[end - 1])
+                best, back[end] = cost[end - 1] + len(char_bytes), (end - 1, -1)
+            cost[end] = best
         out: list[int] = []
         end = n
         while end:
-            start, ids = back[end]
+            begin, token_id = back[end]
+            out[:0] = (token_id,) if token_id >= 0 else _char_bytes(word[begin])
+            end = begin
+        return out
+
+    def _segment_literal(self, text: str) -> list[int]:
+        """Fewest literal tokens (punctuation and whitespace runs), bytes as fallback."""
+        n = len(text)
+        table = self.literal_ids
+        cost = [0] + [n * 8 + 8] * n
+        back: list[tuple[int, tuple[int, ...]]] = [(0, ())] * (n + 1)
+        for end in range(1, n + 1):
+            fallback = self._spell(text[end - 1], False)
+            cost[end], back[end] = cost[end - 1] + len(fallback), (end - 1, tuple(fallback))
+            for begin in range(max(0, end - MAX_TOKEN_CHARS), end - 1):
+                token_id = table.get(text[begin:end])
+                if token_id is not None and cost[begin] + 1 < cost[end]:
+                    cost[end], back[end] = cost[begin] + 1, (begin, (token_id,))
+        out: list[int] = []
+        end = n
+        while end:
+            begin, ids = back[end]
             out[:0] = ids
-            end = start
-        return tuple(out)
+            end = begin
+        return out
+
+    # -- ids → text -------------------------------------------------------------
+
+    def _decode_run(self, ids, cap: bool = True, space: bool = False) -> tuple[bytes, bool, bool]:
+        role, variants, literal = self._role, self._variants, self._literal
+        space_after, cap_effect = self._space_after, self._cap_effect
+        out = []
+        glue = flip = False
+        try:
+            for token_id in ids:
+                kind = role[token_id]
+                if kind == START:
+                    out.append(variants[token_id][2 * (space and not glue) + (cap != flip)])
+                    glue = flip = False
+                elif kind == MARKER:
+                    if token_id == GLUE_ID:
+                        glue = True
+                    elif token_id == FLIP_ID:
+                        flip = True
+                    continue
+                else:
+                    out.append(literal[token_id])
+                space = space_after[token_id]
+                effect = cap_effect[token_id]
+                if effect == SET:
+                    cap = True
+                elif effect == CLEAR:
+                    cap = False
+        except (IndexError, TypeError):
+            bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(role)))
+            raise LtmcError(
+                f"token id {bad} is outside this codebook (size {len(role)}); decode with the codebook the shards were encoded with",
+                ExitCode.DATA,
+            ) from None
+        return b"".join(out), cap, space
 
     def decode_bytes(self, ids) -> bytes:
-        """The UTF-8 (plus stray bytes) that ``ids`` stand for."""
-        table = self._bytes
-        try:
-            return b"".join([table[i] for i in ids])
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
-            raise LtmcError(f"token id {bad} is outside this codebook (size {len(table)}); decode with the codebook the shards were encoded with", ExitCode.DATA) from None
+        """The UTF-8 (plus stray bytes) that a scene's ``ids`` stand for."""
+        return self._decode_run(ids)[0]
 
     def decode(self, ids) -> str:
         return self.decode_bytes(ids).decode("utf-8", "surrogateescape")

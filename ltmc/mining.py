@@ -1,35 +1,40 @@
 """Learn a codebook from a corpus under a vocabulary budget.
 
-Every candidate unit is scored by the tokens it saves on the corpus, given the
-units already chosen, and the best is taken until the budget is spent (a lazy
-greedy, as BPE takes merges). Candidates:
+1. Count pieces, and bigrams and trigrams of pieces within a line. Words are
+   counted without their leading space and, where the lower-case spelling also
+   occurs, without a sentence-initial capital: the codebook implies both.
+2. Gather candidates: every character; punctuation and whitespace runs; word
+   forms, their stems (pymorphy3) and prefixes as start tokens; endings and
+   word-final and inner pieces as continuation tokens; hyperbonds.
+3. Prune by Viterbi counts, as a unigram tokenizer is trained: segment every
+   word form with the fewest tokens, and price each token by what losing it
+   would cost: uses × (tokens of its best spelling without it − 1). Drop the
+   cheapest part and repeat until the budget is met. A hyperbond is priced the
+   same way, by its count and the tokens of its parts.
 
-- whole word forms (" сказал"), numbers, punctuation and whitespace runs;
-- stems (" сказа") followed by a closed set of endings ("л", "ла", "ть"), so that
-  a rare form of a known stem costs two tokens, not a spelling out;
-- hyperbonds: runs of two or three pieces (" и не", ", что") that save
-  count × (tokens of the parts − 1).
-
-Counting is bounded: n-gram tables are pruned of their rarest entries whenever
-they grow past a cap, so memory does not grow with the corpus.
+Counting is bounded: the n-gram table is pruned of its rarest entries whenever
+it grows past a cap, so memory does not grow with the corpus.
 """
 
 from __future__ import annotations
 
-import heapq
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ltmc.codebook import FIRST_FREE_ID, Codebook
+from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, role_of, START
 from ltmc.morph import analyse
-from ltmc.pretokenize import is_word_piece, pieces
+from ltmc.pretokenize import pieces
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
-MORPH_FORMS = 40_000  # analyse this many most frequent forms; rarer ones keep whole
-MAX_NGRAMS = 2_000_000  # prune bigram/trigram tables beyond this many entries
-MAX_ENDING_SHARE = 0.03  # of the budget
+MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endings
+MAX_NGRAMS = 2_000_000  # prune the n-gram table beyond this many entries
+PREFIX_CHARS = range(2, 9)
+INNER_CHARS = range(2, 6)
+MIN_PIECE_COUNT = 20  # prefixes and inner pieces rarer than this are not candidates
+SHRINK = 0.6  # share of the surplus candidates dropped per pruning round
 
 
 @dataclass
@@ -46,70 +51,58 @@ class CorpusCounts:
     def __init__(self) -> None:
         self.pieces: Counter[str] = Counter()
         self.ngrams: Counter[tuple[str, ...]] = Counter()
-        self.chars: Counter[str] = Counter()
 
     def add(self, text: str) -> None:
-        parts = pieces(text)
-        self.pieces.update(parts)
-        self.chars.update(text)
-        # A bond never spans a line break: collocations live inside a line.
-        for line in _split_at_newlines(parts):
-            self.ngrams.update(zip(line, line[1:]))
-            self.ngrams.update(zip(line, line[1:], line[2:]))
+        # Line by line: a bond never spans a line break.
+        for line in text.splitlines(keepends=True):
+            parts = pieces(line)
+            self.pieces.update(parts)
+            if len(parts) > 2:
+                body = parts[:-1] if parts[-1].isspace() else parts
+                self.ngrams.update(zip(body, body[1:]))
+                self.ngrams.update(zip(body, body[1:], body[2:]))
         if len(self.ngrams) > MAX_NGRAMS:
-            self._prune()
-
-    def _prune(self) -> None:
-        keep = self.ngrams.most_common(MAX_NGRAMS // 2)
-        self.ngrams = Counter(dict(keep))
+            self.ngrams = Counter(dict(self.ngrams.most_common(MAX_NGRAMS // 2)))
 
 
-def _split_at_newlines(parts: list[str]) -> Iterable[list[str]]:
-    line: list[str] = []
-    for piece in parts:
-        if "\n" in piece or "\r" in piece:
-            if len(line) > 1:
-                yield line
-            line = []
-        else:
-            line.append(piece)
-    if len(line) > 1:
-        yield line
+def _core(piece: str) -> str:
+    """A word piece without the single space the codebook implies."""
+    return piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
 
 
-def _kind_of_piece(piece: str) -> str:
-    if piece.isspace():
-        return "space"
-    if is_word_piece(piece):
-        return "word"
-    if any(c.isalnum() for c in piece):
-        return "word"
-    return "punct"
+def _literal_kind(text: str) -> str:
+    return "space" if text.isspace() else "punct"
 
 
-def _char_kind(char: str) -> str:
-    if char.isspace():
-        return "space"
-    return "stem" if unicodedata.category(char)[0] in "LMN" else "punct"
+class _Segmenter:
+    """Fewest-token segmentation of word forms over a candidate set."""
 
+    def __init__(self, start: set[str], cont: set[str]) -> None:
+        self.start, self.cont = start, cont
 
-class _Planner:
-    """Tracks the chosen units and prices a piece under them."""
-
-    def __init__(self, counts: CorpusCounts) -> None:
-        self.counts = counts
-        self.chosen: set[str] = set()
-        self.stems: dict[str, tuple[str, str]] = {}  # piece → (stem, ending)
-        self.endings: set[str] = set()
-
-    def cost(self, piece: str) -> int:
-        """Tokens ``piece`` takes under the chosen units (stem + ending, or letters)."""
-        if piece in self.chosen:
-            return 1
-        split = self.stems.get(piece)
-        if split and split[0] in self.chosen and (not split[1] or split[1] in self.endings):
-            return 1 + bool(split[1])
-        return len(piece)
+    def segment(self, word: str, without: str | None = None) -> list[str]:
+        n = len(word)
+        inf = 4 * n + 4
+        cost = [inf] * (n + 1)
+        back = [("", 0)] * (n + 1)
+        for end in range(1, min(n, MAX_TOKEN_CHARS) + 1):
+            unit = word[:end]
+            if unit in self.start and unit != without:
+                cost[end], back[end] = 1, (unit, 0)
+        for end in range(2, n + 1):
+            for begin in range(max(1, end - MAX_TOKEN_CHARS), end):
+                if cost[begin] + 1 < cost[end]:
+                    unit = word[begin:end]
+                    if unit in self.cont and unit != without:
+                        cost[end], back[end] = cost[begin] + 1, (unit, begin)
+            if cost[end] >= inf:  # a character outside the candidates: spelled in bytes
+                cost[end], back[end] = cost[end - 1] + 2, (word[end - 1], end - 1)
+        out = []
+        end = n
+        while end:
+            unit, end = back[end]
+            out.append(unit)
+        return out[::-1]
 
 
 def mine(texts: Iterable[str], vocab_size: int, progress=None) -> tuple[Codebook, MiningReport]:
@@ -117,87 +110,180 @@ def mine(texts: Iterable[str], vocab_size: int, progress=None) -> tuple[Codebook
     for text in texts:
         counts.add(text)
         if progress:
-            progress(len(text))
+            progress(len(text.encode("utf-8", "surrogateescape")))
     return mine_from_counts(counts, vocab_size)
+
+
+def _word_counts(counts: CorpusCounts) -> tuple[Counter, Counter, dict[str, str]]:
+    """Word forms as the codebook sees them, literal pieces, and piece → form."""
+    words: Counter[str] = Counter()
+    literals: Counter[str] = Counter()
+    for piece, n in counts.pieces.items():
+        core = _core(piece)
+        if core[:1].isalnum():
+            words[core] += n
+        else:
+            literals[piece] += n
+    form_of = {}
+    for word in list(words):
+        lower = word[:1].lower() + word[1:]
+        if lower != word and lower in words:
+            form_of[word] = lower
+    for word, lower in form_of.items():
+        words[lower] += words.pop(word)
+    return words, literals, form_of
 
 
 def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, MiningReport]:
     budget = vocab_size - FIRST_FREE_ID
     if budget < 0:
         raise ValueError(f"vocab size must be at least {FIRST_FREE_ID}")
-    entries: list[tuple[str, str]] = []
-    planner = _Planner(counts)
+    words, literals, form_of = _word_counts(counts)
 
-    # Characters first: with them, no common text falls back to bytes.
-    for char, n in counts.chars.most_common():
-        if len(entries) >= budget // 8 or n < MIN_COUNT:
-            break
-        if not 0xD800 <= ord(char) <= 0xDFFF:
-            entries.append((_char_kind(char), char))
-            planner.chosen.add(char)
+    # Characters are always kept: with them no common text falls back to bytes.
+    chars: Counter[str] = Counter()
+    for word, n in words.items():
+        for char in word:
+            chars[char] += n
+    for piece, n in literals.items():
+        for char in piece:
+            chars[char] += n
+    fixed: list[tuple[str, str]] = []
+    for char, n in chars.most_common():
+        if len(fixed) >= budget // 4 or n < MIN_COUNT or 0xD800 <= ord(char) <= 0xDFFF:
+            continue
+        if char.isalnum():
+            fixed += [("stem", char), ("suffix", char)]
+        else:
+            fixed.append((_literal_kind(char), char))
 
-    # Endings: a closed set, weighted by the forms that carry them.
-    ending_weight: Counter[str] = Counter()
-    for piece, n in counts.pieces.most_common(MORPH_FORMS):
-        if is_word_piece(piece):
-            lead = " " if piece.startswith(" ") else ""
-            analysis = analyse(piece.lstrip(" "))
-            planner.stems[piece] = (lead + analysis.stem, analysis.ending)
-            if analysis.ending:
-                ending_weight[analysis.ending] += n
-    for ending, n in ending_weight.most_common(int(budget * MAX_ENDING_SHARE)):
-        if n >= MIN_COUNT and len(entries) < budget and ending not in planner.chosen:
-            entries.append(("ending", ending))
-            planner.endings.add(ending)
-            planner.chosen.add(ending)
+    # Candidates, each with the kind it would be stored as.
+    start: dict[str, str] = {}
+    cont: dict[str, str] = {}
+    for word, n in words.items():
+        if n >= MIN_COUNT and len(word) > 1 and len(word) <= MAX_TOKEN_CHARS:
+            start[word] = "word"
+    for word, _ in words.most_common(MORPH_FORMS):
+        analysis = analyse(word)
+        if analysis.ending and len(analysis.stem) > 1:
+            start.setdefault(analysis.stem, "stem")
+            cont.setdefault(analysis.ending, "ending")
+        elif analysis.ending:
+            cont.setdefault(analysis.ending, "ending")
+    piece_counts: Counter[str] = Counter()
+    inner_counts: Counter[str] = Counter()
+    for word, n in words.items():
+        for size in PREFIX_CHARS:
+            if size < len(word):
+                piece_counts[word[:size]] += n
+        for begin in range(1, len(word)):
+            for size in INNER_CHARS:
+                if begin + size <= len(word):
+                    inner_counts[word[begin : begin + size]] += n
+    for unit, n in piece_counts.items():
+        if n >= MIN_PIECE_COUNT:
+            start.setdefault(unit, "stem")
+    for unit, n in inner_counts.items():
+        if n >= MIN_PIECE_COUNT:
+            cont.setdefault(unit, "suffix")
+    literal_candidates = {p: n for p, n in literals.items() if n >= MIN_COUNT and len(p) > 1}
 
-    forms_of_stem: dict[str, list[str]] = {}
-    for piece, (stem, ending) in planner.stems.items():
-        if ending:
-            forms_of_stem.setdefault(stem, []).append(piece)
-
-    def gain(unit: str, kind: str) -> int:
-        if kind == "stem":
-            return sum(
-                counts.pieces[f] * (planner.cost(f) - 2)
-                for f in forms_of_stem[unit]
-                if f not in planner.chosen and planner.stems[f][1] in planner.endings
-            )
-        if kind == "bond":
-            parts = bond_parts[unit]
-            return counts.ngrams[parts] * (sum(planner.cost(p) for p in parts) - 1)
-        return counts.pieces[unit] * (planner.cost(unit) - 1)
-
+    bonds: Counter[str] = Counter()
     bond_parts: dict[str, tuple[str, ...]] = {}
-    candidates: list[tuple[int, str, str]] = []
-    for piece, n in counts.pieces.items():
-        if n >= MIN_COUNT and len(piece) > 1:
-            candidates.append((-gain(piece, "piece"), piece, "piece"))
-    for stem in forms_of_stem:
-        if stem not in planner.chosen:
-            candidates.append((-gain(stem, "stem"), stem, "stem"))
     for parts, n in counts.ngrams.items():
-        if n >= MIN_COUNT:
-            text = "".join(parts)
-            if tuple(pieces(text)) == parts:  # the encoder will meet it as these pieces
-                bond_parts[text] = parts
-                candidates.append((-gain(text, "bond"), text, "bond"))
-    heapq.heapify(candidates)
+        if n < MIN_COUNT:
+            continue
+        head = _core(parts[0])
+        if head[:1].isalnum():  # stored as it is implied: no space, no sentence capital
+            head = form_of.get(head, head)
+        else:
+            head = parts[0]
+        text = head + "".join(parts[1:])
+        if len(text) <= MAX_TOKEN_CHARS:
+            bonds[text] += n
+            bond_parts.setdefault(text, parts)
 
-    while candidates and len(entries) < budget:
-        neg, unit, kind = heapq.heappop(candidates)
-        if unit in planner.chosen:
-            continue
-        current = gain(unit, kind)
-        if current <= 0:
-            continue
-        if candidates and current < -candidates[0][0]:
-            heapq.heappush(candidates, (-current, unit, kind))  # stale: price it again later
-            continue
-        planner.chosen.add(unit)
-        entries.append((_kind_of_piece(unit) if kind == "piece" else kind, unit))
+    for char in (c for kind, c in fixed if kind in ("stem", "suffix")):
+        start.pop(char, None)
+        cont.pop(char, None)
+    letters = {c for kind, c in fixed if kind == "stem"}
+    seg = _Segmenter(set(start) | letters, set(cont) | letters)
 
-    book = Codebook.from_entries(entries)
+    def literal_cost(text: str) -> int:
+        return 1 if text in literal_candidates else len(text)
+
+    @lru_cache(maxsize=None)
+    def part_cost(part: str) -> int:
+        core = _core(part)
+        if core[:1].isalnum():
+            return len(seg.segment(form_of.get(core, core)))
+        return literal_cost(part)
+
+    # Keep the bond candidates that could matter: a few times the budget, by count.
+    bond_pool = dict(sorted(bonds.items(), key=lambda kv: (-kv[1], kv[0]))[: 2 * budget])
+
+    room = budget - len(fixed)
+    # Viterbi pruning. Dropping units can only change the segmentation of words
+    # that used one of them, so only those are segmented again.
+    split = {word: seg.segment(word) for word in words}
+    usage: Counter[str] = Counter()
+    for word, units in split.items():
+        for unit in units:
+            usage[unit] += words[word]
+    while True:
+        loss: dict[tuple[str, str], float] = {}
+        for unit in seg.start:
+            if unit not in letters:
+                uses = usage[unit]
+                loss[("start", unit)] = uses and uses * (len(seg.segment(unit, without=unit)) - 1)
+        for unit in seg.cont:
+            if unit not in letters:
+                # a continuation is priced by its uses; its own spelling needs a start token
+                loss[("cont", unit)] = usage[unit] * max(len(unit) - 1, 1) * 0.5
+        for text, n in literal_candidates.items():
+            loss[("literal", text)] = n * (len(text) - 1)
+        for text, n in bond_pool.items():
+            loss[("bond", text)] = n * (sum(part_cost(p) for p in bond_parts[text]) - 1)
+        surplus = len(loss) - room
+        if surplus <= 0:
+            break
+        drop = surplus if surplus < 64 else max(int(surplus * SHRINK), 64)
+        ranked = sorted(loss.items(), key=lambda kv: (kv[1], kv[0]))
+        dropped = set()
+        for (role, unit), _ in ranked[:drop]:
+            if role == "start":
+                seg.start.discard(unit)
+                dropped.add(unit)
+            elif role == "cont":
+                seg.cont.discard(unit)
+                dropped.add(unit)
+            elif role == "literal":
+                del literal_candidates[unit]
+            else:
+                del bond_pool[unit]
+        part_cost.cache_clear()
+        for word, units in split.items():
+            if not dropped.isdisjoint(units):
+                n = words[word]
+                for unit in units:
+                    usage[unit] -= n
+                units = split[word] = seg.segment(word)
+                for unit in units:
+                    usage[unit] += n
+
+    entries = list(fixed)
+    for (role, unit), value in sorted(loss.items(), key=lambda kv: (-kv[1], kv[0])):
+        if value <= 0:
+            continue
+        if role == "start":
+            entries.append((start[unit], unit))
+        elif role == "cont":
+            entries.append((cont[unit], unit))
+        elif role == "literal":
+            entries.append((_literal_kind(unit), unit))
+        else:
+            entries.append(("bond", unit))
+    book = Codebook.from_entries(entries[:budget])
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
