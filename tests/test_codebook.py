@@ -88,6 +88,26 @@ def test_text_round_trip_through_bonds(codebook, parts):
     assert codebook.decode(codebook.encode(text)) == text
 
 
+# Words the codebook knows, in every capitalisation, joined by the spaces and
+# punctuation around which spaces and capitals are implied or must be marked.
+_WORDS = st.sampled_from(["рыбак", "сказал", "мальчик", "реки", "и", "не", "он", "Он", "ОН", "oн", "book", "x", "ё", "Ёж", "123"])
+_CASED = _WORDS.flatmap(lambda w: st.sampled_from([w, w.lower(), w.upper(), w.capitalize(), w[:1].lower() + w[1:].upper()]))
+_GAPS = st.sampled_from(["", " ", "  ", ". ", "! ", "? ", "… ", ", ", ",", "\n", "\r\n", "\n\n", " — ", "»", "« ", "(", ") ", "-", "'", "\t", "\u00a0", ".» ", "..."])
+
+
+@given(st.lists(st.tuples(_GAPS, _CASED), max_size=25).map(lambda pairs: "".join(g + w for g, w in pairs)))
+def test_text_round_trip_with_case_and_spacing(codebook, text):
+    assert codebook.decode(codebook.encode(text)) == text
+
+
+@given(st.lists(st.tuples(_GAPS, _CASED), min_size=1, max_size=10).map(lambda pairs: "".join(g + w for g, w in pairs)), st.integers(1, 3))
+def test_scenes_joined_by_separators_decode_to_their_concatenation(codebook, scene, copies):
+    ids = []
+    for _ in range(copies):
+        ids += codebook.encode(scene) + [SEPARATOR_ID]
+    assert codebook.decode(ids) == scene * copies
+
+
 @given(st.binary(max_size=400))
 def test_bytes_round_trip(codebook, data):
     text = data.decode("utf-8", "surrogateescape")
