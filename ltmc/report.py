@@ -181,7 +181,7 @@ def _bytes(n: float) -> str:
 
 
 def _token_text(text: str) -> str:
-    return text.replace("\n", "↵").replace("\t", "⇥").replace(" ", "␣")
+    return text.replace("\n", "↵").replace("\t", "⇥").replace(" ", "␣").replace("\u00a0", "⍽")
 
 
 # -- charts (inline SVG) -------------------------------------------------------------
@@ -337,7 +337,7 @@ def render(data: dict) -> str:
         rows = [[str(i + 1), _token_text(r["text"]), f"{r['count']:,}"] for i, r in enumerate(s[key])]
         body = _table(["#", title[:-1], "count"], rows, tok_cols={1}) if rows else f'<p class="muted">No {title} in use.</p>'
         out.append(f"<div><h3>{_e(title)}</h3>{body}</div>")
-    out.append("</div><p class=\"muted\">␣ marks a space, ↵ a line break.</p>")
+    out.append("</div><p class=\"muted\">␣ marks a space, ⍽ a no-break space, ↵ a line break.</p>")
 
     # histogram
     out.append("<h2>Scene lengths</h2>")
