@@ -359,3 +359,23 @@ def test_morph_corpus_counts_forms(tmp_path, write_tree):
     rows = table.to_pylist()
     assert [(r["form"], r["count"]) for r in rows] == [("кот", 3), ("собака", 2), ("дом", 1)]
     assert all(r["stem"] + r["ending"] == r["form"] for r in rows)
+
+
+def test_rerun_repairs_a_damaged_shard(corpus, tmp_path, codebook, read_tree):
+    out = tmp_path / "out"
+    runner.encode_corpus([str(corpus)], out, codebook)
+    shard = out / shards.shard_name(0)
+    shard.write_bytes(shard.read_bytes()[:-10])
+    again = runner.encode_corpus([str(corpus)], out, codebook)
+    assert not again.up_to_date
+    runner.decode_corpus(out, tmp_path / "restored")
+    assert read_tree(tmp_path / "restored") == TREE
+
+
+def test_rerun_repairs_a_missing_codebook(corpus, tmp_path, codebook, read_tree):
+    out = tmp_path / "out"
+    runner.encode_corpus([str(corpus)], out, codebook)
+    (out / shards.CODEBOOK).unlink()
+    assert not runner.encode_corpus([str(corpus)], out, codebook).up_to_date
+    runner.decode_corpus(out, tmp_path / "restored")
+    assert read_tree(tmp_path / "restored") == TREE
