@@ -80,14 +80,16 @@ class _Segmenter:
     def __init__(self, start: set[str], cont: set[str]) -> None:
         self.start, self.cont = start, cont
 
-    def segment(self, word: str, without: str | None = None) -> list[str]:
+    def segment(self, word: str, without: str | None = None, first: set[str] | None = None) -> list[str]:
+        """Units of ``word``: one from ``first`` (the start units), then continuations."""
+        first = self.start if first is None else first
         n = len(word)
         inf = 4 * n + 4
         cost = [inf] * (n + 1)
         back = [("", 0)] * (n + 1)
         for end in range(1, min(n, MAX_TOKEN_CHARS) + 1):
             unit = word[:end]
-            if unit in self.start and unit != without:
+            if unit in first and unit != without:
                 cost[end], back[end] = 1, (unit, 0)
         for end in range(2, n + 1):
             for begin in range(max(1, end - MAX_TOKEN_CHARS), end):
@@ -238,8 +240,8 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
                 loss[("start", unit)] = uses and uses * (len(seg.segment(unit, without=unit)) - 1)
         for unit in seg.cont:
             if unit not in letters:
-                # a continuation is priced by its uses; its own spelling needs a start token
-                loss[("cont", unit)] = usage[unit] * max(len(unit) - 1, 1) * 0.5
+                uses = usage[unit]
+                loss[("cont", unit)] = uses and uses * (len(seg.segment(unit, without=unit, first=seg.cont)) - 1)
         for text, n in literal_candidates.items():
             loss[("literal", text)] = n * (len(text) - 1)
         for text, n in bond_pool.items():

@@ -47,7 +47,7 @@ def collect(out_dir: str | Path, top: int = TOP) -> dict:
         "distinct_ids": len(usage),
         "vocab_size": len(book),
         "codebook": book.fingerprint,
-        "share_by_kind": {k: round(by_kind[k] / tokens, 4) if tokens else 0.0 for k in KINDS if k != "special"},
+        "share_by_kind": {k: round(by_kind[k] / tokens, 4) if tokens else 0.0 for k in KINDS},
         "top_bonds": top_of("bond"),
         "top_endings": top_of("ending"),
     }
