@@ -21,15 +21,33 @@ SCENES = [
     ("b.txt", 0, "cp1251", "Спит деревня у реки,\nспят усталые колёса.\n"),
     ("c.txt", 0, "utf-8", "emoji 🙂 и 漢字, tab\tnbsp\u00a0end"),
     ("d.txt", 0, "cp1251", "Ёлки: «ёж» — №5, ‰ и €.\r\n"),
+    ("e.txt", 0, "utf-8", "сломанные байты: \udc98\udcff\udcd0 конец"),
 ]
 
 
+def _raw(text: str, encoding: str) -> bytes:
+    return text.encode(encoding, "surrogateescape")
+
+
 def _scene_batch(rows=SCENES) -> pa.RecordBatch:
-    columns = list(zip(*rows))
-    return pa.RecordBatch.from_arrays(
-        [pa.array(columns[0], pa.string()), pa.array(columns[1], pa.int32()), pa.array(columns[2], pa.string()), pa.array(columns[3], pa.string())],
+    """Scene rows as the runner ships them: the scene's bytes as read, and their encoding."""
+    return pa.RecordBatch.from_pydict(
+        {
+            "path": [r[0] for r in rows],
+            "scene": [r[1] for r in rows],
+            "encoding": [r[2] for r in rows],
+            "data": [_raw(r[3], r[2]) for r in rows],
+        },
         schema=SCENE_SCHEMA,
     )
+
+
+def test_scene_schema_carries_bytes():
+    # Scenes may hold stray bytes (surrogateescape), which a string column cannot.
+    assert SCENE_SCHEMA.field("data").type == pa.binary()
+    # The sample texts are what reading their bytes gives (a sanity check of the data).
+    for _, _, encoding, text in SCENES:
+        assert _raw(text, encoding).decode(encoding, "surrogateescape") == text
 
 
 def test_encode_scenes_schema(codebook):
@@ -53,7 +71,7 @@ def test_encode_scenes_is_pure(codebook):
 def test_encode_scenes_sizes(codebook):
     out = encode_scenes(_scene_batch(), codebook).to_pydict()
     for (_, _, encoding, text), n_bytes, n_chars in zip(SCENES, out["n_bytes"], out["n_chars"]):
-        assert n_bytes == len(text.encode(encoding, "surrogateescape"))
+        assert n_bytes == len(_raw(text, encoding))
         assert n_chars == len(text)
 
 
@@ -80,7 +98,7 @@ def test_decode_tokens_schema_and_purity(codebook):
 
 def test_decode_tokens_gives_back_the_original_bytes(codebook):
     restored = decode_tokens(encode_scenes(_scene_batch(), codebook), codebook)
-    assert restored.column("data").to_pylist() == [t.encode(e, "surrogateescape") for _, _, e, t in SCENES]
+    assert restored.column("data").to_pylist() == [_raw(t, e) for _, _, e, t in SCENES]
     assert restored.column("path").to_pylist() == [r[0] for r in SCENES]
 
 

@@ -61,7 +61,7 @@ def test_chars_and_words(encoded):
 def test_shares_sum_to_one(encoded):
     out, _ = encoded
     shares = stats.collect(out)["share_by_kind"]
-    assert set(shares) == set(KINDS) - {"special"}
+    assert set(KINDS) - {"special"} <= set(shares) <= set(KINDS)
     assert all(0 <= v <= 1 for v in shares.values())
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
 
