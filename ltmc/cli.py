@@ -12,6 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ def handle_errors(command):
         try:
             return command(*args, **kwargs)
         except LtmcError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -87,9 +88,9 @@ def _print_json(obj) -> None:
 
 def _report_failures(failures) -> None:
     for failure in failures:
-        err.print(f"[yellow]skipped:[/] {failure.message}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]skipped:[/] {escape(failure.message)}", highlight=False, soft_wrap=True)
     if failures:
-        err.print(f"{len(failures)} input(s) failed; the rest were processed (use --strict to stop at the first)")
+        err.print(f"{len(failures)} input(s) failed; the rest were processed (use --strict to stop at the first)", soft_wrap=True)
 
 
 @app.command()
@@ -222,7 +223,7 @@ def decode(
         _print_json({"documents": result.documents, "bytes": result.bytes, "mismatches": result.mismatches})
     elif verify:
         for name, ok in result.checked:
-            err.print(f"{'[green]ok[/]' if ok else '[bold red]MISMATCH[/]'}  {name}", highlight=False)
+            err.print(f"{'[green]ok[/]' if ok else '[bold red]MISMATCH[/]'}  {escape(name)}", highlight=False, soft_wrap=True)
     if result.mismatches:
         raise LtmcError(f"{len(result.mismatches)} file(s) do not match the manifest's sha256: {', '.join(result.mismatches[:5])}", ExitCode.FAILURE)
     if output != "-" and not as_json:

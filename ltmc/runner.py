@@ -22,7 +22,7 @@ from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import Source, Sniffed, discover, read_bytes_blocks, sniff, text_blocks
+from ltmc.sources import Source, Sniffed, discover, read_bytes_blocks, read_checked, sniff, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch shipped to a worker
@@ -61,7 +61,8 @@ class _Input:
     sniffed: Sniffed
 
     def texts(self) -> Iterator[str]:
-        return text_blocks(read_bytes_blocks(self.source), self.sniffed.encoding)
+        # read_checked fails with "changed while it was read" if the bytes are not the sniffed ones
+        return text_blocks(read_checked(self.source, self.sniffed), self.sniffed.encoding)
 
 
 def _spool_stdin(stack: ExitStack) -> Path:
@@ -73,18 +74,22 @@ def _spool_stdin(stack: ExitStack) -> Path:
 
 
 def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack) -> list[_Input]:
+    def skip(label: str, err: LtmcError) -> None:
+        if strict:
+            raise err
+        failures.append(Failure(label, str(err)))
+
     inputs = []
-    for source in discover(arguments):
+    for source in discover(arguments, skip):
         if source.path is None:
             source = Source(_spool_stdin(stack), source.name)
         try:
             inputs.append(_Input(source, sniff(read_bytes_blocks(source), source.label)))
         except LtmcError as err:
-            if strict:
-                raise
-            failures.append(Failure(source.label, str(err)))
+            skip(source.label, err)
     if not inputs:
-        raise LtmcError(f"{' '.join(arguments)}: no readable text files to encode", ExitCode.USAGE)
+        detail = f"; {len(failures)} input(s) failed, the first: {failures[0].message}" if failures else "; pass text files or folders that hold some"
+        raise LtmcError(f"{' '.join(arguments)}: no readable text files{detail}", ExitCode.USAGE)
     return inputs
 
 
@@ -152,8 +157,9 @@ def _is_up_to_date(out_dir: Path, inputs: list[_Input], codebook: Codebook) -> b
         return False
     recorded = [(d["path"], d["sha256"]) for d in output.documents]
     wanted = [(i.source.name, i.sniffed.sha256) for i in inputs]
-    files_present = all((out_dir / s["file"]).is_file() for s in output.manifest["shards"])
-    return recorded == wanted and output.codebook.fingerprint == codebook.fingerprint and files_present
+    if recorded != wanted or output.codebook.fingerprint != codebook.fingerprint:
+        return False
+    return all(shards.shard_intact(out_dir, s) for s in output.manifest["shards"])
 
 
 def encode_corpus(
@@ -177,8 +183,12 @@ def encode_corpus(
             return result
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
+            # From here until the new manifest is written the output is incomplete:
+            # without a manifest, decode refuses it and a rerun encodes it again.
+            (out_dir / shards.MANIFEST).unlink(missing_ok=True)
             codebook.save(out_dir / shards.CODEBOOK)
             _write_shards(inputs, out_dir, codebook, workers, progress, result)
+            shards.remove_stale_temps(out_dir)  # left by an encode that was killed
         except PermissionError as err:
             raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
         except OSError as err:
@@ -282,6 +292,7 @@ def decode_corpus(
     current: str | None = None
     digest = None
     handle = None
+    seen: set[str] = set()
 
     def finish() -> None:
         nonlocal handle
@@ -306,10 +317,13 @@ def decode_corpus(
                     finish()
                     if name not in expected:
                         raise LtmcError(f"{output.root}: shard holds document {name!r} that the manifest does not list; the manifest does not match its shards", ExitCode.DATA)
+                    if name in seen:
+                        raise LtmcError(f"{output.root}: the rows of document {name!r} are not contiguous in the shards; the shards were altered, re-run `ltmc encode`", ExitCode.DATA)
+                    seen.add(name)
                     current, digest = name, hashlib.sha256()
                     relative = shards.safe_relative(name)
                     if root is not None:
-                        target = root / relative
+                        target = _inside(root, relative)
                         target.parent.mkdir(parents=True, exist_ok=True)
                         handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
                     elif to_stdout:
@@ -321,21 +335,34 @@ def decode_corpus(
                 if progress:
                     progress(len(data))
         finish()
-    except OSError as err:
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); choose a writable destination with free space", ExitCode.IO) from None
-    missing = set(expected) - {name for name, _ in result.checked}
-    for name in sorted(missing):
-        if expected[name]["bytes"] == 0:  # an empty file has no scenes
+        missing = set(expected) - seen
+        for name in sorted(missing):
+            if expected[name]["bytes"] != 0:  # only an empty file has no scenes
+                raise LtmcError(f"{output.root}: the manifest lists {name!r} ({expected[name]['bytes']} bytes) but the shards hold no rows for it; the manifest does not match its shards, re-run `ltmc encode`", ExitCode.DATA)
             if root is not None:
-                target = root / shards.safe_relative(name)
+                target = _inside(root, shards.safe_relative(name))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(b"")
-            result.checked.append((name, True))
+            result.checked.append((name, expected[name]["sha256"] == hashlib.sha256(b"").hexdigest()))
             result.documents += 1
-        else:
-            result.checked.append((name, False))
-            result.mismatches.append(name)
+            if not result.checked[-1][1]:
+                result.mismatches.append(name)
+    except OSError as err:
+        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); choose a writable destination with free space", ExitCode.IO) from None
+    finally:
+        if handle is not None and not to_stdout:  # failed mid-file: leave no partial file behind
+            handle.close()
+            Path(handle.name).unlink(missing_ok=True)
     return result
+
+
+def _inside(root: Path, relative) -> Path:
+    """``root / relative``, refused if an existing link inside ``root`` leads it elsewhere."""
+    target = root / relative
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(target.parent)]) != real_root:
+        raise LtmcError(f"{target}: a symbolic link in the destination leads outside it; refusing to write there, pick an empty -o", ExitCode.DATA)
+    return target
 
 
 def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):

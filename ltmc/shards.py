@@ -31,14 +31,32 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
 
+_VERSION_KEY = b"ltmc-shards-version"
+
+
 def write_shard(path: Path, batches: list[pa.RecordBatch]) -> str:
     """Write one shard atomically; return its sha256."""
     sink = io.BytesIO()
-    table = pa.Table.from_batches(batches, schema=TOKEN_SCHEMA)
+    table = pa.Table.from_batches(batches, schema=TOKEN_SCHEMA).replace_schema_metadata({_VERSION_KEY: str(VERSION).encode()})
     pq.write_table(table, sink, compression="zstd", row_group_size=1024)
     data = sink.getvalue()
     write_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def shard_intact(root: Path, shard: dict) -> bool:
+    """Whether the shard file is there with the checksum the manifest gives it."""
+    try:
+        return hashlib.sha256((root / shard["file"]).read_bytes()).hexdigest() == shard["sha256"]
+    except OSError:
+        return False
+
+
+def remove_stale_temps(out_dir: Path) -> None:
+    """Delete the temporary files (``.NAME.*.tmp``) an interrupted encode left behind."""
+    for pattern in (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp"):
+        for stale in out_dir.glob(pattern):
+            stale.unlink(missing_ok=True)
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
@@ -71,6 +89,7 @@ class Output:
                 f"{root / MANIFEST}: shard format version {manifest.get('version')} is newer than this ltmc reads ({VERSION}); upgrade ltmc",
                 ExitCode.DATA,
             )
+        _check_manifest(manifest, root / MANIFEST)
         codebook = Codebook.load(codebook_path or root / CODEBOOK)
         if codebook.fingerprint != manifest["codebook"]["fingerprint"]:
             raise LtmcError(
@@ -98,7 +117,54 @@ class Output:
                 table = pq.read_table(pa.BufferReader(data), columns=columns)
             except (pa.ArrowException, OSError) as err:
                 raise LtmcError(f"{path}: corrupt Parquet shard ({err}); re-run `ltmc encode`", ExitCode.DATA) from None
+            _check_shard(table, shard, columns, path)
             yield from table.to_batches(max_chunksize=1024)
+
+
+def _check_manifest(manifest: dict, where: Path) -> None:
+    """Refuse a manifest whose fields are missing, of the wrong type, or inconsistent."""
+    def bad(why: str) -> LtmcError:
+        return LtmcError(f"{where}: malformed manifest ({why}); re-run `ltmc encode`", ExitCode.DATA)
+
+    def fields(entry, spec: dict, what: str) -> None:
+        if not isinstance(entry, dict):
+            raise bad(f"{what} is not an object")
+        for key, kind in spec.items():
+            if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
+                raise bad(f"{what} has no valid {key!r}")
+
+    fields(manifest.get("codebook"), {"fingerprint": str}, "codebook")
+    documents, shard_list = manifest.get("documents"), manifest.get("shards")
+    if not isinstance(documents, list) or not isinstance(shard_list, list):
+        raise bad("no documents or shards list")
+    names = set()
+    for doc in documents:
+        fields(doc, {"path": str, "bytes": int, "sha256": str}, "a document")
+        safe_relative(doc["path"])
+        if doc["path"] in names:
+            raise bad(f"document {doc['path']!r} is listed twice")
+        names.add(doc["path"])
+        if isinstance(doc.get("scenes"), int) and (doc["bytes"] == 0) != (doc["scenes"] == 0):
+            raise bad(f"document {doc['path']!r} has {doc['bytes']} bytes in {doc['scenes']} scenes")
+    for shard in shard_list:
+        fields(shard, {"file": str, "sha256": str, "rows": int}, "a shard")
+        if PurePosixPath(shard["file"]).name != shard["file"] or not shard["file"].endswith(".parquet"):
+            raise bad(f"shard file {shard['file']!r} is not a file name in the output directory")
+    counted = all(isinstance(d.get("scenes"), int) for d in documents)
+    if counted and sum(d["scenes"] for d in documents) != sum(s["rows"] for s in shard_list):
+        raise bad("its documents' scenes do not add up to its shards' rows")
+
+
+def _check_shard(table: pa.Table, shard: dict, columns: list[str] | None, path: Path) -> None:
+    """Refuse a shard of a newer format, with other columns, or other rows than the manifest says."""
+    version = (table.schema.metadata or {}).get(_VERSION_KEY, b"1")
+    if not version.isdigit() or int(version) > VERSION:
+        raise LtmcError(f"{path}: shard format version {version.decode(errors='replace')} is newer than this ltmc reads ({VERSION}); upgrade ltmc", ExitCode.DATA)
+    for name in columns or TOKEN_SCHEMA.names:
+        if table.schema.get_field_index(name) < 0 or not table.schema.field(name).type.equals(TOKEN_SCHEMA.field(name).type):
+            raise LtmcError(f"{path}: not an ltmc shard (column {name!r} missing or of another type); re-run `ltmc encode`", ExitCode.DATA)
+    if table.num_rows != shard["rows"]:
+        raise LtmcError(f"{path}: shard has {table.num_rows} rows, the manifest says {shard['rows']}; re-run `ltmc encode`", ExitCode.DATA)
 
 
 def safe_relative(name: str) -> PurePosixPath:

@@ -8,10 +8,11 @@ clean Windows-1251 (Cyrillic) is read as that, so its words are still words.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,19 @@ class Source:
         return "<stdin>" if self.path is None else str(self.path)
 
 
-def discover(arguments: list[str]) -> list[Source]:
-    """Files named by ``arguments``: files as given, directories recursively."""
+OnError = Callable[[str, LtmcError], None]
+
+
+def _raise(label: str, error: LtmcError) -> None:
+    raise error
+
+
+def discover(arguments: list[str], on_error: OnError = _raise) -> list[Source]:
+    """Files named by ``arguments``: files as given, directories recursively.
+
+    A path that cannot be used goes to ``on_error(label, error)``, which raises
+    (the default) or records it so that the other inputs are still found.
+    """
     found: list[Source] = []
     for argument in arguments:
         if argument == STDIN:
@@ -44,11 +56,13 @@ def discover(arguments: list[str]) -> list[Source]:
         if root.is_file():
             found.append(Source(root, root.name))
         elif root.is_dir():
-            found.extend(_walk(root))
-        elif root.exists() or root.is_symlink():
-            raise LtmcError(f"{argument}: not a regular file or directory (a broken link?)", ExitCode.USAGE)
+            found.extend(_walk(root, on_error))
+        elif root.is_symlink():
+            on_error(argument, LtmcError(f"{argument}: {_link_problem(root)}; fix or remove the link", ExitCode.USAGE))
+        elif root.exists():
+            on_error(argument, LtmcError(f"{argument}: not a regular file or directory; pass text files or folders", ExitCode.USAGE))
         else:
-            raise LtmcError(f"{argument}: no such file or directory; check the path", ExitCode.USAGE)
+            on_error(argument, LtmcError(f"{argument}: no such file or directory; check the path", ExitCode.USAGE))
     names = [s.name for s in found]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -56,10 +70,26 @@ def discover(arguments: list[str]) -> list[Source]:
     return found
 
 
-def _walk(root: Path) -> list[Source]:
+def _link_problem(path: Path) -> str:
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link loop (the link points back to itself)"
+        return f"a broken symbolic link ({err.strerror})"
+    return "a symbolic link to something that is not a regular file"
+
+
+def _walk(root: Path, on_error: OnError = _raise) -> list[Source]:
     sources = []
-    # followlinks=False: a link loop cannot trap the walk; linked files are still read.
-    for folder, dirs, files in os.walk(root, followlinks=False):
+
+    def unreadable(err: OSError) -> None:
+        label = err.filename or str(root)
+        on_error(label, LtmcError(f"{label}: cannot read directory ({err.strerror}); make it readable or leave it out", ExitCode.USAGE))
+
+    # followlinks=False: a link loop cannot trap the walk; linked files are still read
+    # (a looping file link fails when it is opened, with its own message).
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
@@ -83,14 +113,38 @@ def _open(source: Source):
         return open(source.path, "rb")
     except PermissionError:
         raise LtmcError(f"{source.label}: permission denied; make it readable or leave it out", ExitCode.USAGE) from None
+    except FileNotFoundError:
+        if source.path.is_symlink():
+            raise LtmcError(f"{source.label}: {_link_problem(source.path)}; fix or remove the link", ExitCode.USAGE) from None
+        raise LtmcError(f"{source.label}: vanished before it could be read (deleted or moved); check it and run again", ExitCode.USAGE) from None
     except OSError as err:
-        raise LtmcError(f"{source.label}: cannot open ({err.strerror})", ExitCode.USAGE) from None
+        if err.errno == errno.ELOOP:
+            raise LtmcError(f"{source.label}: a symbolic link loop; fix or remove the link", ExitCode.USAGE) from None
+        raise LtmcError(f"{source.label}: cannot open ({err.strerror}); leave it out or fix it", ExitCode.USAGE) from None
 
 
 def read_bytes_blocks(source: Source) -> Iterator[bytes]:
     with _open(source) as fh:
-        while block := fh.read(BLOCK):
+        while True:
+            try:
+                block = fh.read(BLOCK)
+            except OSError as err:
+                raise LtmcError(f"{source.label}: read error ({err.strerror}); check the file or leave it out", ExitCode.USAGE) from None
+            if not block:
+                return
             yield block
+
+
+def read_checked(source: Source, sniffed: "Sniffed") -> Iterator[bytes]:
+    """The blocks of ``source`` again, failing at the end if they are not the sniffed ones."""
+    digest = hashlib.sha256()
+    size = 0
+    for block in read_bytes_blocks(source):  # a file gone by now fails here, "vanished"
+        size += len(block)
+        digest.update(block)
+        yield block
+    if size != sniffed.size or digest.hexdigest() != sniffed.sha256:
+        raise LtmcError(f"{source.label}: changed while it was read; let it settle and run again", ExitCode.DATA)
 
 
 def sniff(blocks: Iterator[bytes], label: str) -> Sniffed:
