@@ -110,7 +110,10 @@ def morph(
         table, failures = runner.morph_corpus(paths, advance, strict)
     _report_failures(failures)
     if output:
-        pq.write_table(table, output)
+        try:
+            pq.write_table(table, output)
+        except OSError as error:
+            raise LtmcError(f"{output}: cannot write ({error.strerror or error}); choose an existing, writable folder", ExitCode.IO) from None
         err.print(f"wrote {table.num_rows} forms to {output}")
     rows = table.slice(0, top).to_pylist()
     if as_json:
@@ -143,7 +146,10 @@ def mine_bonds(
     if output == "-":
         sys.stdout.buffer.write(book.to_json())
     else:
-        book.save(output)
+        try:
+            book.save(output)
+        except OSError as error:
+            raise LtmcError(f"{output}: cannot write the codebook ({error.strerror}); give a file path in a writable folder", ExitCode.IO) from None
     summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "kinds": dict(report.kinds)}
     if not report.filled:
         err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")

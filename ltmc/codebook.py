@@ -198,11 +198,12 @@ class Codebook:
                 )
             entries = [(kind, text) for kind, text in doc["tokens"]]
             book = cls.from_entries(entries)
+            recorded = (doc["fingerprint"], doc["vocab_size"])
         except LtmcError:
             raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
-            raise LtmcError(f"{source}: corrupt codebook ({err}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-        if book.fingerprint != doc["fingerprint"] or len(book) != doc["vocab_size"]:
+            raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
+        if recorded != (book.fingerprint, len(book)):
             raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
         return book
 
@@ -338,6 +339,8 @@ class Codebook:
         out = []
         glue = flip = False
         try:
+            if len(ids) and min(ids) < 0:  # a negative index would silently wrap around
+                raise IndexError
             for token_id in ids:
                 kind = role[token_id]
                 if kind == START:
@@ -348,6 +351,8 @@ class Codebook:
                         glue = True
                     elif token_id == FLIP_ID:
                         flip = True
+                    else:  # a scene separator: the next scene starts afresh
+                        cap, space, glue, flip = True, False, False, False
                     continue
                 else:
                     out.append(literal[token_id])
@@ -358,12 +363,15 @@ class Codebook:
                 elif effect == CLEAR:
                     cap = False
         except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(role)))
-            raise LtmcError(
-                f"token id {bad} is outside this codebook (size {len(role)}); decode with the codebook the shards were encoded with",
-                ExitCode.DATA,
-            ) from None
+            raise self._bad_id(ids) from None
         return b"".join(out), cap, space
+
+    def _bad_id(self, ids) -> LtmcError:
+        bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self.tokens)))
+        return LtmcError(
+            f"token id {bad} is outside this codebook (size {len(self.tokens)}); decode with the codebook the shards were encoded with",
+            ExitCode.DATA,
+        )
 
     def decode_bytes(self, ids) -> bytes:
         """The UTF-8 (plus stray bytes) that a scene's ``ids`` stand for."""

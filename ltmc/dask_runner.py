@@ -35,9 +35,8 @@ from ltmc import runner, shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import mine
-from ltmc.scenes import iter_scenes
 from ltmc.sources import Source, discover, read_bytes_blocks, sniff, text_blocks
-from ltmc.stages import SCENE_SCHEMA, TOKEN_SCHEMA, encode_scenes
+from ltmc.stages import TOKEN_SCHEMA, encode_scenes
 
 PARTS_DIR = ".ltmc-parts"
 
@@ -89,26 +88,12 @@ def _encode_task(source: Source, encoding: str, part: str, codebook_path: str, f
         book = _codebook(codebook_path, fingerprint)
         scenes = tokens = n_bytes = 0
         with pa.OSFile(part, "wb") as sink, pa.ipc.new_file(sink, TOKEN_SCHEMA) as writer:
-            rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "text": []}
-
-            def flush():
-                nonlocal tokens, n_bytes
-                batch = encode_scenes(pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA), book)
+            for scene_batch in runner.scene_batches([(source.name, encoding, text_blocks(read_bytes_blocks(source), encoding))]):
+                batch = encode_scenes(scene_batch, book)
+                scenes += batch.num_rows
                 tokens += _tokens(batch)
                 n_bytes += pc.sum(batch.column("n_bytes")).as_py() or 0
                 writer.write_batch(batch)
-                for column in rows.values():
-                    column.clear()
-
-            for scenes, scene in enumerate(iter_scenes(text_blocks(read_bytes_blocks(source), encoding)), 1):
-                rows["path"].append(source.name)
-                rows["scene"].append(scenes - 1)
-                rows["encoding"].append(encoding)
-                rows["text"].append(scene)
-                if len(rows["text"]) == runner.BATCH_SCENES:
-                    flush()
-            if rows["text"]:
-                flush()
         return {"scenes": scenes, "tokens": tokens, "encoded_bytes": n_bytes}
 
     return _guard(work)

@@ -184,7 +184,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
                 )
             out_dir.mkdir(parents=True, exist_ok=True)
             codebook.save(out_dir / shards.CODEBOOK)
-            shard_list, pending, done = [], [], {}
+            shard_list, pending = [], []
             digests: dict[str, hashlib._Hash] = {}
             encodings: dict[str, str] = {}
             counts: dict[str, dict] = {}

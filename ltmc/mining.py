@@ -18,13 +18,12 @@ it grows past a cap, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, role_of, START
+from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
 
@@ -68,6 +67,11 @@ class CorpusCounts:
 def _core(piece: str) -> str:
     """A word piece without the single space the codebook implies."""
     return piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
+
+
+def _storable(text: str) -> bool:
+    """Stray bytes (surrogate escapes) stay bytes: a token's text must be valid Unicode."""
+    return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 def _literal_kind(text: str) -> str:
@@ -124,7 +128,7 @@ def _word_counts(counts: CorpusCounts) -> tuple[Counter, Counter, dict[str, str]
         core = _core(piece)
         if core[:1].isalnum():
             words[core] += n
-        else:
+        elif _storable(piece):
             literals[piece] += n
     form_of = {}
     for word in list(words):
@@ -152,7 +156,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             chars[char] += n
     fixed: list[tuple[str, str]] = []
     for char, n in chars.most_common():
-        if len(fixed) >= budget // 4 or n < MIN_COUNT or 0xD800 <= ord(char) <= 0xDFFF:
+        if len(fixed) >= budget // 4 or n < MIN_COUNT or not _storable(char):
             continue
         if char.isalnum():
             fixed += [("stem", char), ("suffix", char)]
@@ -201,7 +205,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         else:
             head = parts[0]
         text = head + "".join(parts[1:])
-        if len(text) <= MAX_TOKEN_CHARS:
+        if len(text) <= MAX_TOKEN_CHARS and _storable(text):
             bonds[text] += n
             bond_parts.setdefault(text, parts)
 

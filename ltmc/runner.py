@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import Source, Sniffed, discover, read_bytes_blocks, read_checked, sniff, text_blocks
+from ltmc.sources import Source, Sniffed, discover, encode_text, read_bytes_blocks, read_checked, sniff, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch shipped to a worker
@@ -103,20 +103,23 @@ def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None
     return book, report, failures
 
 
-def _scene_batches(inputs: list[_Input], progress: Progress | None) -> Iterator[pa.RecordBatch]:
-    rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "text": []}
-    for item in inputs:
-        for index, scene in enumerate(iter_scenes(item.texts())):
-            rows["path"].append(item.source.name)
+def scene_batches(documents: Iterable[tuple[str, str, Iterator[str]]], progress: Progress | None = None) -> Iterator[pa.RecordBatch]:
+    """Scenes of each (name, encoding, text blocks), BATCH_SCENES rows a batch, as raw bytes."""
+    rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "data": []}
+    for name, encoding, texts in documents:
+        for index, scene in enumerate(iter_scenes(texts)):
+            rows["path"].append(name)
             rows["scene"].append(index)
-            rows["encoding"].append(item.sniffed.encoding)
-            rows["text"].append(scene)
-            if len(rows["text"]) == BATCH_SCENES:
+            rows["encoding"].append(encoding)
+            rows["data"].append(encode_text(scene, encoding))
+            if len(rows["data"]) == BATCH_SCENES:
+                if progress:
+                    progress(sum(map(len, rows["data"])))
                 yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
                 rows = {key: [] for key in rows}
+    if rows["data"]:
         if progress:
-            progress(item.sniffed.size)
-    if rows["text"]:
+            progress(sum(map(len, rows["data"])))
         yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
 
 
@@ -211,7 +214,7 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
         pending, pending_rows = [], 0
 
     batches = map_ordered(
-        _encode_in_worker, _scene_batches(inputs, progress), workers, _init_worker, (codebook.to_json(),)
+        _encode_in_worker, scene_batches(((i.source.name, i.sniffed.encoding, i.texts()) for i in inputs), progress), workers, _init_worker, (codebook.to_json(),)
     )
     for batch in batches:
         for name, n_bytes, ids in zip(

@@ -18,7 +18,7 @@ SCENE_SCHEMA = pa.schema(
         ("path", pa.string()),
         ("scene", pa.int32()),
         ("encoding", pa.string()),
-        ("text", pa.string()),
+        ("data", pa.binary()),  # the scene's bytes as read; text may not be valid UTF-8
     ]
 )
 
@@ -44,9 +44,10 @@ RESTORED_SCHEMA = pa.schema(
 
 
 def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
-    """Scenes (path, scene, encoding, text) → token rows with ids and sizes."""
-    texts = batch.column("text").to_pylist()
+    """Scenes (path, scene, encoding, data) → token rows with ids and sizes."""
+    raw = batch.column("data").to_pylist()
     encodings = batch.column("encoding").to_pylist()
+    texts = [data.decode(encoding, "surrogateescape") for data, encoding in zip(raw, encodings)]
     encode = codebook.encode
     ids = [encode(t) for t in texts]
     return pa.RecordBatch.from_arrays(
@@ -54,7 +55,7 @@ def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
             batch.column("path"),
             batch.column("scene"),
             batch.column("encoding"),
-            pa.array([len(encode_text(t, e)) for t, e in zip(texts, encodings)], pa.int64()),
+            pa.array([len(data) for data in raw], pa.int64()),
             pa.array([len(t) for t in texts], pa.int64()),
             pa.array([len(WORD_PATTERN.findall(t)) for t in texts], pa.int64()),
             pa.array(ids, pa.list_(pa.int32())),

@@ -1,0 +1,3 @@
+from ltmc.cli import main
+
+main()
