@@ -248,7 +248,7 @@ class Codebook:
     def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
         """The shortest ids that decode to ``piece`` in this state, and the state after."""
         target = piece.encode("utf-8", "surrogateescape")
-        candidates = [self._spell(piece, space)]
+        candidates = []
         core = piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
         if core[:1].isalnum():
             lead = []
@@ -256,19 +256,22 @@ class Codebook:
                 lead = [self._space_id] if self._space_id is not None else list(b" ")
             elif core is piece and space:
                 lead = [GLUE_ID]
-            variants = (core, core[:1].lower() + core[1:], core[:1].upper() + core[1:])
-            for variant in dict.fromkeys(variants):  # ordered and unique: output must not depend on hashing
+            # Decoding can only raise a first letter, so a lower-case form has one spelling.
+            lower = core[:1].lower() + core[1:]
+            for variant in (core,) if lower == core else (core, lower):
                 seg = self._segment_word(variant)
                 if seg:
                     candidates.append(lead + seg)
                     candidates.append(lead + [FLIP_ID] + seg)
         else:
             candidates.append(self._segment_literal(piece))
-        for ids in sorted(candidates, key=len):
+        candidates.sort(key=len)
+        candidates.append(self._spell(piece, space))  # always exact: the last resort
+        for ids in candidates:
             out, cap_after, space_after = self._decode_run(ids, cap, space)
             if out == target:
                 return tuple(ids), cap_after, space_after
-        raise AssertionError(f"no encoding decodes back to {piece!r}")  # _spell always does
+        raise AssertionError(f"no encoding decodes back to {piece!r}")
 
     def _spell(self, piece: str, space: bool) -> list[int]:
         """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
