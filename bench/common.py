@@ -6,10 +6,7 @@ root (see its README). The baselines need the bench extras (``pip install -e '.[
 
 from __future__ import annotations
 
-import gzip
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +20,6 @@ DEFAULT_EVAL_AUTHORS = ("Chekhov", "Turgenev", "Herzen", "Blok")
 QUICK_SKIP_AUTHORS = ("Tolstoy", "Bryusov")
 
 LEGACY_ENCODING = "cp1251"
-O200K_FILE = "o200k_base.tiktoken.gz"
-O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"  # of the plain file
-# The pre-tokenizer pattern and special tokens of o200k_base, as tiktoken_ext.openai_public defines them.
-O200K_PATTERN = "|".join(
-    [
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]
-)
-O200K_SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
 
 
 def log(message: str) -> None:
@@ -149,28 +131,10 @@ def link_tree(works: Iterable[Work], dest: Path) -> Path:
 
 
 def load_o200k():
-    """tiktoken's o200k_base, built from the copy inside the ``bpe-openai`` package."""
-    import importlib.resources
+    """tiktoken's o200k_base, built offline from the copy inside the ``bpe-openai`` package."""
+    from ltmc.baselines import load_o200k as load
 
-    import tiktoken
-    from tiktoken.load import load_tiktoken_bpe
-
-    try:
-        packed = importlib.resources.files("bpe_openai").joinpath("data", O200K_FILE).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError) as err:
-        fail(f"cannot read {O200K_FILE} from the bpe-openai package ({err}); pip install -e '.[bench]'")
-    saved = os.environ.get("TIKTOKEN_CACHE_DIR")
-    os.environ["TIKTOKEN_CACHE_DIR"] = ""  # no cache copy under /tmp
-    try:
-        with tempfile.TemporaryDirectory(prefix="ltmc-bench-") as tmp:
-            plain = Path(tmp, "o200k_base.tiktoken")
-            plain.write_bytes(gzip.decompress(packed))
-            ranks = load_tiktoken_bpe(str(plain), expected_hash=O200K_SHA256)
-    finally:
-        if saved is None:
-            del os.environ["TIKTOKEN_CACHE_DIR"]
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = saved
-    return tiktoken.Encoding(
-        name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=O200K_SPECIAL
-    )
+    encoding = load()
+    if encoding is None:
+        fail("cannot load o200k_base from the bpe-openai package; pip install -e '.[bench]'")
+    return encoding

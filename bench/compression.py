@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ltmc.baselines import train_bpe  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_CORPUS,
     DEFAULT_EVAL_AUTHORS,
@@ -83,19 +84,6 @@ def choose_works(args: argparse.Namespace):
     return mining, evaluation
 
 
-def train_bpe(texts: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    return tokenizer
 
 
 def count_bpe(tokenizer, texts: list[str]) -> int:
@@ -221,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{size}] mining an ltmc codebook on {result['split']['mining_bytes'] / 1e6:.1f} MB")
             row = {"ids": size, **run_ltmc(size, mining_dir, eval_dir, len(evaluation), args.workers, scratch)}
             start = time.perf_counter()
-            bpe = train_bpe(mining_texts, size)
+            bpe = train_bpe(mining_texts, size)  # ltmc.baselines: the same baseline as the report
             row["bpe_train_s"] = round(time.perf_counter() - start, 2)
             row["bpe_ids"] = bpe.get_vocab_size()
             row["bpe_tokens"] = count_bpe(bpe, eval_texts)

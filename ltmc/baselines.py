@@ -74,7 +74,6 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=["<|scene|>"],
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)
