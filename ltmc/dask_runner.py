@@ -207,20 +207,12 @@ def encode_corpus_dask(
         if not force and runner._is_up_to_date(out_dir, inputs, codebook):
             result.up_to_date = True
             return result
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            # As in the local runner: no manifest until the shards are complete.
-            (out_dir / shards.MANIFEST).unlink(missing_ok=True)
-            codebook.save(out_dir / shards.CODEBOOK)
-            _write_shards(client, inputs, out_dir, codebook, progress, result)
-        except PermissionError as err:
-            raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
-        except OSError as err:
-            raise LtmcError(f"{err.filename or out_dir}: cannot write output ({err.strerror}); free space or choose another directory", ExitCode.IO) from None
+        totals = runner.write_output(out_dir, codebook, lambda: _write_shards(client, inputs, out_dir, codebook, progress))
+    result.record(totals)
     return result
 
 
-def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress, result: runner.EncodeResult) -> None:
+def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress) -> tuple[list[dict], list[dict]]:
     from distributed import as_completed
 
     parts_dir = out_dir / PARTS_DIR
@@ -259,25 +251,6 @@ def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress, r
     documents = []
     for item, count in zip(inputs, counts):
         doc = runner._document_entry(item)
-        doc["scenes"], doc["tokens"] = count["scenes"], count["tokens"]
-        del doc["encoded_bytes"]
-        if count["encoded_bytes"] != doc["bytes"]:
-            raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+        doc.update(count)  # scenes, tokens and encoded_bytes, checked by runner.write_output
         documents.append(doc)
-        result.documents += 1
-        result.scenes += doc["scenes"]
-        result.tokens += doc["tokens"]
-        result.bytes += doc["bytes"]
-    manifest = {
-        "format": shards.FORMAT,
-        "version": shards.VERSION,
-        "codebook": {"file": shards.CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": documents,
-        "shards": shard_list,
-        "totals": {"documents": result.documents, "scenes": result.scenes, "tokens": result.tokens, "bytes": result.bytes},
-    }
-    shards.write_manifest(out_dir, manifest)
-    keep = {s["file"] for s in shard_list}
-    for stale in out_dir.glob("shard-*.parquet"):
-        if stale.name not in keep:
-            stale.unlink()
+    return documents, shard_list

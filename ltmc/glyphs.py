@@ -33,9 +33,8 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.pretokenize import WORD_PATTERN
 from ltmc.sources import encode_text
-from ltmc.stages import TOKEN_SCHEMA
+from ltmc.stages import token_batch
 
 GLYPH_BASE = 0xF0000
 MAX_ID = 0x10FFFF - GLYPH_BASE  # 131,071
@@ -153,17 +152,13 @@ def token_rows(rows: list[tuple[str, int, list[int]]], encodings: dict[str, str]
     """(path, scene, ids) rows → token rows (stages.TOKEN_SCHEMA), sizes measured by decoding."""
     texts = [book.decode(ids) for _, _, ids in rows]
     enc = [encodings[p] for p, _, _ in rows]
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array([p for p, _, _ in rows], pa.string()),
-            pa.array([s for _, s, _ in rows], pa.int32()),
-            pa.array(enc, pa.string()),
-            pa.array([len(encode_text(t, e)) for t, e in zip(texts, enc)], pa.int64()),
-            pa.array([len(t) for t in texts], pa.int64()),
-            pa.array([len(WORD_PATTERN.findall(t)) for t in texts], pa.int64()),
-            pa.array([ids for _, _, ids in rows], pa.list_(pa.int32())),
-        ],
-        schema=TOKEN_SCHEMA,
+    return token_batch(
+        pa.array([p for p, _, _ in rows], pa.string()),
+        pa.array([s for _, s, _ in rows], pa.int32()),
+        pa.array(enc, pa.string()),
+        [encode_text(t, e) for t, e in zip(texts, enc)],
+        texts,
+        [ids for _, _, ids in rows],
     )
 
 
@@ -224,25 +219,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
         if "sha256" in doc and doc["sha256"] != sha:
             raise LtmcError(f"{glyph_path}: document {path!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
         entries.append({"path": path, "bytes": c["bytes"], "sha256": sha, "encoding": doc.get("encoding", "utf-8"), "scenes": c["scenes"], "tokens": c["tokens"]})
-    totals = {
-        "documents": len(entries),
-        "scenes": sum(e["scenes"] for e in entries),
-        "tokens": sum(e["tokens"] for e in entries),
-        "bytes": sum(e["bytes"] for e in entries),
-    }
-    manifest = {
-        "format": shards.FORMAT,
-        "version": shards.VERSION,
-        "codebook": {"file": shards.CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": entries,
-        "shards": shard_list,
-        "totals": totals,
-    }
-    shards.write_manifest(out_dir, manifest)
-    keep = {s["file"] for s in shard_list}
-    for stale in out_dir.glob("shard-*.parquet"):
-        if stale.name not in keep:
-            stale.unlink()
+    totals = shards.finish(out_dir, codebook, entries, shard_list)
     return totals
 
 

@@ -54,6 +54,10 @@ class EncodeResult:
     mining: MiningReport | None = None
     failures: list[Failure] = field(default_factory=list)
 
+    def record(self, totals: dict) -> None:
+        """Take the totals a manifest was written with."""
+        self.documents, self.scenes, self.tokens, self.bytes = (totals[k] for k in ("documents", "scenes", "tokens", "bytes"))
+
 
 @dataclass
 class _Input:
@@ -184,22 +188,34 @@ def encode_corpus(
         if not force and _is_up_to_date(out_dir, inputs, codebook):
             result.up_to_date = True
             return result
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            # From here until the new manifest is written the output is incomplete:
-            # without a manifest, decode refuses it and a rerun encodes it again.
-            (out_dir / shards.MANIFEST).unlink(missing_ok=True)
-            codebook.save(out_dir / shards.CODEBOOK)
-            _write_shards(inputs, out_dir, codebook, workers, progress, result)
-            shards.remove_stale_temps(out_dir)  # left by an encode that was killed
-        except PermissionError as err:
-            raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
-        except OSError as err:
-            raise LtmcError(f"{err.filename or out_dir}: cannot write output ({err.strerror}); free space or choose another directory", ExitCode.IO) from None
+        totals = write_output(out_dir, codebook, lambda: _write_shards(inputs, out_dir, codebook, workers, progress))
+    result.record(totals)
     return result
 
 
-def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress, result: EncodeResult) -> None:
+def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[], tuple[list[dict], list[dict]]]) -> dict:
+    """The order every engine follows: codebook, shards (``write_shards`` returns the
+    document entries and shard list), then the manifest. Returns the manifest's totals."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # From here until the new manifest is written the output is incomplete:
+        # without a manifest, decode refuses it and a rerun encodes it again.
+        (out_dir / shards.MANIFEST).unlink(missing_ok=True)
+        codebook.save(out_dir / shards.CODEBOOK)
+        documents, shard_list = write_shards()
+        for doc in documents:
+            if doc.pop("encoded_bytes") != doc["bytes"]:
+                raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+        totals = shards.finish(out_dir, codebook, documents, shard_list)
+        shards.remove_stale_temps(out_dir)  # left by an encode that was killed
+        return totals
+    except PermissionError as err:
+        raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
+    except OSError as err:
+        raise LtmcError(f"{err.filename or out_dir}: cannot write output ({err.strerror}); free space or choose another directory", ExitCode.IO) from None
+
+
+def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress) -> tuple[list[dict], list[dict]]:
     documents = {i.source.name: _document_entry(i) for i in inputs}
     shard_list: list[dict] = []
     pending: list[pa.RecordBatch] = []
@@ -230,27 +246,7 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
             flush()
     if pending or not shard_list:
         flush()
-
-    for doc in documents.values():
-        if doc.pop("encoded_bytes") != doc["bytes"]:
-            raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
-        result.documents += 1
-        result.scenes += doc["scenes"]
-        result.tokens += doc["tokens"]
-        result.bytes += doc["bytes"]
-    manifest = {
-        "format": shards.FORMAT,
-        "version": shards.VERSION,
-        "codebook": {"file": shards.CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": list(documents.values()),
-        "shards": shard_list,
-        "totals": {"documents": result.documents, "scenes": result.scenes, "tokens": result.tokens, "bytes": result.bytes},
-    }
-    shards.write_manifest(out_dir, manifest)
-    keep = {s["file"] for s in shard_list}
-    for stale in out_dir.glob("shard-*.parquet"):
-        if stale.name not in keep:
-            stale.unlink()
+    return list(documents.values()), shard_list
 
 
 def _document_entry(item: _Input) -> dict:

@@ -63,6 +63,27 @@ def write_manifest(out_dir: Path, manifest: dict) -> None:
     write_atomic(out_dir / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 
 
+def finish(out_dir: Path, codebook: Codebook, documents: list[dict], shard_list: list[dict]) -> dict:
+    """Write the manifest, last, since it marks the output complete; drop shards it does not list.
+
+    Returns the totals it recorded."""
+    totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
+        "documents": documents,
+        "shards": shard_list,
+        "totals": totals,
+    }
+    write_manifest(out_dir, manifest)
+    keep = {s["file"] for s in shard_list}
+    for stale in out_dir.glob("shard-*.parquet"):
+        if stale.name not in keep:
+            stale.unlink()
+    return totals
+
+
 @dataclass
 class Output:
     """An encoded output directory, opened for reading and checked."""

@@ -50,11 +50,16 @@ def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
     texts = [data.decode(encoding, "surrogateescape") for data, encoding in zip(raw, encodings)]
     encode = codebook.encode
     ids = [encode(t) for t in texts]
+    return token_batch(batch.column("path"), batch.column("scene"), batch.column("encoding"), raw, texts, ids)
+
+
+def token_batch(path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[bytes], texts: list[str], ids: list[list[int]]) -> pa.RecordBatch:
+    """Token rows (TOKEN_SCHEMA): the scene's ids and its sizes in bytes, characters and words."""
     return pa.RecordBatch.from_arrays(
         [
-            batch.column("path"),
-            batch.column("scene"),
-            batch.column("encoding"),
+            path,
+            scene,
+            encoding,
             pa.array([len(data) for data in raw], pa.int64()),
             pa.array([len(t) for t in texts], pa.int64()),
             pa.array([len(WORD_PATTERN.findall(t)) for t in texts], pa.int64()),
