@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.pretokenize import pieces
@@ -44,6 +47,7 @@ GLUE_ID = 257
 FLIP_ID = 258
 FIRST_FREE_ID = 259
 MAX_TOKEN_CHARS = 48
+CACHE_LIMIT = 1 << 20  # pieces remembered per process
 
 KINDS = ("byte", "special", "word", "stem", "ending", "suffix", "bond", "punct", "space")
 START_KINDS = frozenset({"word", "stem", "bond"})
@@ -52,9 +56,11 @@ SPACE_AFTER = frozenset(",.;:!?…»)]}—–\"”")  # running text puts a spac
 SENTENCE_END = frozenset(".!?…")
 CLOSERS = "»)]}\"”’'"
 _SURROGATE_BASE = 0xDC00
+_ALNUM = re.compile(r"[^\W_]")  # str.isalnum, as a regex
 
 START, CONT, LITERAL, MARKER = 0, 1, 2, 3
 KEEP, SET, CLEAR = 0, 1, 2
+_SENTENCE_START = 2  # the encoder's state index at the start of a text: capital implied, no space
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ def _effects(text: str) -> tuple[bool, int]:
     ends_sentence = bool(stripped) and stripped[-1] in SENTENCE_END
     if "\n" in text or "\r" in text or ends_sentence:
         return space_after, SET
-    if any(c.isalnum() for c in text):
+    if _ALNUM.search(text):
         return space_after, CLEAR
     return space_after, KEEP
 
@@ -101,8 +107,6 @@ class Codebook:
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
-        self._bonds: dict[tuple[str, ...], str] = {}
-        self._bond_heads: set[str] = set()
         self._role: list[int] = []
         self._space_after: list[bool] = []
         self._cap_effect: list[int] = []
@@ -136,10 +140,30 @@ class Codebook:
             else:
                 self._variants.append(None)
             by_role[role].setdefault(token.text, token_id)
-            if token.kind == "bond":
-                self._add_bond(token.text, role)
         self._space_id = self.literal_ids.get(" ")
-        self._piece_cache: dict[tuple[str, bool, bool], tuple[tuple[int, ...], bool, bool]] = {}
+        self._spelling_table: _Spellings | None = None
+        self._encoder_ready = False  # the encoder's indexes are built on first use: decoding never needs them
+
+    def prepare_encoder(self) -> None:
+        """Build the encoder's indexes now (idempotent). A runner calls this before it
+        forks workers, so they share one copy instead of each building its own."""
+        if self._encoder_ready:
+            return
+        self._bonds: dict[tuple[str, ...], str] = {}
+        self._bond_heads: set[str] = set()
+        for token_id, token in enumerate(self.tokens):
+            if token.kind == "bond":
+                self._add_bond(token.text, self._role[token_id])
+        # Every token text and every prefix of one, mapped to its id (-1 for a mere
+        # prefix): the segmenter walks forward only while a longer match is possible.
+        self._start_walk = _prefix_walk(self.start_ids)
+        self._cont_walk = _prefix_walk(self.cont_ids)
+        # One cache per decoder state (2 * capital implied + space implied), so the hot
+        # loop looks a piece up by the string alone.
+        self._piece_caches: list[dict[str, tuple[tuple[int, ...], int]]] = [{}, {}, {}, {}]
+        self._cached = 0
+        self._word_cache: dict[str, list[int] | None] = {}
+        self._encoder_ready = True
 
     def _add_bond(self, text: str, role: int) -> None:
         """Index a bond by the pieces it spans in running text, in every spelling of its head."""
@@ -152,6 +176,10 @@ class Codebook:
             if len(parts) > 1:
                 self._bonds.setdefault(parts, "".join(parts))
                 self._bond_heads.add(spelling)
+
+    def __reduce__(self):
+        # Where workers are spawned rather than forked, ship the compact JSON form.
+        return Codebook.from_json, (self.to_json(),)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -219,11 +247,12 @@ class Codebook:
 
     def encode(self, text: str) -> list[int]:
         """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids."""
+        self.prepare_encoder()
         parts = pieces(text)
-        cache = self._piece_cache
+        caches = self._piece_caches
         bonds, heads = self._bonds, self._bond_heads
         ids: list[int] = []
-        cap, space = True, False
+        state = _SENTENCE_START
         i, n = 0, len(parts)
         while i < n:
             piece = parts[i]
@@ -233,17 +262,24 @@ class Codebook:
                     piece, step = bond, 3
                 elif i + 1 < n and (bond := bonds.get((piece, parts[i + 1]))):
                     piece, step = bond, 2
-            key = (piece, cap, space)
-            hit = cache.get(key)
+            hit = caches[state].get(piece)
             if hit is None:
-                hit = self._encode_piece(piece, cap, space)
-                if len(cache) > 1 << 20:  # keep memory flat on huge, diverse corpora
-                    cache.clear()
-                cache[key] = hit
-            seg, cap, space = hit
-            ids.extend(seg)
+                hit = self._encode_new_piece(piece, state)
+            seg, state = hit
+            ids += seg
             i += step
         return ids
+
+    def _encode_new_piece(self, piece: str, state: int) -> tuple[tuple[int, ...], int]:
+        self._cached += 1
+        if self._cached > CACHE_LIMIT:  # keep memory flat on huge, diverse corpora
+            for cache in self._piece_caches:
+                cache.clear()
+            self._word_cache.clear()
+            self._cached = 1
+        seg, cap, space = self._encode_piece(piece, state >> 1 == 1, state & 1 == 1)
+        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space)
+        return hit
 
     def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
         """The shortest ids that decode to ``piece`` in this state, and the state after."""
@@ -258,20 +294,30 @@ class Codebook:
                 lead = [GLUE_ID]
             # Decoding can only raise a first letter, so a lower-case form has one spelling.
             lower = core[:1].lower() + core[1:]
-            for variant in (core,) if lower == core else (core, lower):
-                seg = self._segment_word(variant)
-                if seg:
-                    candidates.append(lead + seg)
-                    candidates.append(lead + [FLIP_ID] + seg)
+            lower_seg = self._word_segments(lower)
+            core_seg = None
+            if core != lower:
+                # A capitalised spelling of its own (a name) matters only if it is no
+                # longer than the lower-case one with FLIP.
+                core_seg = self._word_segments(core, len(lower_seg) + 2 if lower_seg else None)
+            candidates = [lead + flip + seg for seg in (core_seg, lower_seg) if seg for flip in ([], [FLIP_ID])]
         else:
             candidates.append(self._segment_literal(piece))
         candidates.sort(key=len)
-        candidates.append(self._spell(piece, space))  # always exact: the last resort
         for ids in candidates:
             out, cap_after, space_after = self._decode_run(ids, cap, space)
             if out == target:
                 return tuple(ids), cap_after, space_after
-        raise AssertionError(f"no encoding decodes back to {piece!r}")
+        ids = self._spell(piece, space)  # always exact: the last resort
+        out, cap_after, space_after = self._decode_run(ids, cap, space)
+        assert out == target, f"no encoding decodes back to {piece!r}"
+        return tuple(ids), cap_after, space_after
+
+    def _word_segments(self, word: str, bound: int | None = None) -> list[int] | None:
+        seg = self._word_cache.get(word, False)
+        if seg is False:
+            seg = self._word_cache[word] = self._segment_word(word, bound)
+        return seg
 
     def _spell(self, piece: str, space: bool) -> list[int]:
         """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
@@ -281,30 +327,48 @@ class Codebook:
             ids.extend((token_id,) if token_id is not None else _char_bytes(char))
         return ids
 
-    def _segment_word(self, word: str) -> list[int] | None:
-        """Fewest tokens: one start token, then continuation tokens (shortest path)."""
+    def _segment_word(self, word: str, bound: int | None = None) -> list[int] | None:
+        """Fewest tokens: one start token, then continuation tokens or, for a character
+        no token covers, its bytes (shortest path; ties go to the longest last token).
+
+        Positions are settled left to right. From each one the walk tables extend a
+        match only while some token still begins with it, and a position that cannot
+        beat the best whole path found so far is not expanded at all. With a ``bound``,
+        only a path of fewer tokens counts (None if there is none)."""
         n = len(word)
-        start, cont = self.start_ids, self.cont_ids
         inf = n * 8 + 8
         cost = [inf] * (n + 1)
+        if bound is not None:
+            cost[n] = min(bound, inf)
         back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
-        for end in range(1, min(n, MAX_TOKEN_CHARS) + 1):
-            token_id = start.get(word[:end])
-            if token_id is not None:
+        walk = self._start_walk
+        for end in range(1, n + 1):
+            token_id = walk.get(word[:end])
+            if token_id is None:
+                break
+            if token_id >= 0:
                 cost[end], back[end] = 1, (0, token_id)
-        if cost[1] == inf and min(cost) == inf:
+        if cost[n] == 1:
+            return [back[n][1]]
+        if min(cost) == inf:
             return None  # no start token fits: only spelling can say this word
-        for end in range(2, n + 1):
-            best = cost[end]
-            for begin in range(max(1, end - MAX_TOKEN_CHARS), end):
-                if cost[begin] + 1 < best:
-                    token_id = cont.get(word[begin:end])
-                    if token_id is not None:
-                        best, back[end] = cost[begin] + 1, (begin, token_id)
-            if best == inf:
-                char_bytes = _char_bytes(word[end - 1])
-                best, back[end] = cost[end - 1] + len(char_bytes), (end - 1, -1)
-            cost[end] = best
+        walk = self._cont_walk
+        for begin in range(1, n):
+            reach = cost[begin] + 1
+            if reach >= cost[n]:
+                continue
+            for end in range(begin + 1, n + 1):
+                token_id = walk.get(word[begin:end])
+                if token_id is None:
+                    break
+                if token_id >= 0 and reach < cost[end]:
+                    cost[end], back[end] = reach, (begin, token_id)
+            if reach < cost[begin + 1]:  # only bytes may get past this character
+                spelled = cost[begin] + len(_char_bytes(word[begin]))
+                if spelled < cost[begin + 1]:
+                    cost[begin + 1], back[begin + 1] = spelled, (begin, -1)
+        if bound is not None and cost[n] >= bound:
+            return None
         out: list[int] = []
         end = n
         while end:
@@ -380,6 +444,55 @@ class Codebook:
         """The UTF-8 (plus stray bytes) that a scene's ``ids`` stand for."""
         return self._decode_run(ids)[0]
 
+    def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
+        """Many scenes at once, the same as ``decode_bytes`` on each row, but vectorised.
+
+        The decoder's state before each token (space implied? capital implied? GLUE
+        or FLIP pending?) is a function of the tokens before it, and each is found for
+        all positions at once as "where was the last token that set it": a running
+        maximum of positions. The token's spelling is then one of four per id, and
+        one ``take`` lays all the bytes end to end."""
+        flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        starts = ids.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        starts -= starts[0]
+        if flat.size and (flat.min() < 0 or flat.max() >= len(self.tokens)):
+            raise self._bad_id(flat.tolist())
+        table = self._spellings()
+        n = flat.size
+        if n == 0:
+            return pa.array([b""] * len(ids), pa.large_binary())
+        at = np.arange(n)
+        role = table.role[flat]
+        # A scene starts afresh at its first token and after a scene separator.
+        fresh = np.zeros(n + 1, bool)
+        fresh[starts] = True
+        fresh[1:] |= flat == SEPARATOR_ID
+        since = np.maximum.accumulate(np.where(fresh[:n], at, 0))
+
+        def last_before(mask: np.ndarray) -> np.ndarray:
+            """Position of the last token before each one where ``mask`` holds, or -1."""
+            last = np.maximum.accumulate(np.where(mask, at, -1))
+            return np.concatenate(([-1], last[:-1]))
+
+        previous = last_before(role != MARKER)
+        space = (previous >= since) & table.space_after[flat[previous]]
+        effect = table.cap_effect[flat]
+        setter = last_before(effect != KEEP)
+        cap = np.where(setter >= since, effect[setter] == SET, True)
+        pending_from = np.maximum(last_before(role == START), since - 1)
+        glue = last_before(flat == GLUE_ID) > pending_from
+        flip = last_before(flat == FLIP_ID) > pending_from
+        variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
+        spelled = table.spellings.take(pa.array(flat * 4 + variant))
+        _, offsets, data = spelled.buffers()
+        ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
+        return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), data])
+
+    def _spellings(self) -> "_Spellings":
+        if self._spelling_table is None:
+            self._spelling_table = _Spellings(self)
+        return self._spelling_table
+
     def decode(self, ids) -> str:
         return self.decode_bytes(ids).decode("utf-8", "surrogateescape")
 
@@ -391,6 +504,29 @@ class Codebook:
         if token_id < N_BYTES:
             return f"<0x{token_id:02X}>"
         return self.tokens[token_id].text
+
+
+class _Spellings:
+    """The decoder's tables as arrays: per id its role, effects and four spellings
+    (index 2 * space implied + capital implied; tokens that are not START have one)."""
+
+    def __init__(self, book: Codebook) -> None:
+        self.role = np.array(book._role, np.int8)
+        self.space_after = np.array(book._space_after, bool)
+        self.cap_effect = np.array(book._cap_effect, np.int8)
+        four = []
+        for literal, variants in zip(book._literal, book._variants):
+            four.extend(variants or (literal,) * 4)
+        self.spellings = pa.array(four, pa.large_binary())
+
+
+def _prefix_walk(ids: dict[str, int]) -> dict[str, int]:
+    walk: dict[str, int] = {}
+    for text in ids:
+        for end in range(1, len(text)):
+            walk.setdefault(text[:end], -1)
+    walk.update(ids)
+    return walk
 
 
 def _char_bytes(char: str) -> tuple[int, ...]:

@@ -130,9 +130,10 @@ def scene_batches(documents: Iterable[tuple[str, str, Iterator[str]]], progress:
 _worker_codebook: Codebook | None = None
 
 
-def _init_worker(codebook_json: bytes) -> None:
+def _init_worker(codebook: Codebook) -> None:
+    # Forked workers inherit the parent's codebook as it is: nothing to parse again.
     global _worker_codebook
-    _worker_codebook = Codebook.from_json(codebook_json)
+    _worker_codebook = codebook
 
 
 def _encode_in_worker(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -229,8 +230,9 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
         shard_list.append({"file": name, "rows": pending_rows, "tokens": tokens, "sha256": digest})
         pending, pending_rows = [], 0
 
+    codebook.prepare_encoder()
     batches = map_ordered(
-        _encode_in_worker, scene_batches(((i.source.name, i.sniffed.encoding, i.texts()) for i in inputs), progress), workers, _init_worker, (codebook.to_json(),)
+        _encode_in_worker, scene_batches(((i.source.name, i.sniffed.encoding, i.texts()) for i in inputs), progress), workers, _init_worker, (codebook,)
     )
     for batch in batches:
         for name, n_bytes, ids in zip(
@@ -308,7 +310,7 @@ def decode_corpus(
         if not ok:
             result.mismatches.append(current)
 
-    batches = map_ordered(_decode_in_worker, output.iter_batches(), workers, _init_worker, (output.codebook.to_json(),))
+    batches = map_ordered(_decode_in_worker, output.iter_batches(), workers, _init_worker, (output.codebook,))
     try:
         for batch in batches:
             for name, data in zip(batch.column("path").to_pylist(), batch.column("data").to_pylist()):

@@ -7,6 +7,7 @@ composes these, so the same functions run anywhere a batch can be shipped.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ltmc.codebook import Codebook
 from ltmc.morph import analyse
@@ -71,17 +72,16 @@ def token_batch(path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[b
 
 def decode_tokens(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
     """Token rows → the original bytes of each scene."""
-    decode = codebook.decode_bytes
-    data = []
-    for ids, encoding in zip(batch.column("ids").to_pylist(), batch.column("encoding").to_pylist()):
-        raw = decode(ids)
-        if encoding != "utf-8":
-            raw = encode_text(raw.decode("utf-8", "surrogateescape"), encoding)
-        data.append(raw)
-    return pa.RecordBatch.from_arrays(
-        [batch.column("path"), batch.column("scene"), pa.array(data, pa.binary())],
-        schema=RESTORED_SCHEMA,
-    )
+    data = codebook.decode_scenes(batch.column("ids")).cast(pa.binary())
+    encodings = batch.column("encoding")
+    if pc.any(pc.not_equal(encodings, "utf-8")).as_py():
+        # Legacy encodings (cp1251) are re-encoded row by row: rare and small.
+        rows = [
+            raw if encoding == "utf-8" else encode_text(raw.decode("utf-8", "surrogateescape"), encoding)
+            for raw, encoding in zip(data.to_pylist(), encodings.to_pylist())
+        ]
+        data = pa.array(rows, pa.binary())
+    return pa.RecordBatch.from_arrays([batch.column("path"), batch.column("scene"), data], schema=RESTORED_SCHEMA)
 
 
 MORPH_SCHEMA = pa.schema(
