@@ -37,7 +37,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.pretokenize import pieces
+from ltmc.pretokenize import count_words, is_word_piece, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 1
@@ -160,7 +160,7 @@ class Codebook:
         self._cont_walk = _prefix_walk(self.cont_ids)
         # One cache per decoder state (2 * capital implied + space implied), so the hot
         # loop looks a piece up by the string alone.
-        self._piece_caches: list[dict[str, tuple[tuple[int, ...], int]]] = [{}, {}, {}, {}]
+        self._piece_caches: list[dict[str, tuple[tuple[int, ...], int, int]]] = [{}, {}, {}, {}]
         self._cached = 0
         self._word_cache: dict[str, list[int] | None] = {}
         self._encoder_ready = True
@@ -247,11 +247,17 @@ class Codebook:
 
     def encode(self, text: str) -> list[int]:
         """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids."""
+        return self.encode_counting_words(text)[0]
+
+    def encode_counting_words(self, text: str) -> tuple[list[int], int]:
+        """Ids for ``text``, and how many words it holds (``pretokenize.count_words``),
+        counted on the way: the pieces are already there."""
         self.prepare_encoder()
         parts = pieces(text)
         caches = self._piece_caches
         bonds, heads = self._bonds, self._bond_heads
         ids: list[int] = []
+        words = 0
         state = _SENTENCE_START
         i, n = 0, len(parts)
         while i < n:
@@ -264,13 +270,14 @@ class Codebook:
                     piece, step = bond, 2
             hit = caches[state].get(piece)
             if hit is None:
-                hit = self._encode_new_piece(piece, state)
-            seg, state = hit
+                hit = self._encode_new_piece(piece, state, step > 1)
+            seg, state, in_piece = hit
             ids += seg
+            words += in_piece
             i += step
-        return ids
+        return ids, words
 
-    def _encode_new_piece(self, piece: str, state: int) -> tuple[tuple[int, ...], int]:
+    def _encode_new_piece(self, piece: str, state: int, bond: bool) -> tuple[tuple[int, ...], int, int]:
         self._cached += 1
         if self._cached > CACHE_LIMIT:  # keep memory flat on huge, diverse corpora
             for cache in self._piece_caches:
@@ -278,7 +285,8 @@ class Codebook:
             self._word_cache.clear()
             self._cached = 1
         seg, cap, space = self._encode_piece(piece, state >> 1 == 1, state & 1 == 1)
-        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space)
+        words = count_words(piece) if bond else int(is_word_piece(piece))
+        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space, words)
         return hit
 
     def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:

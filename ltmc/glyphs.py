@@ -33,6 +33,7 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
 from ltmc.stages import token_batch
 
@@ -158,6 +159,7 @@ def token_rows(rows: list[tuple[str, int, list[int]]], encodings: dict[str, str]
         pa.array(enc, pa.string()),
         [encode_text(t, e) for t, e in zip(texts, enc)],
         texts,
+        [count_words(t) for t in texts],
         [ids for _, _, ids in rows],
     )
 

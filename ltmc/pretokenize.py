@@ -29,3 +29,7 @@ def pieces(text: str) -> list[str]:
 
 def is_word_piece(piece: str) -> bool:
     return WORD_PATTERN.fullmatch(piece.lstrip(" ")) is not None
+
+
+def count_words(text: str) -> int:
+    return len(WORD_PATTERN.findall(text))

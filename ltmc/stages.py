@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 
 from ltmc.codebook import Codebook
 from ltmc.morph import analyse
-from ltmc.pretokenize import WORD_PATTERN
 from ltmc.sources import encode_text
 
 SCENE_SCHEMA = pa.schema(
@@ -49,12 +48,15 @@ def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
     raw = batch.column("data").to_pylist()
     encodings = batch.column("encoding").to_pylist()
     texts = [data.decode(encoding, "surrogateescape") for data, encoding in zip(raw, encodings)]
-    encode = codebook.encode
-    ids = [encode(t) for t in texts]
-    return token_batch(batch.column("path"), batch.column("scene"), batch.column("encoding"), raw, texts, ids)
+    encoded = [codebook.encode_counting_words(t) for t in texts]
+    ids = [e[0] for e in encoded]
+    n_words = [e[1] for e in encoded]
+    return token_batch(batch.column("path"), batch.column("scene"), batch.column("encoding"), raw, texts, n_words, ids)
 
 
-def token_batch(path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[bytes], texts: list[str], ids: list[list[int]]) -> pa.RecordBatch:
+def token_batch(
+    path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[bytes], texts: list[str], n_words: list[int], ids: list[list[int]]
+) -> pa.RecordBatch:
     """Token rows (TOKEN_SCHEMA): the scene's ids and its sizes in bytes, characters and words."""
     return pa.RecordBatch.from_arrays(
         [
@@ -63,7 +65,7 @@ def token_batch(path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[b
             encoding,
             pa.array([len(data) for data in raw], pa.int64()),
             pa.array([len(t) for t in texts], pa.int64()),
-            pa.array([len(WORD_PATTERN.findall(t)) for t in texts], pa.int64()),
+            pa.array(n_words, pa.int64()),
             pa.array(ids, pa.list_(pa.int32())),
         ],
         schema=TOKEN_SCHEMA,

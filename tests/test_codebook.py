@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ltmc.codebook import FIRST_FREE_ID, KINDS, N_BYTES, SEPARATOR_ID, VERSION, Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.pretokenize import count_words
 
 # -- layout -------------------------------------------------------------------------
 
@@ -310,3 +311,11 @@ def test_codebook_pickles_as_its_json(codebook, sample_texts):
     copy = pickle.loads(pickle.dumps(codebook))
     assert copy.fingerprint == codebook.fingerprint
     assert copy.encode(sample_texts[0]) == codebook.encode(sample_texts[0])
+
+
+@given(_FRAGMENTS)
+def test_words_counted_while_encoding_match_count_words(codebook, data):
+    text = data.decode("utf-8", "surrogateescape") + " кто-то, don't и ё\u0301лка"
+    ids, words = codebook.encode_counting_words(text)
+    assert words == count_words(text)
+    assert ids == codebook.encode(text)
