@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -10,7 +11,7 @@ import sys
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens
 
 BATCH_SCENES = 256  # scenes per batch shipped to a worker
 SHARD_SCENES = 16_384  # scenes per shard
+GC_THRESHOLD = 100_000  # allocations between young collections (Python's default: 700)
 Progress = Callable[[int], None]
 
 
@@ -145,10 +147,11 @@ def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
     if workers <= 1:
         if init:
             init(*init_args)
-        yield from map(fn, items)
+        with _few_collections():
+            yield from map(fn, items)
         return
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    with context.Pool(workers, initializer=init, initargs=init_args) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(init, init_args)) as pool:
         pending: deque = deque()
         for item in items:
             pending.append(pool.apply_async(fn, (item,)))
@@ -156,6 +159,27 @@ def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+def _start_worker(init, init_args) -> None:
+    _few_collections().__enter__()  # for the worker's whole life
+    if init:
+        init(*init_args)
+
+
+@contextmanager
+def _few_collections():
+    """Collect garbage rarely. The encoder's caches add millions of small tuples and
+    no reference cycles; at Python's default thresholds the collector keeps
+    rescanning them (about 5% of encode time)."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _is_up_to_date(out_dir: Path, inputs: list[_Input], codebook: Codebook) -> bool:
