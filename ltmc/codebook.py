@@ -47,7 +47,7 @@ GLUE_ID = 257
 FLIP_ID = 258
 FIRST_FREE_ID = 259
 MAX_TOKEN_CHARS = 48
-CACHE_LIMIT = 1 << 20  # pieces remembered per process
+CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
 
 KINDS = ("byte", "special", "word", "stem", "ending", "suffix", "bond", "punct", "space")
 START_KINDS = frozenset({"word", "stem", "bond"})

@@ -319,3 +319,12 @@ def test_words_counted_while_encoding_match_count_words(codebook, data):
     ids, words = codebook.encode_counting_words(text)
     assert words == count_words(text)
     assert ids == codebook.encode(text)
+
+
+def test_a_full_piece_cache_is_emptied_and_encoding_stays_the_same(codebook, sample_texts, monkeypatch):
+    text = "".join(sample_texts)
+    expected = Codebook.from_json(codebook.to_json()).encode(text)
+    small = Codebook.from_json(codebook.to_json())
+    monkeypatch.setattr("ltmc.codebook.CACHE_LIMIT", 50)
+    assert small.encode(text) == expected
+    assert sum(map(len, small._piece_caches)) <= 50

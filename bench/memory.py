@@ -1,0 +1,107 @@
+"""Does ltmc's memory stay flat as the corpus grows? Peak RSS of whole `ltmc` processes.
+
+    python bench/memory.py               # ru/ once and 25 times (~1 GB), and one 200 MB line
+    python bench/memory.py --copies 5    # a quicker run
+
+Jobs, each a whole `ltmc` process with its default worker count:
+
+    mine-bonds -V 32768 on ru/                  (issue target: at most 60 s)
+    encode -c CODEBOOK and decode -o DIR on       ru/ once, ru/ COPIES times (links, not copies),
+                                                and one 200 MB file with no newline at all
+
+Peak RSS as in bench/speed.py: "max proc" is the largest single process (exact, from
+wait4), "tree" the largest sum over the process tree (sampled; needs psutil). The
+issue's target: under 1 GB for the ~1 GB corpus and for the 200 MB line, and no
+growth with corpus size. Progress to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_CORPUS, log, read_text, require_corpus  # noqa: E402
+from speed import LTMC, run  # noqa: E402
+
+LINE_MB = 200
+TARGET_MB = 1000
+
+
+def repeated_corpus(ru: Path, copies: int, dest: Path) -> int:
+    """``dest``/copy-NN/... → every file of ru/, ``copies`` times (links to files: ltmc
+    does not follow links to folders); the total bytes behind them."""
+    files = [p for p in sorted(ru.rglob("*")) if p.is_file()]
+    for k in range(copies):
+        for path in files:
+            link = dest / f"copy-{k:02d}" / path.relative_to(ru)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path)
+    return copies * sum(p.stat().st_size for p in files)
+
+
+def one_long_line(ru: Path, megabytes: int, dest: Path) -> int:
+    """A single file of ``megabytes`` MB of Russian books with every line break made a space."""
+    texts = [read_text(p).replace("\r", " ").replace("\n", " ") for p in sorted(ru.rglob("*.txt"))]
+    body = " ".join(texts).encode("utf-8")
+    target = megabytes * 1_000_000
+    with open(dest, "wb") as fh:
+        written = 0
+        while written < target:
+            chunk = body[: target - written]
+            fh.write(chunk)
+            written += len(chunk)
+    # Never end inside a UTF-8 sequence: trim to the last complete character.
+    data = dest.read_bytes()
+    cut = len(data.decode("utf-8", "ignore").encode("utf-8"))
+    if cut != len(data):
+        dest.write_bytes(data[:cut])
+    return dest.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus root holding ru/ (default: ../shared/corpus)")
+    parser.add_argument("--copies", type=int, default=25, help="how many times ru/ is linked for the big job (default 25, ~1 GB)")
+    parser.add_argument("--line-mb", type=int, default=LINE_MB, help=f"size of the file with no newline (default {LINE_MB})")
+    args = parser.parse_args()
+    ru = require_corpus(args.corpus)
+    rows = []
+
+    def job(name: str, cmd: list[str], n_bytes: int) -> None:
+        log(f"  {name} ...")
+        seconds, max_proc, tree, _ = run(cmd)
+        rows.append((name, n_bytes, seconds, max_proc, tree))
+        log(f"    {seconds:7.1f} s  max proc {max_proc:6.0f} MB  tree {tree or 0:6.0f} MB")
+
+    with tempfile.TemporaryDirectory(prefix="ltmc-memory-") as tmp:
+        tmp = Path(tmp)
+        codebook = tmp / "codebook.json"
+        ru_bytes = sum(p.stat().st_size for p in ru.rglob("*.txt"))
+        job("mine-bonds ru/", [*LTMC, "mine-bonds", str(ru), "-o", str(codebook), "-V", "32768"], ru_bytes)
+        inputs = [
+            ("ru/ x1", tmp / "once", repeated_corpus(ru, 1, tmp / "once")),
+            (f"ru/ x{args.copies}", tmp / "many", repeated_corpus(ru, args.copies, tmp / "many")),
+            (f"{args.line_mb} MB line", tmp / "line.txt", one_long_line(ru, args.line_mb, tmp / "line.txt")),
+        ]
+        for name, path, size in inputs:
+            out = tmp / "out"
+            job(f"encode {name}", [*LTMC, "encode", str(path), "-o", str(out), "-c", str(codebook), "--force"], size)
+            job(f"decode {name}", [*LTMC, "decode", str(out), "-o", str(tmp / "restored")], size)
+            shutil.rmtree(out)
+            shutil.rmtree(tmp / "restored")
+
+    print(f"{'job':<22}{'input MB':>10}{'seconds':>9}{'MB/s':>7}{'peak RSS MB: max proc':>23}{'tree':>7}")
+    for name, n_bytes, seconds, max_proc, tree in rows:
+        tree_cell = f"{tree:7.0f}" if tree else "      -"
+        print(f"{name:<22}{n_bytes / 1e6:10.0f}{seconds:9.1f}{n_bytes / 1e6 / seconds:7.2f}{max_proc:23.0f}{tree_cell}")
+    peaks = [r[4] or r[3] for r in rows if not r[0].startswith("mine")]
+    verdict = "PASS" if max(peaks) < TARGET_MB else "FAIL"
+    print(f"\n{verdict}  peak RSS of every encode/decode tree < {TARGET_MB} MB: {max(peaks):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
