@@ -44,22 +44,21 @@ def repeated_corpus(ru: Path, copies: int, dest: Path) -> int:
 
 
 def one_long_line(ru: Path, megabytes: int, dest: Path) -> int:
-    """A single file of ``megabytes`` MB of Russian books with every line break made a space."""
-    texts = [read_text(p).replace("\r", " ").replace("\n", " ") for p in sorted(ru.rglob("*.txt"))]
-    body = " ".join(texts).encode("utf-8")
+    """A single file of ``megabytes`` MB of Russian books with every line break made a
+    space. Written book by book: this process must stay small, or the jobs it forks
+    would report its memory as theirs (ru_maxrss counts what a child had before exec)."""
+    books = sorted(ru.rglob("*.txt"))
     target = megabytes * 1_000_000
+    written = 0
     with open(dest, "wb") as fh:
-        written = 0
-        while written < target:
-            chunk = body[: target - written]
-            fh.write(chunk)
-            written += len(chunk)
-    # Never end inside a UTF-8 sequence: trim to the last complete character.
-    data = dest.read_bytes()
-    cut = len(data.decode("utf-8", "ignore").encode("utf-8"))
-    if cut != len(data):
-        dest.write_bytes(data[:cut])
-    return dest.stat().st_size
+        while True:
+            for book in books:
+                whole = (read_text(book).replace("\r", " ").replace("\n", " ") + " ").encode("utf-8")
+                data = whole[: target - written].decode("utf-8", "ignore").encode("utf-8")  # never end inside a character
+                fh.write(data)
+                written += len(data)
+                if len(data) < len(whole):
+                    return written
 
 
 def main() -> None:

@@ -460,27 +460,27 @@ class Codebook:
         all positions at once as "where was the last token that set it": a running
         maximum of positions. The token's spelling is then one of four per id, and
         one ``take`` lays all the bytes end to end."""
-        flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
-        starts = ids.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
-        starts -= starts[0]
+        flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int32)
+        starts = ids.offsets.to_numpy(zero_copy_only=False)
+        starts = starts - starts[0]
         if flat.size and (flat.min() < 0 or flat.max() >= len(self.tokens)):
             raise self._bad_id(flat.tolist())
         table = self._spellings()
         n = flat.size
         if n == 0:
             return pa.array([b""] * len(ids), pa.large_binary())
-        at = np.arange(n)
+        at = np.arange(n, dtype=np.int32)
         role = table.role[flat]
         # A scene starts afresh at its first token and after a scene separator.
         fresh = np.zeros(n + 1, bool)
         fresh[starts] = True
         fresh[1:] |= flat == SEPARATOR_ID
-        since = np.maximum.accumulate(np.where(fresh[:n], at, 0))
+        since = np.maximum.accumulate(np.where(fresh[:n], at, np.int32(0)))
 
         def last_before(mask: np.ndarray) -> np.ndarray:
             """Position of the last token before each one where ``mask`` holds, or -1."""
-            last = np.maximum.accumulate(np.where(mask, at, -1))
-            return np.concatenate(([-1], last[:-1]))
+            last = np.maximum.accumulate(np.where(mask, at, np.int32(-1)))
+            return np.concatenate((np.array([-1], np.int32), last[:-1]))
 
         previous = last_before(role != MARKER)
         space = (previous >= since) & table.space_after[flat[previous]]
@@ -491,7 +491,7 @@ class Codebook:
         glue = last_before(flat == GLUE_ID) > pending_from
         flip = last_before(flat == FLIP_ID) > pending_from
         variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
-        spelled = table.spellings.take(pa.array(flat * 4 + variant))
+        spelled = table.spellings.take(pa.array(flat.astype(np.int64) * 4 + variant))
         _, offsets, data = spelled.buffers()
         ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
         return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), data])

@@ -32,6 +32,7 @@ def shard_name(index: int) -> str:
 
 
 _VERSION_KEY = b"ltmc-shards-version"
+READ_BATCH_ROWS = 256  # scenes per batch read back: bounds the memory of decode and stats
 
 
 def write_shard(path: Path, batches: list[pa.RecordBatch]) -> str:
@@ -134,12 +135,14 @@ class Output:
                 raise LtmcError(f"{path}: shard listed in the manifest is missing; re-run `ltmc encode`", ExitCode.DATA) from None
             if hashlib.sha256(data).hexdigest() != shard["sha256"]:
                 raise LtmcError(f"{path}: shard does not match the manifest's checksum (truncated or altered); re-run `ltmc encode`", ExitCode.DATA)
+            # The bytes just checked are the ones parsed, row group by row group:
+            # memory holds one compressed shard and one batch, whatever the shard's size.
             try:
-                table = pq.read_table(pa.BufferReader(data), columns=columns)
+                parquet = pq.ParquetFile(pa.BufferReader(data))
+                _check_shard(parquet.schema_arrow, parquet.metadata.num_rows, shard, columns, path)
+                yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns)
             except (pa.ArrowException, OSError) as err:
                 raise LtmcError(f"{path}: corrupt Parquet shard ({err}); re-run `ltmc encode`", ExitCode.DATA) from None
-            _check_shard(table, shard, columns, path)
-            yield from table.to_batches(max_chunksize=1024)
 
 
 def _check_manifest(manifest: dict, where: Path) -> None:
@@ -176,16 +179,16 @@ def _check_manifest(manifest: dict, where: Path) -> None:
         raise bad("its documents' scenes do not add up to its shards' rows")
 
 
-def _check_shard(table: pa.Table, shard: dict, columns: list[str] | None, path: Path) -> None:
+def _check_shard(schema: pa.Schema, num_rows: int, shard: dict, columns: list[str] | None, path: Path) -> None:
     """Refuse a shard of a newer format, with other columns, or other rows than the manifest says."""
-    version = (table.schema.metadata or {}).get(_VERSION_KEY, b"1")
+    version = (schema.metadata or {}).get(_VERSION_KEY, b"1")
     if not version.isdigit() or int(version) > VERSION:
         raise LtmcError(f"{path}: shard format version {version.decode(errors='replace')} is newer than this ltmc reads ({VERSION}); upgrade ltmc", ExitCode.DATA)
     for name in columns or TOKEN_SCHEMA.names:
-        if table.schema.get_field_index(name) < 0 or not table.schema.field(name).type.equals(TOKEN_SCHEMA.field(name).type):
+        if schema.get_field_index(name) < 0 or not schema.field(name).type.equals(TOKEN_SCHEMA.field(name).type):
             raise LtmcError(f"{path}: not an ltmc shard (column {name!r} missing or of another type); re-run `ltmc encode`", ExitCode.DATA)
-    if table.num_rows != shard["rows"]:
-        raise LtmcError(f"{path}: shard has {table.num_rows} rows, the manifest says {shard['rows']}; re-run `ltmc encode`", ExitCode.DATA)
+    if num_rows != shard["rows"]:
+        raise LtmcError(f"{path}: shard has {num_rows} rows, the manifest says {shard['rows']}; re-run `ltmc encode`", ExitCode.DATA)
 
 
 def safe_relative(name: str) -> PurePosixPath:
