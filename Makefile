@@ -7,7 +7,7 @@ LTMC ?= ltmc
 DEMO_OUT ?= demo-out
 DEMO_VOCAB ?= 4096
 
-.PHONY: install demo test bench-deps bench-compression bench-speed clean
+.PHONY: install demo test bench-deps bench-compression bench-speed bench-memory clean
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -28,6 +28,9 @@ bench-compression:
 
 bench-speed:
 	$(PYTHON) bench/speed.py
+
+bench-memory:
+	$(PYTHON) bench/memory.py
 
 clean:
 	rm -rf $(DEMO_OUT) build dist .pytest_cache .hypothesis
