@@ -149,8 +149,7 @@ class Codebook:
         forks workers, so they share one copy instead of each building its own."""
         if self._encoder_ready:
             return
-        self._bonds: dict[tuple[str, ...], str] = {}
-        self._bond_heads: set[str] = set()
+        self._bonds: dict[str, list] = {}
         for token_id, token in enumerate(self.tokens):
             if token.kind == "bond":
                 self._add_bond(token.text, self._role[token_id])
@@ -166,16 +165,20 @@ class Codebook:
         self._encoder_ready = True
 
     def _add_bond(self, text: str, role: int) -> None:
-        """Index a bond by the pieces it spans in running text, in every spelling of its head."""
+        """Index a bond by the pieces it spans in running text, in every spelling of its
+        head: a trie of pieces whose nodes are [bond text or None, children]."""
         head, *rest = pieces(text)
+        if not rest:
+            return
         heads = [head]
         if role == START:
             heads = [h for v in (head, upper_first(head)) for h in (v, " " + v)]
         for spelling in heads:
-            parts = (spelling, *rest)
-            if len(parts) > 1:
-                self._bonds.setdefault(parts, "".join(parts))
-                self._bond_heads.add(spelling)
+            node = self._bonds.setdefault(spelling, [None, {}])
+            for part in rest:
+                node = node[1].setdefault(part, [None, {}])
+            if node[0] is None:
+                node[0] = spelling + "".join(rest)
 
     def __reduce__(self):
         # Where workers are spawned rather than forked, ship the compact JSON form.
@@ -255,7 +258,7 @@ class Codebook:
         self.prepare_encoder()
         parts = pieces(text)
         caches = self._piece_caches
-        bonds, heads = self._bonds, self._bond_heads
+        bonds = self._bonds
         ids: list[int] = []
         words = 0
         state = _SENTENCE_START
@@ -263,11 +266,13 @@ class Codebook:
         while i < n:
             piece = parts[i]
             step = 1
-            if piece in heads:
-                if i + 2 < n and (bond := bonds.get((piece, parts[i + 1], parts[i + 2]))):
-                    piece, step = bond, 3
-                elif i + 1 < n and (bond := bonds.get((piece, parts[i + 1]))):
-                    piece, step = bond, 2
+            node = bonds.get(piece)
+            if node is not None:  # a bond may start here: take the longest that does
+                end = i + 1
+                while end < n and (node := node[1].get(parts[end])) is not None:
+                    end += 1
+                    if node[0] is not None:
+                        piece, step = node[0], end - i
             hit = caches[state].get(piece)
             if hit is None:
                 hit = self._encode_new_piece(piece, state, step > 1)
