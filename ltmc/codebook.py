@@ -103,6 +103,7 @@ class Codebook:
         self.literal_ids: dict[str, int] = {}
         self._bonds: dict[tuple[str, ...], str] = {}
         self._bond_heads: set[str] = set()
+        self._longest_bond = 0
         self._role: list[int] = []
         self._space_after: list[bool] = []
         self._cap_effect: list[int] = []
@@ -152,6 +153,7 @@ class Codebook:
             if len(parts) > 1:
                 self._bonds.setdefault(parts, "".join(parts))
                 self._bond_heads.add(spelling)
+                self._longest_bond = max(self._longest_bond, len(parts))
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -218,32 +220,48 @@ class Codebook:
     # -- text → ids -------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:
-        """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids."""
+        """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids.
+
+        The pieces are covered by bonds and single pieces with the fewest ids in all:
+        a shortest path over piece boundaries, each boundary reached in the decoder
+        state (capital implied?, space implied?) of its best path. Ties go to the
+        longest span from the earliest start.
+        """
         parts = pieces(text)
-        cache = self._piece_cache
-        bonds, heads = self._bonds, self._bond_heads
-        ids: list[int] = []
-        cap, space = True, False
-        i, n = 0, len(parts)
-        while i < n:
-            piece = parts[i]
-            step = 1
+        n = len(parts)
+        bonds, heads, longest = self._bonds, self._bond_heads, self._longest_bond
+        cost = [0] + [n * 64 + 64] * n
+        state = [(True, False)] * (n + 1)
+        link: list[tuple[int, tuple[int, ...]]] = [(0, ())] * (n + 1)  # (previous boundary, ids)
+        for i in range(n):
+            piece, here, (cap, space) = parts[i], cost[i], state[i]
+            spans = [(i + 1, piece)]
             if piece in heads:
-                if i + 2 < n and (bond := bonds.get((piece, parts[i + 1], parts[i + 2]))):
-                    piece, step = bond, 3
-                elif i + 1 < n and (bond := bonds.get((piece, parts[i + 1]))):
-                    piece, step = bond, 2
-            key = (piece, cap, space)
-            hit = cache.get(key)
-            if hit is None:
-                hit = self._encode_piece(piece, cap, space)
-                if len(cache) > 1 << 20:  # keep memory flat on huge, diverse corpora
-                    cache.clear()
-                cache[key] = hit
-            seg, cap, space = hit
-            ids.extend(seg)
-            i += step
-        return ids
+                for end in range(min(i + longest, n), i + 1, -1):
+                    bond = bonds.get(tuple(parts[i:end]))
+                    if bond:
+                        spans.append((end, bond))
+            for end, span in spans:
+                seg, cap_after, space_after = self._piece_ids(span, cap, space)
+                if here + len(seg) < cost[end]:
+                    cost[end], state[end], link[end] = here + len(seg), (cap_after, space_after), (i, seg)
+        chunks = []
+        end = n
+        while end:
+            end, seg = link[end]
+            chunks.append(seg)
+        return [token_id for seg in reversed(chunks) for token_id in seg]
+
+    def _piece_ids(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
+        """``_encode_piece``, cached per (piece, state)."""
+        key = (piece, cap, space)
+        hit = self._piece_cache.get(key)
+        if hit is None:
+            hit = self._encode_piece(piece, cap, space)
+            if len(self._piece_cache) > 1 << 20:  # keep memory flat on huge, diverse corpora
+                self._piece_cache.clear()
+            self._piece_cache[key] = hit
+        return hit
 
     def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
         """The shortest ids that decode to ``piece`` in this state, and the state after."""
