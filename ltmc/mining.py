@@ -382,7 +382,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         piece_cost = _PieceCost(split, form_of, literal_cost)
         for text, saved in cover.savings(bond_pool, piece_cost).items():
             loss[("bond", text)] = saved
-        surplus = len(loss) - room
+        surplus = sum(value > 0 for value in loss.values()) - room  # what saves nothing takes no id
         if surplus <= 0:
             break
         drop = surplus if surplus < 64 else max(int(surplus * SHRINK), 64)
@@ -409,6 +409,9 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
                     usage[unit] += n
 
     entries = list(fixed)
+    # A bond of whitespace pieces ("\n", "\n") can have the text of a whitespace
+    # piece ("\n\n" ending a text); the bond's token then serves as both.
+    kept_bonds = {unit for (role, unit), value in loss.items() if role == "bond" and value > 0}
     for (role, unit), value in sorted(loss.items(), key=lambda kv: (-kv[1], kv[0])):
         if value <= 0:
             continue
@@ -417,7 +420,8 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         elif role == "cont":
             entries.append((cont[unit], unit))
         elif role == "literal":
-            entries.append((_literal_kind(unit), unit))
+            if unit not in kept_bonds:
+                entries.append((_literal_kind(unit), unit))
         else:
             entries.append(("bond", unit))
     book = Codebook.from_entries(entries[:budget])
