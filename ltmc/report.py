@@ -326,7 +326,7 @@ def render(data: dict) -> str:
     chart = _hbar_chart([(k, v, f"{v:.1%}", KIND_COLOURS.get(k, "#888")) for k, v in shares], width=480, label_w=80)
     out.append("<h2>Where the tokens go</h2>")
     out.append('<p class="muted">Share of all tokens by kind: whole word forms, stems with their endings and suffix pieces (a rare form costs a few tokens, not a spelling), '
-               "hyperbonds (a frequent run of two or three pieces as one token), punctuation, whitespace, and raw bytes (text the codebook cannot spell).</p>")
+               "hyperbonds (a frequent run of two to four pieces as one token), punctuation, whitespace, and raw bytes (text the codebook cannot spell).</p>")
     out.append(f'<div class="two"><div>{chart}</div><div>')
     out.append(_table(["kind", "share of tokens", "tokens"], [[k, f"{v:.1%}", _int(v * s["tokens"])] for k, v in shares]))
     out.append("</div></div>")
