@@ -108,6 +108,12 @@ def _storable(text: str) -> bool:
     return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
+def _by_count(counter: Counter) -> list:
+    """Most frequent first, ties in a fixed order: what is mined must not depend on
+    the order the texts came in."""
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def _literal_kind(text: str) -> str:
     return "space" if text.isspace() else "punct"
 
@@ -290,13 +296,15 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         for char in piece:
             chars[char] += n
     fixed: list[tuple[str, str]] = []
-    for char, n in chars.most_common():
-        if len(fixed) >= budget // 4 or n < MIN_COUNT or not _storable(char):
+    rarer_chars: list[tuple[str, str]] = []  # past a quarter of the budget: only if ids are left over
+    for char, n in _by_count(chars):
+        if n < MIN_COUNT or not _storable(char):
             continue
-        if char.isalnum():
-            fixed += [("stem", char), ("suffix", char)]
+        entries = [("stem", char), ("suffix", char)] if char.isalnum() else [(_literal_kind(char), char)]
+        if len(fixed) < budget // 4:
+            fixed += entries
         else:
-            fixed.append((_literal_kind(char), char))
+            rarer_chars += entries
 
     # Candidates, each with the kind it would be stored as.
     start: dict[str, str] = {}
@@ -304,7 +312,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     for word, n in words.items():
         if n >= MIN_COUNT and len(word) > 1 and len(word) <= MAX_TOKEN_CHARS:
             start[word] = "word"
-    for word, _ in words.most_common(MORPH_FORMS):
+    for word, _ in _by_count(words)[:MORPH_FORMS]:
         analysis = analyse(word)
         if analysis.ending and len(analysis.stem) > 1:
             start.setdefault(analysis.stem, "stem")
@@ -358,6 +366,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     cover = _BondCover(counts.sample, bond_pool, bond_text)
 
     room = budget - len(fixed)
+    reserve: dict[tuple[str, str], float] = {}
     # Viterbi pruning. Dropping units can only change the segmentation of words
     # that used one of them, so only those are segmented again.
     split = {word: seg.segment(word) for word in words}
@@ -385,6 +394,9 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             break
         drop = surplus if surplus < 64 else max(int(surplus * SHRINK), 64)
         ranked = sorted(loss.items(), key=lambda kv: (kv[1], kv[0]))
+        # Dropping can leave other units with no uses at all, so the rounds may end
+        # some ids short; the dropped units, the most valued when dropped, fill them.
+        reserve.update(ranked[:drop])
         dropped = set()
         for (role, unit), _ in ranked[:drop]:
             if role == "start":
@@ -410,9 +422,10 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     # A bond of whitespace pieces ("\n", "\n") can have the text of a whitespace
     # piece ("\n\n" ending a text); the bond's token then serves as both.
     kept_bonds = {unit for (role, unit), value in loss.items() if role == "bond" and value > 0}
-    for (role, unit), value in sorted(loss.items(), key=lambda kv: (-kv[1], kv[0])):
-        if value <= 0:
-            continue
+    kept = [kv for kv in sorted(loss.items(), key=lambda kv: (-kv[1], kv[0])) if kv[1] > 0]
+    spare = sorted((kv for kv in reserve.items() if kv[1] > 0 and kv[0] not in loss), key=lambda kv: (-kv[1], kv[0]))
+    kept += spare[: max(room - len(kept), 0)]
+    for (role, unit), _ in kept:
         if role == "start":
             entries.append((start[unit], unit))
         elif role == "cont":
@@ -422,7 +435,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
                 entries.append((_literal_kind(unit), unit))
         else:
             entries.append(("bond", unit))
-    book = Codebook.from_entries(entries[:budget])
+    book = Codebook.from_entries((entries + rarer_chars)[:budget])
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
