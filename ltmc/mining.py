@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook
+from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, role_of
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
 
@@ -437,26 +437,27 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
                 for unit in units:
                     usage[unit] += n
 
-    # A bond of whitespace pieces ("\n", "\n") can have the text of a whitespace
-    # piece ("\n\n" ending a text); the bond's token then serves as both.
-    kept_bonds = {unit for (role, unit), value in loss.items() if role == "bond" and value > 0}
-
-    def best_first(units) -> list:
-        useful = [kv for kv in units if kv[1] > 0 and not (kv[0][0] == "literal" and kv[0][1] in kept_bonds)]
-        return sorted(useful, key=lambda kv: (-kv[1], kv[0]))
-
-    kept = best_first(loss.items())
-    kept += best_first(kv for kv in reserve.items() if kv[0] not in loss)[: max(room - len(kept), 0)]
     kind_of = {"start": start, "cont": cont}
-    entries = list(fixed)
-    for (role, unit), _ in kept:
+
+    def entry(role: str, unit: str) -> tuple[str, str]:
         if role in kind_of:
-            entries.append((kind_of[role][unit], unit))
-        elif role == "literal":
-            entries.append((_literal_kind(unit), unit))
-        else:
-            entries.append(("bond", unit))
-    book = Codebook.from_entries((entries + rarer_chars)[:budget])
+            return kind_of[role][unit], unit
+        return (_literal_kind(unit) if role == "literal" else "bond"), unit
+
+    def best_first(units) -> list[tuple[str, str]]:
+        return [entry(*key) for key, value in sorted(units, key=lambda kv: (-kv[1], kv[0])) if value > 0]
+
+    # The kept units, then the dropped ones and the rarer characters for any ids
+    # left: a unit may share its text with another (a bond of whitespace pieces
+    # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
+    candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
+    entries, seen = [], set()
+    for kind, text in candidates:
+        key = (role_of(kind, text), text)
+        if key not in seen and len(entries) < budget:
+            seen.add(key)
+            entries.append((kind, text))
+    book = Codebook.from_entries(entries)
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
