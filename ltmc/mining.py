@@ -96,12 +96,14 @@ class CorpusCounts:
 
 def _without_rarest(counts: Counter, keep: int) -> Counter:
     """At most ``keep`` entries: those seen once go first, then twice, and so on.
-    A pass per count instead of sorting millions of entries (4x faster on ru/)."""
-    floor = 1
-    while len(counts) > keep:
-        counts = Counter({key: n for key, n in counts.items() if n > floor})
+    The cut is read off a histogram of the counts, then made in one pass: 4x
+    faster on ru/ than sorting millions of entries, and no more memory."""
+    histogram = Counter(counts.values())
+    floor, left = 0, len(counts)
+    while left > keep:
         floor += 1
-    return counts
+        left -= histogram[floor]
+    return Counter({key: n for key, n in counts.items() if n > floor})
 
 
 def _chunk_hash(chunk: str) -> int:
