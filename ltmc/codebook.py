@@ -321,7 +321,7 @@ class Codebook:
             out, cap_after, space_after = self._decode_run(ids, cap, space)
             if out == target:
                 return tuple(ids), cap_after, space_after
-        ids = self._spell(piece, space)  # always exact: the last resort
+        ids = self._spell(piece)  # always exact: the last resort
         out, cap_after, space_after = self._decode_run(ids, cap, space)
         assert out == target, f"no encoding decodes back to {piece!r}"
         return tuple(ids), cap_after, space_after
@@ -332,7 +332,7 @@ class Codebook:
             seg = self._word_cache[word] = self._segment_word(word, bound)
         return seg
 
-    def _spell(self, piece: str, space: bool) -> list[int]:
+    def _spell(self, piece: str) -> list[int]:
         """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
         ids = []
         for char in piece:
@@ -397,7 +397,7 @@ class Codebook:
         cost = [0] + [n * 8 + 8] * n
         back: list[tuple[int, tuple[int, ...]]] = [(0, ())] * (n + 1)
         for end in range(1, n + 1):
-            fallback = self._spell(text[end - 1], False)
+            fallback = self._spell(text[end - 1])
             cost[end], back[end] = cost[end - 1] + len(fallback), (end - 1, tuple(fallback))
             for begin in range(max(0, end - MAX_TOKEN_CHARS), end - 1):
                 token_id = table.get(text[begin:end])
