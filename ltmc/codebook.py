@@ -37,7 +37,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.pretokenize import count_words, is_word_piece, pieces
+from ltmc.pretokenize import count_words, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 1
@@ -160,7 +160,6 @@ class Codebook:
         # One cache per decoder state (2 * capital implied + space implied), so the hot
         # loop looks a piece up by the string alone.
         self._piece_caches: list[dict[str, tuple[tuple[int, ...], int, int]]] = [{}, {}, {}, {}]
-        self._cached = 0
         self._word_cache: dict[str, list[int] | None] = {}
         self._encoder_ready = True
 
@@ -275,23 +274,20 @@ class Codebook:
                         piece, step = node[0], end - i
             hit = caches[state].get(piece)
             if hit is None:
-                hit = self._encode_new_piece(piece, state, step > 1)
+                hit = self._encode_new_piece(piece, state)
             seg, state, in_piece = hit
             ids += seg
             words += in_piece
             i += step
         return ids, words
 
-    def _encode_new_piece(self, piece: str, state: int, bond: bool) -> tuple[tuple[int, ...], int, int]:
-        self._cached += 1
-        if self._cached > CACHE_LIMIT:  # keep memory flat on huge, diverse corpora
+    def _encode_new_piece(self, piece: str, state: int) -> tuple[tuple[int, ...], int, int]:
+        if sum(map(len, self._piece_caches)) >= CACHE_LIMIT:  # keep memory flat on huge, diverse corpora
             for cache in self._piece_caches:
                 cache.clear()
             self._word_cache.clear()
-            self._cached = 1
         seg, cap, space = self._encode_piece(piece, state >> 1 == 1, state & 1 == 1)
-        words = count_words(piece) if bond else int(is_word_piece(piece))
-        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space, words)
+        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space, count_words(piece))
         return hit
 
     def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
