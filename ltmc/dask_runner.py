@@ -34,7 +34,6 @@ import pyarrow.compute as pc
 from ltmc import runner, shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.mining import mine
 from ltmc.sources import Source, discover, read_bytes_blocks, sniff, text_blocks
 from ltmc.stages import TOKEN_SCHEMA, encode_scenes
 
@@ -202,14 +201,9 @@ def encode_corpus_dask(
                 inputs.append(runner._Input(source, sniffed))
         if not inputs:
             raise LtmcError(f"{' '.join(arguments)}: no readable text files to encode", ExitCode.USAGE)
-        if codebook is None:
-            codebook, result.mining = mine((t for i in inputs for t in i.texts()), vocab_size)
-        if not force and runner._is_up_to_date(out_dir, inputs, codebook):
-            result.up_to_date = True
-            return result
-        totals = runner.write_output(out_dir, codebook, lambda: _write_shards(client, inputs, out_dir, codebook, progress))
-    result.record(totals)
-    return result
+        return runner.encode_inputs(
+            result, inputs, codebook, vocab_size, force, lambda book: _write_shards(client, inputs, out_dir, book, progress)
+        )
 
 
 def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress) -> tuple[list[dict], list[dict]]:

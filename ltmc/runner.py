@@ -208,13 +208,28 @@ def encode_corpus(
     result = EncodeResult(out_dir)
     with ExitStack() as stack:
         inputs = _open_inputs(arguments, strict, result.failures, stack)
-        if codebook is None:
-            codebook, result.mining = mine((t for i in inputs for t in i.texts()), vocab_size)
-        if not force and _is_up_to_date(out_dir, inputs, codebook):
-            result.up_to_date = True
-            return result
-        totals = write_output(out_dir, codebook, lambda: _write_shards(inputs, out_dir, codebook, workers, progress))
-    result.record(totals)
+        return encode_inputs(
+            result, inputs, codebook, vocab_size, force, lambda book: _write_shards(inputs, out_dir, book, workers, progress)
+        )
+
+
+def encode_inputs(
+    result: EncodeResult,
+    inputs: list[_Input],
+    codebook: Codebook | None,
+    vocab_size: int,
+    force: bool,
+    write_shards: Callable[[Codebook], tuple[list[dict], list[dict]]],
+) -> EncodeResult:
+    """What every engine does with its opened inputs: mine a codebook if none is
+    given, stop if the output is up to date, else write it (``write_shards(codebook)``
+    writes the shards) and record its totals in ``result``."""
+    if codebook is None:
+        codebook, result.mining = mine((t for i in inputs for t in i.texts()), vocab_size)
+    if not force and _is_up_to_date(result.out_dir, inputs, codebook):
+        result.up_to_date = True
+        return result
+    result.record(write_output(result.out_dir, codebook, lambda: write_shards(codebook)))
     return result
 
 
