@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,19 @@ def _effects(text: str) -> tuple[bool, int]:
     if _ALNUM.search(text):
         return space_after, CLEAR
     return space_after, KEEP
+
+
+def unique_entries(entries: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(kind, text) entries in order, without empty texts or a (role, text) an
+    earlier entry already has: one id for each string the encoder can tell apart."""
+    seen = set()
+    for kind, text in entries:
+        if kind not in KINDS or kind in ("byte", "special"):
+            raise ValueError(f"bad token kind {kind!r}")
+        key = (role_of(kind, text), text)
+        if text and key not in seen:
+            seen.add(key)
+            yield kind, text
 
 
 def upper_first(text: str) -> str:
@@ -192,18 +206,11 @@ class Codebook:
     # -- building and storing -------------------------------------------------
 
     @classmethod
-    def from_entries(cls, entries: list[tuple[str, str]]) -> "Codebook":
+    def from_entries(cls, entries: Iterable[tuple[str, str]]) -> "Codebook":
         """Bytes and markers first, then ``entries`` (kind, text) in order."""
         tokens = [Token("byte", "") for _ in range(N_BYTES)]
         tokens += [Token("special", "<|scene|>"), Token("special", "<|glue|>"), Token("special", "<|flip|>")]
-        seen = set()
-        for kind, text in entries:
-            if kind not in KINDS or kind in ("byte", "special"):
-                raise ValueError(f"bad token kind {kind!r}")
-            key = (role_of(kind, text), text)
-            if text and key not in seen:
-                seen.add(key)
-                tokens.append(Token(kind, text))
+        tokens += [Token(kind, text) for kind, text in unique_entries(entries)]
         return cls(tokens)
 
     def to_json(self) -> bytes:

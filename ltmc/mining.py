@@ -29,8 +29,9 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
-from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, role_of
+from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, unique_entries
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
 
@@ -453,13 +454,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     # left: a unit may share its text with another (a bond of whitespace pieces
     # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
     candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
-    entries, seen = [], set()
-    for kind, text in candidates:
-        key = (role_of(kind, text), text)
-        if key not in seen and len(entries) < budget:
-            seen.add(key)
-            entries.append((kind, text))
-    book = Codebook.from_entries(entries)
+    book = Codebook.from_entries(islice(unique_entries(candidates), budget))
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
