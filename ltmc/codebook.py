@@ -38,14 +38,12 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.pretokenize import count_words, pieces
+from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 1
 N_BYTES = 256
 SEPARATOR_ID = 256
-GLUE_ID = 257
-FLIP_ID = 258
 FIRST_FREE_ID = 259
 MAX_TOKEN_CHARS = 48
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
@@ -56,12 +54,8 @@ CONT_KINDS = frozenset({"ending", "suffix"})
 SPACE_AFTER = frozenset(",.;:!?…»)]}—–\"”")  # running text puts a space after these
 SENTENCE_END = frozenset(".!?…")
 CLOSERS = "»)]}\"”’'"
-_SURROGATE_BASE = 0xDC00
 _ALNUM = re.compile(r"[^\W_]")  # str.isalnum, as a regex
 
-START, CONT, LITERAL, MARKER = 0, 1, 2, 3
-KEEP, SET, CLEAR = 0, 1, 2
-_SENTENCE_START = 2  # the encoder's state index at the start of a text: capital implied, no space
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,40 +115,34 @@ class Codebook:
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
-        self._role: list[int] = []
-        self._space_after: list[bool] = []
-        self._cap_effect: list[int] = []
-        self._literal: list[bytes] = []
-        self._variants: list[tuple[bytes, bytes, bytes, bytes] | None] = []
+        role: list[int] = []
+        space_after: list[bool] = []
+        cap_effect: list[int] = []
+        literal: list[bytes] = []
+        variants: list[tuple[bytes, bytes, bytes, bytes] | None] = []
         by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
         for token_id, token in enumerate(tokens):
-            role = role_of(token.kind, token.text)
-            self._role.append(role)
-            if token_id < N_BYTES:
-                self._literal.append(bytes([token_id]))
-                self._space_after.append(False)
-                self._cap_effect.append(KEEP)
-                self._variants.append(None)
+            token_role = role_of(token.kind, token.text)
+            role.append(token_role)
+            if token_id < N_BYTES or token_role == MARKER:
+                literal.append(bytes([token_id]) if token_id < N_BYTES else b"")
+                space_after.append(False)
+                cap_effect.append(KEEP)
+                variants.append(None)
                 continue
-            if role == MARKER:
-                self._literal.append(b"")
-                self._space_after.append(False)
-                self._cap_effect.append(KEEP)
-                self._variants.append(None)
-                continue
-            space_after, cap_effect = _effects(token.text)
-            self._space_after.append(space_after)
-            self._cap_effect.append(cap_effect)
+            implied_space, effect = _effects(token.text)
+            space_after.append(implied_space)
+            cap_effect.append(effect)
             raw = token.text.encode("utf-8")
-            self._literal.append(raw)
-            if role == START:
+            literal.append(raw)
+            if token_role == START:
                 capital = upper_first(token.text).encode("utf-8")
                 # index: 2 * (space implied) + (capital implied)
-                self._variants.append((raw, capital, b" " + raw, b" " + capital))
+                variants.append((raw, capital, b" " + raw, b" " + capital))
             else:
-                self._variants.append(None)
-            by_role[role].setdefault(token.text, token_id)
-        self._space_id = self.literal_ids.get(" ")
+                variants.append(None)
+            by_role[token_role].setdefault(token.text, token_id)
+        self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
         self._spelling_table: _Spellings | None = None
         self._encoder_ready = False  # the encoder's indexes are built on first use: decoding never needs them
 
@@ -163,18 +151,20 @@ class Codebook:
         forks workers, so they share one copy instead of each building its own."""
         if self._encoder_ready:
             return
-        self._bonds: dict[str, list] = {}
+        tables = self._tables
         for token_id, token in enumerate(self.tokens):
             if token.kind == "bond":
-                self._add_bond(token.text, self._role[token_id])
+                self._add_bond(token.text, tables.role[token_id])
         # Every token text and every prefix of one, mapped to its id (-1 for a mere
         # prefix): the segmenter walks forward only while a longer match is possible.
-        self._start_walk = _prefix_walk(self.start_ids)
-        self._cont_walk = _prefix_walk(self.cont_ids)
+        tables.start_walk = _prefix_walk(self.start_ids)
+        tables.cont_walk = _prefix_walk(self.cont_ids)
         # One cache per decoder state (2 * capital implied + space implied), so the hot
         # loop looks a piece up by the string alone.
-        self._piece_caches: list[dict[str, tuple[tuple[int, ...], int, int]]] = [{}, {}, {}, {}]
-        self._word_cache: dict[str, list[int] | None] = {}
+        tables.caches = [{}, {}, {}, {}]
+        tables.word_cache = {}
+        tables.cache_limit = CACHE_LIMIT
+        tables.encode_other = self._encode_other
         self._encoder_ready = True
 
     def _add_bond(self, text: str, role: int) -> None:
@@ -187,7 +177,7 @@ class Codebook:
         if role == START:
             heads = [h for v in (head, upper_first(head)) for h in (v, " " + v)]
         for spelling in heads:
-            node = self._bonds.setdefault(spelling, [None, {}])
+            node = self._tables.bonds.setdefault(spelling, [None, {}])
             for part in rest:
                 node = node[1].setdefault(part, [None, {}])
             if node[0] is None:
@@ -262,136 +252,27 @@ class Codebook:
         """Ids for ``text``, and how many words it holds (``pretokenize.count_words``),
         counted on the way: the pieces are already there."""
         self.prepare_encoder()
-        parts = pieces(text)
-        caches = self._piece_caches
-        bonds = self._bonds
-        ids: list[int] = []
-        words = 0
-        state = _SENTENCE_START
-        i, n = 0, len(parts)
-        while i < n:
-            piece = parts[i]
-            step = 1
-            node = bonds.get(piece)
-            if node is not None:  # a bond may start here: take the longest that does
-                end = i + 1
-                while end < n and (node := node[1].get(parts[end])) is not None:
-                    end += 1
-                    if node[0] is not None:
-                        piece, step = node[0], end - i
-            hit = caches[state].get(piece)
-            if hit is None:
-                hit = self._encode_new_piece(piece, state)
-            seg, state, in_piece = hit
-            ids += seg
-            words += in_piece
-            i += step
-        return ids, words
+        return encode_pieces(pieces(text), self._tables)
 
-    def _encode_new_piece(self, piece: str, state: int) -> tuple[tuple[int, ...], int, int]:
-        if sum(map(len, self._piece_caches)) >= CACHE_LIMIT:  # keep memory flat on huge, diverse corpora
-            for cache in self._piece_caches:
-                cache.clear()
-            self._word_cache.clear()
-        seg, cap, space = self._encode_piece(piece, state >> 1 == 1, state & 1 == 1)
-        hit = self._piece_caches[state][piece] = (seg, 2 * cap + space, count_words(piece))
-        return hit
-
-    def _encode_piece(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
-        """The shortest ids that decode to ``piece`` in this state, and the state after."""
+    def _encode_other(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
+        """A piece the word path of ``fastpath`` does not settle: punctuation, spaces,
+        bytes, or a word none of its candidates spells right. The fewest literal
+        tokens if they decode back exactly, else a letter-by-letter spelling."""
         target = piece.encode("utf-8", "surrogateescape")
-        candidates = []
-        core = piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
-        if core[:1].isalnum():
-            lead = []
-            if core is not piece and not space:
-                lead = [self._space_id] if self._space_id is not None else list(b" ")
-            elif core is piece and space:
-                lead = [GLUE_ID]
-            # Decoding can only raise a first letter, so a lower-case form has one spelling.
-            lower = core[:1].lower() + core[1:]
-            lower_seg = self._word_segments(lower)
-            core_seg = None
-            if core != lower:
-                # A capitalised spelling of its own (a name) matters only if it is no
-                # longer than the lower-case one with FLIP.
-                core_seg = self._word_segments(core, len(lower_seg) + 2 if lower_seg else None)
-            candidates = [lead + flip + seg for seg in (core_seg, lower_seg) if seg for flip in ([], [FLIP_ID])]
-        else:
-            candidates.append(self._segment_literal(piece))
-        candidates.sort(key=len)
-        for ids in candidates:
+        for spell in (self._segment_literal, self._spell):
+            ids = spell(piece)
             out, cap_after, space_after = self._decode_run(ids, cap, space)
             if out == target:
                 return tuple(ids), cap_after, space_after
-        ids = self._spell(piece)  # always exact: the last resort
-        out, cap_after, space_after = self._decode_run(ids, cap, space)
-        assert out == target, f"no encoding decodes back to {piece!r}"
-        return tuple(ids), cap_after, space_after
-
-    def _word_segments(self, word: str, bound: int | None = None) -> list[int] | None:
-        seg = self._word_cache.get(word, False)
-        if seg is False:
-            seg = self._word_cache[word] = self._segment_word(word, bound)
-        return seg
+        raise AssertionError(f"no encoding decodes back to {piece!r}")
 
     def _spell(self, piece: str) -> list[int]:
         """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
         ids = []
         for char in piece:
             token_id = self.cont_ids.get(char, self.literal_ids.get(char))
-            ids.extend((token_id,) if token_id is not None else _char_bytes(char))
+            ids.extend((token_id,) if token_id is not None else char_bytes(char))
         return ids
-
-    def _segment_word(self, word: str, bound: int | None = None) -> list[int] | None:
-        """Fewest tokens: one start token, then continuation tokens or, for a character
-        no token covers, its bytes (shortest path; ties go to the longest last token).
-
-        Positions are settled left to right. From each one the walk tables extend a
-        match only while some token still begins with it, and a position that cannot
-        beat the best whole path found so far is not expanded at all. With a ``bound``,
-        only a path of fewer tokens counts (None if there is none)."""
-        n = len(word)
-        inf = n * 8 + 8
-        cost = [inf] * (n + 1)
-        if bound is not None:
-            cost[n] = min(bound, inf)
-        back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
-        walk = self._start_walk
-        for end in range(1, n + 1):
-            token_id = walk.get(word[:end])
-            if token_id is None:
-                break
-            if token_id >= 0:
-                cost[end], back[end] = 1, (0, token_id)
-        if cost[n] == 1:
-            return [back[n][1]]
-        if min(cost) == inf:
-            return None  # no start token fits: only spelling can say this word
-        walk = self._cont_walk
-        for begin in range(1, n):
-            reach = cost[begin] + 1
-            if reach >= cost[n]:
-                continue
-            for end in range(begin + 1, n + 1):
-                token_id = walk.get(word[begin:end])
-                if token_id is None:
-                    break
-                if token_id >= 0 and reach < cost[end]:
-                    cost[end], back[end] = reach, (begin, token_id)
-            if reach < cost[begin + 1]:  # only bytes may get past this character
-                spelled = cost[begin] + len(_char_bytes(word[begin]))
-                if spelled < cost[begin + 1]:
-                    cost[begin + 1], back[begin + 1] = spelled, (begin, -1)
-        if bound is not None and cost[n] >= bound:
-            return None
-        out: list[int] = []
-        end = n
-        while end:
-            begin, token_id = back[end]
-            out[:0] = (token_id,) if token_id >= 0 else _char_bytes(word[begin])
-            end = begin
-        return out
 
     def _segment_literal(self, text: str) -> list[int]:
         """Fewest literal tokens (punctuation and whitespace runs), bytes as fallback."""
@@ -417,37 +298,10 @@ class Codebook:
     # -- ids → text -------------------------------------------------------------
 
     def _decode_run(self, ids, cap: bool = True, space: bool = False) -> tuple[bytes, bool, bool]:
-        role, variants, literal = self._role, self._variants, self._literal
-        space_after, cap_effect = self._space_after, self._cap_effect
-        out = []
-        glue = flip = False
         try:
-            if len(ids) and min(ids) < 0:  # a negative index would silently wrap around
-                raise IndexError
-            for token_id in ids:
-                kind = role[token_id]
-                if kind == START:
-                    out.append(variants[token_id][2 * (space and not glue) + (cap != flip)])
-                    glue = flip = False
-                elif kind == MARKER:
-                    if token_id == GLUE_ID:
-                        glue = True
-                    elif token_id == FLIP_ID:
-                        flip = True
-                    else:  # a scene separator: the next scene starts afresh
-                        cap, space, glue, flip = True, False, False, False
-                    continue
-                else:
-                    out.append(literal[token_id])
-                space = space_after[token_id]
-                effect = cap_effect[token_id]
-                if effect == SET:
-                    cap = True
-                elif effect == CLEAR:
-                    cap = False
+            return decode_run(self._tables, ids, cap, space)
         except (IndexError, TypeError):
             raise self._bad_id(ids) from None
-        return b"".join(out), cap, space
 
     def _bad_id(self, ids) -> LtmcError:
         bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self.tokens)))
@@ -527,11 +381,12 @@ class _Spellings:
     (index 2 * space implied + capital implied; tokens that are not START have one)."""
 
     def __init__(self, book: Codebook) -> None:
-        self.role = np.array(book._role, np.int8)
-        self.space_after = np.array(book._space_after, bool)
-        self.cap_effect = np.array(book._cap_effect, np.int8)
+        tables = book._tables
+        self.role = np.array(tables.role, np.int8)
+        self.space_after = np.array(tables.space_after, bool)
+        self.cap_effect = np.array(tables.cap_effect, np.int8)
         four = []
-        for literal, variants in zip(book._literal, book._variants):
+        for literal, variants in zip(tables.literal, tables.variants):
             four.extend(variants or (literal,) * 4)
         self.spellings = pa.array(four, pa.large_binary())
 
@@ -543,13 +398,6 @@ def _prefix_walk(ids: dict[str, int]) -> dict[str, int]:
             walk.setdefault(text[:end], -1)
     walk.update(ids)
     return walk
-
-
-def _char_bytes(char: str) -> tuple[int, ...]:
-    code = ord(char)
-    if _SURROGATE_BASE + 0x80 <= code <= _SURROGATE_BASE + 0xFF:
-        return (code - _SURROGATE_BASE,)
-    return tuple(char.encode("utf-8", "surrogatepass"))
 
 
 def _fingerprint(tokens: list[Token]) -> str:

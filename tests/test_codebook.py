@@ -327,4 +327,4 @@ def test_a_full_piece_cache_is_emptied_and_encoding_stays_the_same(codebook, sam
     small = Codebook.from_json(codebook.to_json())
     monkeypatch.setattr("ltmc.codebook.CACHE_LIMIT", 50)
     assert small.encode(text) == expected
-    assert sum(map(len, small._piece_caches)) <= 50
+    assert sum(map(len, small._tables.caches)) <= 50

@@ -1,0 +1,693 @@
+/* The C twin of ltmc/fastpath.py: encode_pieces and segment_word, step for step.
+ *
+ * Everything is read from the codebook's own lists and dicts (fastpath.Tables), so
+ * nothing is built or freed here; the gain is the same loops run without the
+ * interpreter. A change to one file must be made to the other:
+ * tests/test_fastpath.py holds the two equal on random input. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* fastpath.py's constants; the module exports them and a test compares. */
+#define START 0
+#define MARKER 3
+#define SET 1
+#define CLEAR 2
+#define GLUE_ID 257
+#define FLIP_ID 258
+#define SENTENCE_START 2
+#define N_STATES 4
+#define ABSENT (-2)
+#define FAILED (-3)
+
+/* The byte ids of a character no token covers (fastpath.char_bytes): the one raw
+ * byte a surrogateescape'd code point stands for, else its UTF-8 (surrogatepass). */
+static int char_bytes(Py_UCS4 c, long out[4])
+{
+    if (c >= 0xDC80 && c <= 0xDCFF) {
+        out[0] = (long)c - 0xDC00;
+        return 1;
+    }
+    if (c < 0x80) {
+        out[0] = (long)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = 0xC0 | (c >> 6);
+        out[1] = 0x80 | (c & 0x3F);
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = 0xE0 | (c >> 12);
+        out[1] = 0x80 | ((c >> 6) & 0x3F);
+        out[2] = 0x80 | (c & 0x3F);
+        return 3;
+    }
+    out[0] = 0xF0 | (c >> 18);
+    out[1] = 0x80 | ((c >> 12) & 0x3F);
+    out[2] = 0x80 | ((c >> 6) & 0x3F);
+    out[3] = 0x80 | (c & 0x3F);
+    return 4;
+}
+
+/* walk[word[begin:end]]: the id, -1 for a mere prefix, ABSENT, or FAILED with an
+ * exception set. */
+static long walk_get(PyObject *walk, PyObject *word, Py_ssize_t begin, Py_ssize_t end)
+{
+    PyObject *key = PyUnicode_Substring(word, begin, end);
+    if (key == NULL)
+        return FAILED;
+    PyObject *value = PyDict_GetItemWithError(walk, key);
+    Py_DECREF(key);
+    if (value == NULL)
+        return PyErr_Occurred() ? FAILED : ABSENT;
+    long token_id = PyLong_AsLong(value);
+    if (token_id == -1 && PyErr_Occurred())
+        return FAILED;
+    return token_id;
+}
+
+static int append_id(PyObject *list, long token_id)
+{
+    PyObject *value = PyLong_FromLong(token_id);
+    if (value == NULL)
+        return -1;
+    int status = PyList_Append(list, value);
+    Py_DECREF(value);
+    return status;
+}
+
+static PyObject *segment_word(PyObject *module, PyObject *args)
+{
+    PyObject *word, *start_walk, *cont_walk, *bound_arg;
+    if (!PyArg_ParseTuple(args, "UO!O!O:segment_word", &word, &PyDict_Type, &start_walk, &PyDict_Type, &cont_walk, &bound_arg))
+        return NULL;
+    long bound = 0;
+    int has_bound = bound_arg != Py_None;
+    if (has_bound) {
+        bound = PyLong_AsLong(bound_arg);
+        if (bound == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(word);
+    int kind = PyUnicode_KIND(word);
+    const void *data = PyUnicode_DATA(word);
+    long inf = (long)n * 8 + 8;
+    /* cost[i]: fewest ids for word[:i]; its last token spans back_begin[i]..i and is
+     * back_id[i], or -1 for that one character's bytes. */
+    long *cost = PyMem_Malloc(3 * (size_t)(n + 1) * sizeof(long));
+    if (cost == NULL)
+        return PyErr_NoMemory();
+    long *back_begin = cost + n + 1, *back_id = back_begin + n + 1;
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        cost[i] = inf;
+        back_begin[i] = back_id[i] = 0;
+    }
+    if (has_bound)
+        cost[n] = bound < inf ? bound : inf;
+    for (Py_ssize_t end = 1; end <= n; end++) {
+        long token_id = walk_get(start_walk, word, 0, end);
+        if (token_id == FAILED)
+            goto done;
+        if (token_id == ABSENT)
+            break;
+        if (token_id >= 0) {
+            cost[end] = 1;
+            back_begin[end] = 0;
+            back_id[end] = token_id;
+        }
+    }
+    if (cost[n] == 1) {
+        out = PyList_New(0);
+        if (out != NULL && append_id(out, back_id[n]) < 0)
+            Py_CLEAR(out);
+        goto done;
+    }
+    long least = inf;
+    for (Py_ssize_t i = 0; i <= n; i++)
+        least = cost[i] < least ? cost[i] : least;
+    if (least == inf)
+        goto none;
+    long spelled_bytes[4];
+    for (Py_ssize_t begin = 1; begin < n; begin++) {
+        long reach = cost[begin] + 1;
+        if (reach >= cost[n])
+            continue;
+        for (Py_ssize_t end = begin + 1; end <= n; end++) {
+            long token_id = walk_get(cont_walk, word, begin, end);
+            if (token_id == FAILED)
+                goto done;
+            if (token_id == ABSENT)
+                break;
+            if (token_id >= 0 && reach < cost[end]) {
+                cost[end] = reach;
+                back_begin[end] = (long)begin;
+                back_id[end] = token_id;
+            }
+        }
+        if (reach < cost[begin + 1]) {
+            long spelled = cost[begin] + char_bytes(PyUnicode_READ(kind, data, begin), spelled_bytes);
+            if (spelled < cost[begin + 1]) {
+                cost[begin + 1] = spelled;
+                back_begin[begin + 1] = (long)begin;
+                back_id[begin + 1] = -1;
+            }
+        }
+    }
+    if (has_bound && cost[n] >= bound)
+        goto none;
+    /* Walk the path back to front, then emit it front to back. */
+    Py_ssize_t steps = 0;
+    for (Py_ssize_t end = n; end; end = back_begin[end])
+        steps++;
+    long *ends = PyMem_Malloc((size_t)steps * sizeof(long));
+    if (ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t k = steps;
+    for (Py_ssize_t end = n; end; end = back_begin[end])
+        ends[--k] = (long)end;
+    out = PyList_New(0);
+    for (k = 0; out != NULL && k < steps; k++) {
+        long end = ends[k];
+        if (back_id[end] >= 0) {
+            if (append_id(out, back_id[end]) < 0)
+                Py_CLEAR(out);
+            continue;
+        }
+        int count = char_bytes(PyUnicode_READ(kind, data, back_begin[end]), spelled_bytes);
+        for (int b = 0; out != NULL && b < count; b++)
+            if (append_id(out, spelled_bytes[b]) < 0)
+                Py_CLEAR(out);
+    }
+    PyMem_Free(ends);
+    goto done;
+none:
+    out = Py_NewRef(Py_None);
+done:
+    PyMem_Free(cost);
+    return out;
+}
+
+/* fastpath.Tables, its fields fetched once per call (new references). */
+typedef struct {
+    PyObject *role, *variants, *literal, *space_after, *cap_effect, *space_id;
+    PyObject *start_walk, *cont_walk, *bonds, *caches, *word_cache, *cache_limit, *encode_other;
+} Tables;
+
+#define N_FIELDS 13
+static const char *field_names[N_FIELDS] = {
+    "role", "variants", "literal", "space_after", "cap_effect", "space_id",
+    "start_walk", "cont_walk", "bonds", "caches", "word_cache", "cache_limit", "encode_other",
+};
+
+static void tables_release(Tables *t)
+{
+    PyObject **fields = (PyObject **)t;
+    for (int f = 0; f < N_FIELDS; f++)
+        Py_CLEAR(fields[f]);
+}
+
+static int tables_fetch(PyObject *source, Tables *t)
+{
+    PyObject **fields = (PyObject **)t;
+    for (int f = 0; f < N_FIELDS; f++)
+        fields[f] = NULL;
+    for (int f = 0; f < N_FIELDS; f++) {
+        if ((fields[f] = PyObject_GetAttrString(source, field_names[f])) == NULL)
+            goto fail;
+    }
+    Py_ssize_t n_ids = PyList_Check(t->role) ? PyList_GET_SIZE(t->role) : -1;
+    PyObject *lists[] = {t->role, t->variants, t->literal, t->space_after, t->cap_effect};
+    for (int k = 0; k < 5; k++) {
+        if (!PyList_CheckExact(lists[k]) || PyList_GET_SIZE(lists[k]) != n_ids) {
+            PyErr_SetString(PyExc_TypeError, "tables: per-id fields must be lists of one length");
+            goto fail;
+        }
+    }
+    if (!PyDict_CheckExact(t->start_walk) || !PyDict_CheckExact(t->cont_walk) || !PyDict_CheckExact(t->bonds) ||
+        !PyDict_CheckExact(t->word_cache) || !PyList_CheckExact(t->caches) || PyList_GET_SIZE(t->caches) != N_STATES ||
+        !PyLong_Check(t->cache_limit) || !PyCallable_Check(t->encode_other)) {
+        PyErr_SetString(PyExc_TypeError, "tables: the encoder's fields are not ready (call Codebook.prepare_encoder)");
+        goto fail;
+    }
+    for (int s = 0; s < N_STATES; s++) {
+        if (!PyDict_CheckExact(PyList_GET_ITEM(t->caches, s))) {
+            PyErr_SetString(PyExc_TypeError, "tables: each cache must be a dict");
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    tables_release(t);
+    return -1;
+}
+
+static long item_long(PyObject *list, Py_ssize_t index)
+{
+    return PyLong_AsLong(PyList_GET_ITEM(list, index));
+}
+
+/* fastpath.decode_run, asked only "do `ids` decode to `target` from (cap, space)?":
+ * 1 and the state after in *cap_after, *space_after; 0; or -1 with an exception. */
+static int decodes_to(const Tables *t, const long *ids, Py_ssize_t count, int cap, int space, const char *target,
+                      Py_ssize_t target_size, int *cap_after, int *space_after)
+{
+    Py_ssize_t n_ids = PyList_GET_SIZE(t->role), at = 0;
+    int glue = 0, flip = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        long token_id = ids[k];
+        if (token_id < 0 || token_id >= n_ids) {
+            PyErr_SetString(PyExc_IndexError, "token id outside the codebook");
+            return -1;
+        }
+        long role = item_long(t->role, token_id);
+        PyObject *spelling;
+        if (role == START) {
+            PyObject *four = PyList_GET_ITEM(t->variants, token_id);
+            if (!PyTuple_CheckExact(four) || PyTuple_GET_SIZE(four) != 4) {
+                PyErr_SetString(PyExc_TypeError, "a START token needs four spellings");
+                return -1;
+            }
+            spelling = PyTuple_GET_ITEM(four, 2 * (space && !glue) + (cap != flip));
+            glue = flip = 0;
+        } else if (role == MARKER) {
+            if (token_id == GLUE_ID)
+                glue = 1;
+            else if (token_id == FLIP_ID)
+                flip = 1;
+            else
+                cap = 1, space = 0, glue = 0, flip = 0;
+            continue;
+        } else {
+            spelling = PyList_GET_ITEM(t->literal, token_id);
+        }
+        if (!PyBytes_CheckExact(spelling)) {
+            PyErr_SetString(PyExc_TypeError, "spellings must be bytes");
+            return -1;
+        }
+        Py_ssize_t size = PyBytes_GET_SIZE(spelling);
+        if (at + size > target_size || memcmp(PyBytes_AS_STRING(spelling), target + at, (size_t)size) != 0)
+            return 0;
+        at += size;
+        space = PyList_GET_ITEM(t->space_after, token_id) == Py_True;
+        long effect = item_long(t->cap_effect, token_id);
+        if (effect == SET)
+            cap = 1;
+        else if (effect == CLEAR)
+            cap = 0;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    *cap_after = cap;
+    *space_after = space;
+    return at == target_size;
+}
+
+/* fastpath._word_segments: a new reference to a list of ids or None, NULL on error. */
+static PyObject *word_segments(const Tables *t, PyObject *word, PyObject *bound)
+{
+    PyObject *seg = PyDict_GetItemWithError(t->word_cache, word);
+    if (seg != NULL)
+        return Py_NewRef(seg);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *args = Py_BuildValue("(OOOO)", word, t->start_walk, t->cont_walk, bound);
+    if (args == NULL)
+        return NULL;
+    seg = segment_word(NULL, args);
+    Py_DECREF(args);
+    if (seg != NULL && PyDict_SetItem(t->word_cache, word, seg) < 0)
+        Py_CLEAR(seg);
+    return seg;
+}
+
+/* Lower-case the first character as str.lower() does; the common letters are done
+ * here, the rest (full case mappings such as İ → i̇) by Python. New reference. */
+static PyObject *lower_first(PyObject *core)
+{
+    Py_UCS4 first = PyUnicode_READ_CHAR(core, 0);
+    int lower_already = (first >= 'a' && first <= 'z') || (first >= '0' && first <= '9') || (first >= 0x430 && first <= 0x45F);
+    if (lower_already)
+        return Py_NewRef(core);
+    PyObject *head = PyUnicode_Substring(core, 0, 1);
+    PyObject *lowered = head ? PyObject_CallMethod(head, "lower", NULL) : NULL;
+    PyObject *rest = lowered ? PyUnicode_Substring(core, 1, PyUnicode_GET_LENGTH(core)) : NULL;
+    PyObject *lower = rest ? PyUnicode_Concat(lowered, rest) : NULL;
+    Py_XDECREF(head);
+    Py_XDECREF(lowered);
+    Py_XDECREF(rest);
+    return lower;
+}
+
+#define MAX_CANDIDATES 4
+
+/* fastpath._encode_word_piece: a new reference to (ids tuple, cap after, space
+ * after), Py_None if the word path does not settle this piece, NULL on error. */
+static PyObject *encode_word_piece(const Tables *t, PyObject *piece, int cap, int space)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(piece);
+    Py_ssize_t skip = n >= 2 && PyUnicode_READ_CHAR(piece, 0) == ' ' && Py_UNICODE_ISALNUM(PyUnicode_READ_CHAR(piece, 1));
+    if (n - skip == 0 || !Py_UNICODE_ISALNUM(PyUnicode_READ_CHAR(piece, skip)))
+        Py_RETURN_NONE;
+    long lead = -1;
+    if (skip && !space)
+        lead = t->space_id == Py_None ? ' ' : PyLong_AsLong(t->space_id);
+    else if (!skip && space)
+        lead = GLUE_ID;
+    PyObject *core = PyUnicode_Substring(piece, skip, n);
+    PyObject *lower = core ? lower_first(core) : NULL;
+    PyObject *lower_seg = lower ? word_segments(t, lower, Py_None) : NULL;
+    PyObject *core_seg = NULL, *target = NULL, *result = NULL;
+    long *ids = NULL;
+    if (lower_seg == NULL)
+        goto done;
+    int same = PyUnicode_Compare(core, lower);
+    if (same == -1 && PyErr_Occurred())
+        goto done;
+    if (same != 0) {
+        PyObject *bound = lower_seg == Py_None ? Py_NewRef(Py_None) : PyLong_FromSsize_t(PyList_GET_SIZE(lower_seg) + 2);
+        core_seg = bound ? word_segments(t, core, bound) : NULL;
+        Py_XDECREF(bound);
+        if (core_seg == NULL)
+            goto done;
+    }
+    /* Candidates in fastpath's order (own spelling, with FLIP, lower case, with FLIP),
+     * then stably sorted by length. */
+    PyObject *segs[MAX_CANDIDATES];
+    int flips[MAX_CANDIDATES], count = 0;
+    PyObject *pair[2] = {core_seg, lower_seg};
+    for (int k = 0; k < 2; k++) {
+        if (pair[k] == NULL || pair[k] == Py_None || PyList_GET_SIZE(pair[k]) == 0)
+            continue;
+        for (int flip = 0; flip < 2; flip++)
+            segs[count] = pair[k], flips[count++] = flip;
+    }
+    Py_ssize_t sizes[MAX_CANDIDATES], longest = 0;
+    for (int k = 0; k < count; k++) {
+        sizes[k] = (lead >= 0) + flips[k] + PyList_GET_SIZE(segs[k]);
+        longest = sizes[k] > longest ? sizes[k] : longest;
+        for (int j = k; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+            Py_ssize_t size = sizes[j]; sizes[j] = sizes[j - 1]; sizes[j - 1] = size;
+            PyObject *seg = segs[j]; segs[j] = segs[j - 1]; segs[j - 1] = seg;
+            int flip = flips[j]; flips[j] = flips[j - 1]; flips[j - 1] = flip;
+        }
+    }
+    target = PyUnicode_AsEncodedString(piece, "utf-8", "surrogateescape");
+    ids = PyMem_Malloc((size_t)(longest + 1) * sizeof(long));
+    if (target == NULL || ids == NULL) {
+        if (ids == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (int k = 0; k < count; k++) {
+        Py_ssize_t size = 0;
+        if (lead >= 0)
+            ids[size++] = lead;
+        if (flips[k])
+            ids[size++] = FLIP_ID;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(segs[k]); j++)
+            ids[size++] = item_long(segs[k], j);
+        if (PyErr_Occurred())
+            goto done;
+        int cap_after, space_after;
+        int match = decodes_to(t, ids, size, cap, space, PyBytes_AS_STRING(target), PyBytes_GET_SIZE(target), &cap_after, &space_after);
+        if (match < 0)
+            goto done;
+        if (match) {
+            PyObject *tuple = PyTuple_New(size);
+            for (Py_ssize_t j = 0; tuple != NULL && j < size; j++) {
+                PyObject *value = PyLong_FromLong(ids[j]);
+                if (value == NULL)
+                    Py_CLEAR(tuple);
+                else
+                    PyTuple_SET_ITEM(tuple, j, value);
+            }
+            if (tuple != NULL)
+                result = Py_BuildValue("(NOO)", tuple, cap_after ? Py_True : Py_False, space_after ? Py_True : Py_False);
+            goto done;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(ids);
+    Py_XDECREF(target);
+    Py_XDECREF(core_seg);
+    Py_XDECREF(lower_seg);
+    Py_XDECREF(lower);
+    Py_XDECREF(core);
+    return result;
+}
+
+/* How many words a piece holds (pretokenize.count_words): a bare word is one,
+ * without the regex; anything else asks Python. -1 on error. */
+static long words_in(PyObject *piece)
+{
+    static PyObject *count_words = NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(piece);
+    Py_ssize_t k = n && PyUnicode_READ_CHAR(piece, 0) == ' ';
+    int bare_word = k < n;
+    for (; bare_word && k < n; k++)
+        bare_word = Py_UNICODE_ISALPHA(PyUnicode_READ_CHAR(piece, k));
+    if (bare_word)
+        return 1;
+    if (count_words == NULL) {
+        PyObject *module = PyImport_ImportModule("ltmc.pretokenize");
+        count_words = module ? PyObject_GetAttrString(module, "count_words") : NULL;
+        Py_XDECREF(module);
+        if (count_words == NULL)
+            return -1;
+    }
+    PyObject *counted = PyObject_CallOneArg(count_words, piece);
+    if (counted == NULL)
+        return -1;
+    long words = PyLong_AsLong(counted);
+    Py_DECREF(counted);
+    return words;
+}
+
+/* fastpath._encode_new_piece: encode a piece not in the cache of `state`, cache it
+ * and return a new reference to its (ids, state after, words). */
+static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
+{
+    Py_ssize_t cached = 0;
+    for (int s = 0; s < N_STATES; s++)
+        cached += PyDict_GET_SIZE(PyList_GET_ITEM(t->caches, s));
+    if (cached >= PyLong_AsSsize_t(t->cache_limit)) { /* keep memory flat on huge, diverse corpora */
+        for (int s = 0; s < N_STATES; s++)
+            PyDict_Clear(PyList_GET_ITEM(t->caches, s));
+        PyDict_Clear(t->word_cache);
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    int cap = state >> 1, space = state & 1;
+    PyObject *found = encode_word_piece(t, piece, cap, space);
+    if (found == Py_None) {
+        Py_DECREF(found);
+        found = PyObject_CallFunction(t->encode_other, "OOO", piece, cap ? Py_True : Py_False, space ? Py_True : Py_False);
+    }
+    if (found == NULL)
+        return NULL;
+    PyObject *hit = NULL;
+    long words = words_in(piece);
+    if (words >= 0 && PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 3) {
+        int cap_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 1));
+        int space_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 2));
+        if (cap_after >= 0 && space_after >= 0)
+            hit = Py_BuildValue("(Oil)", PyTuple_GET_ITEM(found, 0), 2 * cap_after + space_after, words);
+    } else if (words >= 0) {
+        PyErr_SetString(PyExc_TypeError, "encode_other must return (ids, cap after, space after)");
+    }
+    Py_DECREF(found);
+    if (hit != NULL && PyDict_SetItem(PyList_GET_ITEM(t->caches, state), piece, hit) < 0)
+        Py_CLEAR(hit);
+    return hit;
+}
+
+/* Character classes of fastpath.char_classes(), as pretokenize.PIECE_PATTERN sees them. */
+enum { OTHER = 0, LETTER = 1, MARK = 2, NUMBER = 3, SPACE = 4 };
+
+static int emit(PyObject *out, PyObject *text, Py_ssize_t begin, Py_ssize_t end)
+{
+    PyObject *piece = PyUnicode_Substring(text, begin, end);
+    if (piece == NULL)
+        return -1;
+    int status = PyList_Append(out, piece);
+    Py_DECREF(piece);
+    return status;
+}
+
+/* pretokenize.pieces(text) without the regex: the same pieces, found by walking
+ * PIECE_PATTERN's alternatives by hand over a class table, or None where a
+ * character lies beyond the table (the caller then uses the regex). */
+static PyObject *split_pieces(PyObject *module, PyObject *args)
+{
+    PyObject *text;
+    Py_buffer table;
+    if (!PyArg_ParseTuple(args, "Uy*:split_pieces", &text, &table))
+        return NULL;
+    const unsigned char *classes = table.buf;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), limit = table.len;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if ((Py_ssize_t)PyUnicode_READ(kind, data, k) >= limit) {
+            PyBuffer_Release(&table);
+            Py_RETURN_NONE;
+        }
+    }
+#define CLASS(k) (classes[PyUnicode_READ(kind, data, (k))])
+    PyObject *out = PyList_New(0);
+    Py_ssize_t i = 0;
+    while (out != NULL && i < n) {
+        Py_ssize_t start = i;
+        if (CLASS(i) == SPACE) {
+            Py_ssize_t run_end = i;
+            while (run_end < n && CLASS(run_end) == SPACE)
+                run_end++;
+            /* \s+(?!\S): a run keeps its last character back for what follows it,
+             * unless nothing does; a lone character that is not a space is \s+. */
+            if (run_end == n || run_end - i >= 2 || PyUnicode_READ(kind, data, i) != ' ') {
+                Py_ssize_t end = run_end == n ? n : (run_end - i >= 2 ? run_end - 1 : run_end);
+                if (emit(out, text, i, end) < 0)
+                    Py_CLEAR(out);
+                i = end;
+                continue;
+            }
+            i++; /* one space, then a letter, number or symbol: " ?" joins it */
+        }
+        int first = CLASS(i);
+        if (first == LETTER) { /* \p{L}[\p{L}\p{M}]*(?:[-'’]\p{L}[\p{L}\p{M}]*)* */
+            i++;
+            for (;;) {
+                while (i < n && (CLASS(i) == LETTER || CLASS(i) == MARK))
+                    i++;
+                Py_UCS4 joiner = i + 1 < n ? PyUnicode_READ(kind, data, i) : 0;
+                if (!(joiner == '-' || joiner == '\'' || joiner == 0x2019) || CLASS(i + 1) != LETTER)
+                    break;
+                i += 2;
+            }
+        } else if (first == NUMBER) { /* \p{N}{1,3} */
+            Py_ssize_t end = i + 3 < n ? i + 3 : n;
+            while (i < end && CLASS(i) == NUMBER)
+                i++;
+        } else { /* [^\s\p{L}\p{N}]+ */
+            while (i < n && (CLASS(i) == OTHER || CLASS(i) == MARK))
+                i++;
+        }
+        if (emit(out, text, start, i) < 0)
+            Py_CLEAR(out);
+    }
+#undef CLASS
+    PyBuffer_Release(&table);
+    return out;
+}
+
+/* Item `index` of a bond-trie node [bond text or None, children], checked. */
+static PyObject *node_item(PyObject *node, Py_ssize_t index)
+{
+    if (!PyList_CheckExact(node) || PyList_GET_SIZE(node) != 2) {
+        PyErr_SetString(PyExc_TypeError, "bond trie node must be a list [text or None, children]");
+        return NULL;
+    }
+    return PyList_GET_ITEM(node, index);
+}
+
+static PyObject *encode_pieces(PyObject *module, PyObject *args)
+{
+    PyObject *parts, *source;
+    if (!PyArg_ParseTuple(args, "O!O:encode_pieces", &PyList_Type, &parts, &source))
+        return NULL;
+    Tables t;
+    if (tables_fetch(source, &t) < 0)
+        return NULL;
+    PyObject *ids = PyList_New(0);
+    if (ids == NULL)
+        goto fail;
+    long words = 0, state = SENTENCE_START;
+    Py_ssize_t n = PyList_GET_SIZE(parts), i = 0;
+    while (i < n) {
+        PyObject *piece = PyList_GET_ITEM(parts, i);
+        Py_ssize_t step = 1;
+        PyObject *node = PyDict_GetItemWithError(t.bonds, piece);
+        if (node == NULL && PyErr_Occurred())
+            goto fail;
+        for (Py_ssize_t end = i + 1; node != NULL && end < n; end++) {
+            PyObject *children = node_item(node, 1);
+            if (children == NULL || !PyDict_CheckExact(children)) {
+                if (children != NULL)
+                    PyErr_SetString(PyExc_TypeError, "bond trie children must be a dict");
+                goto fail;
+            }
+            node = PyDict_GetItemWithError(children, PyList_GET_ITEM(parts, end));
+            if (node == NULL) {
+                if (PyErr_Occurred())
+                    goto fail;
+                break;
+            }
+            PyObject *text = node_item(node, 0);
+            if (text == NULL)
+                goto fail;
+            if (text != Py_None) {
+                piece = text;
+                step = end + 1 - i;
+            }
+        }
+        /* `piece` is borrowed from `parts` or the bond trie; a miss touches neither. */
+        PyObject *hit = PyDict_GetItemWithError(PyList_GET_ITEM(t.caches, state), piece);
+        if (hit != NULL)
+            Py_INCREF(hit);
+        else if (PyErr_Occurred() || (hit = encode_new_piece(&t, piece, state)) == NULL)
+            goto fail;
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_CheckExact(PyTuple_GET_ITEM(hit, 0))) {
+            PyErr_SetString(PyExc_TypeError, "a cached piece must be (ids tuple, state, words)");
+            Py_DECREF(hit);
+            goto fail;
+        }
+        Py_ssize_t size = PyList_GET_SIZE(ids);
+        int failed = PyList_SetSlice(ids, size, size, PyTuple_GET_ITEM(hit, 0)) < 0;
+        long in_piece = PyLong_AsLong(PyTuple_GET_ITEM(hit, 2));
+        state = PyLong_AsLong(PyTuple_GET_ITEM(hit, 1));
+        Py_DECREF(hit);
+        if (failed || PyErr_Occurred())
+            goto fail;
+        if (state < 0 || state >= N_STATES) {
+            PyErr_SetString(PyExc_ValueError, "decoder state out of range");
+            goto fail;
+        }
+        words += in_piece;
+        i += step;
+    }
+    tables_release(&t);
+    return Py_BuildValue("(Nl)", ids, words);
+fail:
+    Py_XDECREF(ids);
+    tables_release(&t);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"encode_pieces", encode_pieces, METH_VARARGS, "encode_pieces(parts, tables) -> (ids, words); see ltmc.fastpath.py_encode_pieces"},
+    {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
+    {"segment_word", segment_word, METH_VARARGS, "segment_word(word, start_walk, cont_walk, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ltmc._fastpath", "C twin of ltmc.fastpath", -1, methods};
+
+PyMODINIT_FUNC PyInit__fastpath(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "START", START) < 0 || PyModule_AddIntConstant(m, "MARKER", MARKER) < 0 ||
+        PyModule_AddIntConstant(m, "SET", SET) < 0 || PyModule_AddIntConstant(m, "CLEAR", CLEAR) < 0 ||
+        PyModule_AddIntConstant(m, "GLUE_ID", GLUE_ID) < 0 || PyModule_AddIntConstant(m, "FLIP_ID", FLIP_ID) < 0 ||
+        PyModule_AddIntConstant(m, "SENTENCE_START", SENTENCE_START) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,255 @@
+"""The encoder's inner loop: in C when the extension was built, else in Python.
+
+``ltmc/_fastpath.c`` is a step-for-step port of ``py_encode_pieces`` and
+``py_segment_word`` below. The Python versions are the reference (tests hold the two
+equal on random input) and the fallback where ltmc was installed without a C
+compiler; ``ACCELERATED`` says which one runs.
+
+Both read the codebook's own lists and dicts, gathered in ``Tables``, so the C side
+keeps no structures of its own. Pieces that are not words (punctuation, spaces,
+bytes) and the rare word no candidate spells right go back to the codebook
+(``Tables.encode_other``): they are few and their rules are easier read in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+import regex
+
+from ltmc import pretokenize
+from ltmc.pretokenize import count_words
+
+START, CONT, LITERAL, MARKER = 0, 1, 2, 3  # token roles
+KEEP, SET, CLEAR = 0, 1, 2  # what a token does to "capital implied"
+GLUE_ID, FLIP_ID = 257, 258
+SENTENCE_START = 2  # the decoder state at the start of a text: capital implied, no space
+_SURROGATE_BASE = 0xDC00
+CLASSIFIED = 0x3000  # code points below this have a class for the C pretokenizer (Latin, Cyrillic, punctuation ...)
+
+Hit = tuple[tuple[int, ...], int, int]  # (ids, decoder state after, words in the piece)
+
+
+@dataclass(slots=True)
+class Tables:
+    """The codebook as the inner loop reads it.
+
+    Per id, for the decoder and for checking each encoder choice: role, the four
+    spellings of a START token (index 2 * space implied + capital implied), the
+    bytes of any other, whether a space is implied after it, its effect on the
+    capital. The encoder's side is filled in by ``Codebook.prepare_encoder``."""
+
+    role: list[int]
+    variants: list[tuple[bytes, bytes, bytes, bytes] | None]
+    literal: list[bytes]
+    space_after: list[bool]
+    cap_effect: list[int]
+    space_id: int | None
+    start_walk: dict[str, int] = field(default_factory=dict)  # token text → id, and each proper prefix → -1
+    cont_walk: dict[str, int] = field(default_factory=dict)
+    bonds: dict[str, list] = field(default_factory=dict)  # trie of pieces: [bond text or None, children]
+    caches: list[dict[str, Hit]] = field(default_factory=list)  # one per decoder state: piece → Hit
+    word_cache: dict[str, list[int] | None] = field(default_factory=dict)
+    cache_limit: int = 0
+    encode_other: Callable[[str, bool, bool], tuple[tuple[int, ...], bool, bool]] | None = None
+
+
+@cache
+def char_classes() -> bytes:
+    """Per code point below CLASSIFIED: 1 letter, 2 mark, 3 number, 4 whitespace, 0 other,
+    asked of the regex module itself, so the C pretokenizer agrees with
+    ``pretokenize.PIECE_PATTERN`` whatever Unicode version the module carries."""
+    chars = "".join(map(chr, range(CLASSIFIED)))
+    table = bytearray(CLASSIFIED)
+    for code, pattern in ((1, r"\p{L}"), (2, r"\p{M}"), (3, r"\p{N}"), (4, r"\s")):
+        for char in regex.findall(pattern, chars):
+            table[ord(char)] = code
+    return bytes(table)
+
+
+def pieces(text: str) -> list[str]:
+    """``pretokenize.pieces(text)``, cut in C when every character is classified."""
+    parts = split_pieces(text, char_classes()) if ACCELERATED else None
+    return parts if parts is not None else pretokenize.pieces(text)
+
+
+def char_bytes(char: str) -> tuple[int, ...]:
+    """Byte ids for one character: a stray byte (decoded with surrogateescape) is
+    itself, anything else its UTF-8."""
+    code = ord(char)
+    if _SURROGATE_BASE + 0x80 <= code <= _SURROGATE_BASE + 0xFF:
+        return (code - _SURROGATE_BASE,)
+    return tuple(char.encode("utf-8", "surrogatepass"))
+
+
+def decode_run(t: Tables, ids, cap: bool = True, space: bool = False) -> tuple[bytes, bool, bool]:
+    """The bytes ``ids`` stand for from a decoder state, and the state after.
+    Raises IndexError or TypeError for an id that is not in the codebook."""
+    role, variants, literal, space_after, cap_effect = t.role, t.variants, t.literal, t.space_after, t.cap_effect
+    if len(ids) and min(ids) < 0:  # a negative index would silently wrap around
+        raise IndexError
+    out = []
+    glue = flip = False
+    for token_id in ids:
+        kind = role[token_id]
+        if kind == START:
+            out.append(variants[token_id][2 * (space and not glue) + (cap != flip)])
+            glue = flip = False
+        elif kind == MARKER:
+            if token_id == GLUE_ID:
+                glue = True
+            elif token_id == FLIP_ID:
+                flip = True
+            else:  # a scene separator: the next scene starts afresh
+                cap, space, glue, flip = True, False, False, False
+            continue
+        else:
+            out.append(literal[token_id])
+        space = space_after[token_id]
+        effect = cap_effect[token_id]
+        if effect == SET:
+            cap = True
+        elif effect == CLEAR:
+            cap = False
+    return b"".join(out), cap, space
+
+
+def py_encode_pieces(parts: list[str], t: Tables) -> tuple[list[int], int]:
+    """Ids for a text cut into ``parts``, and how many words it holds.
+
+    At each piece the bond trie gives the longest bond that starts there; the piece,
+    or the bond, is then looked up in the cache of the current decoder state, and
+    encoded and cached if it is not there yet."""
+    bonds, caches = t.bonds, t.caches
+    ids: list[int] = []
+    words = 0
+    state = SENTENCE_START
+    i, n = 0, len(parts)
+    while i < n:
+        piece = parts[i]
+        step = 1
+        node = bonds.get(piece)
+        if node is not None:
+            end = i + 1
+            while end < n and (node := node[1].get(parts[end])) is not None:
+                end += 1
+                if node[0] is not None:
+                    piece, step = node[0], end - i
+        hit = caches[state].get(piece)
+        if hit is None:
+            hit = _encode_new_piece(piece, state, t)
+        seg, state, in_piece = hit
+        ids += seg
+        words += in_piece
+        i += step
+    return ids, words
+
+
+def _encode_new_piece(piece: str, state: int, t: Tables) -> Hit:
+    if sum(map(len, t.caches)) >= t.cache_limit:  # keep memory flat on huge, diverse corpora
+        for cache in t.caches:
+            cache.clear()
+        t.word_cache.clear()
+    cap, space = state >> 1 == 1, state & 1 == 1
+    seg, cap_after, space_after = _encode_word_piece(piece, cap, space, t) or t.encode_other(piece, cap, space)
+    bare = piece[1:] if piece[:1] == " " else piece
+    words = 1 if bare.isalpha() else count_words(piece)  # the common case without the regex
+    hit = t.caches[state][piece] = (seg, 2 * cap_after + space_after, words)
+    return hit
+
+
+def _encode_word_piece(piece: str, cap: bool, space: bool, t: Tables) -> tuple[tuple[int, ...], bool, bool] | None:
+    """The shortest ids that decode to a piece that starts with a letter or digit
+    (after one space), from this state; None for other pieces, or if no candidate
+    decodes right. Decoding can only raise a first letter, so a lower-case form has
+    one spelling; a capitalised one (a name) is tried as itself and as FLIP plus its
+    lower-case form, and the first candidate, shortest first, that decodes back
+    exactly is taken."""
+    core = piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
+    if not core[:1].isalnum():
+        return None
+    lead = []
+    if core is not piece and not space:
+        lead = [t.space_id] if t.space_id is not None else list(b" ")
+    elif core is piece and space:
+        lead = [GLUE_ID]
+    lower = core[:1].lower() + core[1:]
+    lower_seg = _word_segments(lower, None, t)
+    core_seg = None
+    if core != lower:
+        # Its own spelling matters only if it is no longer than the lower-case one with FLIP.
+        core_seg = _word_segments(core, len(lower_seg) + 2 if lower_seg else None, t)
+    candidates = sorted((lead + flip + seg for seg in (core_seg, lower_seg) if seg for flip in ([], [FLIP_ID])), key=len)
+    target = piece.encode("utf-8", "surrogateescape")
+    for ids in candidates:
+        out, cap_after, space_after = decode_run(t, ids, cap, space)
+        if out == target:
+            return tuple(ids), cap_after, space_after
+    return None
+
+
+def _word_segments(word: str, bound: int | None, t: Tables) -> list[int] | None:
+    seg = t.word_cache.get(word, False)
+    if seg is False:
+        seg = t.word_cache[word] = py_segment_word(word, t.start_walk, t.cont_walk, bound)
+    return seg
+
+
+def py_segment_word(word: str, start_walk: dict[str, int], cont_walk: dict[str, int], bound: int | None) -> list[int] | None:
+    """Fewest tokens for ``word``: one start token, then continuation tokens or, for a
+    character no token covers, its bytes (shortest path; ties go to the longest last
+    token). None if no start token fits, or, with a ``bound``, if no path is shorter.
+
+    Positions are settled left to right; from each, a match is extended only while
+    some token still begins with it (the walk tables know every prefix), and a
+    position that cannot beat the best whole path found so far is not expanded."""
+    n = len(word)
+    inf = n * 8 + 8
+    cost = [inf] * (n + 1)
+    if bound is not None:
+        cost[n] = min(bound, inf)
+    back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
+    for end in range(1, n + 1):
+        token_id = start_walk.get(word[:end])
+        if token_id is None:
+            break
+        if token_id >= 0:
+            cost[end], back[end] = 1, (0, token_id)
+    if cost[n] == 1:
+        return [back[n][1]]
+    if min(cost) == inf:
+        return None
+    for begin in range(1, n):
+        reach = cost[begin] + 1
+        if reach >= cost[n]:
+            continue
+        for end in range(begin + 1, n + 1):
+            token_id = cont_walk.get(word[begin:end])
+            if token_id is None:
+                break
+            if token_id >= 0 and reach < cost[end]:
+                cost[end], back[end] = reach, (begin, token_id)
+        if reach < cost[begin + 1]:  # only bytes may get past this character
+            spelled = cost[begin] + len(char_bytes(word[begin]))
+            if spelled < cost[begin + 1]:
+                cost[begin + 1], back[begin + 1] = spelled, (begin, -1)
+    if bound is not None and cost[n] >= bound:
+        return None
+    out: list[int] = []
+    end = n
+    while end:
+        begin, token_id = back[end]
+        out[:0] = (token_id,) if token_id >= 0 else char_bytes(word[begin])
+        end = begin
+    return out
+
+
+try:
+    from ltmc._fastpath import encode_pieces, segment_word, split_pieces
+
+    ACCELERATED = True
+except ImportError:  # installed without a C compiler
+    encode_pieces, segment_word = py_encode_pieces, py_segment_word
+    ACCELERATED = False

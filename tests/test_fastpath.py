@@ -1,0 +1,109 @@
+"""ltmc.fastpath: the C inner loop held equal to its Python twin."""
+
+from __future__ import annotations
+
+import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ltmc import fastpath
+from ltmc.codebook import Codebook
+from ltmc.pretokenize import PIECE_PATTERN, pieces
+
+needs_c = pytest.mark.skipif(not fastpath.ACCELERATED, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")
+
+_WORDISH = st.text(alphabet=st.sampled_from(list("абвгдеёжзиклмнопрстуя АБВЁЯ.,—«»-\n0123456789ßİǅ\u0301") + ["\udc80", "\udcff"]), max_size=200)
+_TEXTS = st.one_of(
+    st.text(max_size=200),
+    _WORDISH,
+    st.binary(max_size=200).map(lambda data: data.decode("utf-8", "surrogateescape")),
+)
+
+
+def _prepared(codebook: Codebook) -> Codebook:
+    book = Codebook.from_json(codebook.to_json())  # caches of its own
+    book.prepare_encoder()
+    return book
+
+
+@pytest.fixture(scope="module")
+def twins(codebook):
+    """Two copies of the codebook, one encoded by C and one by Python. They keep
+    their caches across examples, so hits are compared as well as misses."""
+    return _prepared(codebook), _prepared(codebook)
+
+
+@needs_c
+def test_module_constants_match_python():
+    from ltmc import _fastpath
+
+    for name in ("START", "MARKER", "SET", "CLEAR", "GLUE_ID", "FLIP_ID", "SENTENCE_START"):
+        assert getattr(_fastpath, name) == getattr(fastpath, name), name
+
+
+_SPACES_AND_JOINERS = st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x85\u00a0\u2028\u3000-'’аZ1٣²\u0301.,")), max_size=60)
+
+
+@needs_c
+@given(st.one_of(_TEXTS, _SPACES_AND_JOINERS))
+def test_c_cuts_pieces_exactly_as_the_regex(text):
+    parts = fastpath.split_pieces(text, fastpath.char_classes())
+    if parts is None:
+        assert max(map(ord, text)) >= fastpath.CLASSIFIED
+    else:
+        assert parts == PIECE_PATTERN.findall(text)
+    assert fastpath.pieces(text) == PIECE_PATTERN.findall(text)
+
+
+def test_character_classes_do_not_overlap():
+    # The C pretokenizer gives each character one class: letters, marks, numbers and
+    # whitespace must be disjoint as the regex module sees them.
+    table = fastpath.char_classes()
+    seen = {}
+    for pattern in (r"\p{L}", r"\p{M}", r"\p{N}", r"\s"):
+        for char in regex.findall(pattern, "".join(map(chr, range(fastpath.CLASSIFIED)))):
+            assert seen.setdefault(char, pattern) == pattern
+            assert table[ord(char)] != 0
+    assert table[ord("a")] == 1 and table[0x301] == 2 and table[ord("7")] == 3 and table[ord(" ")] == 4 and table[ord(",")] == 0
+
+
+@needs_c
+@given(_TEXTS)
+def test_c_encodes_exactly_as_python(twins, text):
+    in_c, in_python = twins
+    parts = pieces(text)
+    assert fastpath.encode_pieces(parts, in_c._tables) == fastpath.py_encode_pieces(parts, in_python._tables)
+    assert in_c._tables.word_cache.keys() == in_python._tables.word_cache.keys()
+
+
+@needs_c
+@given(st.text(alphabet=st.sampled_from(list("абвгдежзиклмнопрстуяёАБВЁЯxyzß\u0301") + ["\udc80"]), max_size=24), st.one_of(st.none(), st.integers(0, 12)))
+def test_c_segments_exactly_as_python(twins, word, bound):
+    tables = twins[0]._tables
+    args = (word, tables.start_walk, tables.cont_walk, bound)
+    assert fastpath.segment_word(*args) == fastpath.py_segment_word(*args)
+
+
+@given(_TEXTS)
+def test_python_encoder_round_trips(twins, text):
+    book = twins[1]
+    ids, words = fastpath.py_encode_pieces(pieces(text), book._tables)
+    assert book.decode_bytes(ids) == text.encode("utf-8", "surrogateescape")
+
+
+@needs_c
+def test_both_empty_a_full_cache_alike(codebook, sample_texts):
+    text = "".join(sample_texts)
+    in_c, in_python = _prepared(codebook), _prepared(codebook)
+    for book in (in_c, in_python):
+        book._tables.cache_limit = 40
+    assert fastpath.encode_pieces(pieces(text), in_c._tables) == fastpath.py_encode_pieces(pieces(text), in_python._tables)
+    assert sum(map(len, in_c._tables.caches)) == sum(map(len, in_python._tables.caches)) <= 40
+
+
+@needs_c
+def test_c_refuses_tables_before_prepare_encoder(codebook):
+    book = Codebook.from_json(codebook.to_json())
+    with pytest.raises(TypeError, match="prepare_encoder"):
+        fastpath.encode_pieces(["слово"], book._tables)
