@@ -7,6 +7,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 /* fastpath.py's constants; the module exports them and a test compares. */
 #define START 0
@@ -324,28 +325,44 @@ static PyObject *word_segments(const Tables *t, PyObject *word, PyObject *bound)
     return seg;
 }
 
-/* Lower-case the first character as str.lower() does; the common letters are done
- * here, the rest (full case mappings such as İ → i̇) by Python. New reference. */
+/* Lower-case the first character as str.lower() does. Latin and Cyrillic capitals
+ * are done here (each maps to one letter at a fixed offset); the rest (full case
+ * mappings such as İ → i̇) by Python. New reference. */
 static PyObject *lower_first(PyObject *core)
 {
-    Py_UCS4 first = PyUnicode_READ_CHAR(core, 0);
-    int lower_already = (first >= 'a' && first <= 'z') || (first >= '0' && first <= '9') || (first >= 0x430 && first <= 0x45F);
-    if (lower_already)
+    Py_UCS4 first = PyUnicode_READ_CHAR(core, 0), lowered = 0;
+    if ((first >= 'a' && first <= 'z') || (first >= '0' && first <= '9') || (first >= 0x430 && first <= 0x45F))
         return Py_NewRef(core);
+    if ((first >= 'A' && first <= 'Z') || (first >= 0x410 && first <= 0x42F))
+        lowered = first + 0x20;
+    else if (first >= 0x400 && first <= 0x40F)
+        lowered = first + 0x50;
+    if (lowered) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(core);
+        Py_UCS4 widest = PyUnicode_MAX_CHAR_VALUE(core);
+        PyObject *lower = PyUnicode_New(n, widest > lowered ? widest : lowered);
+        if (lower == NULL)
+            return NULL;
+        if (PyUnicode_CopyCharacters(lower, 0, core, 0, n) < 0 || PyUnicode_WriteChar(lower, 0, lowered) < 0) {
+            Py_DECREF(lower);
+            return NULL;
+        }
+        return lower;
+    }
     PyObject *head = PyUnicode_Substring(core, 0, 1);
-    PyObject *lowered = head ? PyObject_CallMethod(head, "lower", NULL) : NULL;
-    PyObject *rest = lowered ? PyUnicode_Substring(core, 1, PyUnicode_GET_LENGTH(core)) : NULL;
-    PyObject *lower = rest ? PyUnicode_Concat(lowered, rest) : NULL;
+    PyObject *lower_head = head ? PyObject_CallMethod(head, "lower", NULL) : NULL;
+    PyObject *rest = lower_head ? PyUnicode_Substring(core, 1, PyUnicode_GET_LENGTH(core)) : NULL;
+    PyObject *lower = rest ? PyUnicode_Concat(lower_head, rest) : NULL;
     Py_XDECREF(head);
-    Py_XDECREF(lowered);
+    Py_XDECREF(lower_head);
     Py_XDECREF(rest);
     return lower;
 }
 
 #define MAX_CANDIDATES 4
 
-/* fastpath._encode_word_piece: a new reference to (ids tuple, cap after, space
- * after), Py_None if the word path does not settle this piece, NULL on error. */
+/* fastpath._encode_word_piece: a new reference to (ids packed as int32, cap after,
+ * space after), Py_None if the word path does not settle this piece, NULL on error. */
 static PyObject *encode_word_piece(const Tables *t, PyObject *piece, int cap, int space)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(piece);
@@ -417,16 +434,13 @@ static PyObject *encode_word_piece(const Tables *t, PyObject *piece, int cap, in
         if (match < 0)
             goto done;
         if (match) {
-            PyObject *tuple = PyTuple_New(size);
-            for (Py_ssize_t j = 0; tuple != NULL && j < size; j++) {
-                PyObject *value = PyLong_FromLong(ids[j]);
-                if (value == NULL)
-                    Py_CLEAR(tuple);
-                else
-                    PyTuple_SET_ITEM(tuple, j, value);
+            PyObject *packed = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(int32_t));
+            if (packed != NULL) {
+                int32_t *slots = (int32_t *)PyBytes_AS_STRING(packed);
+                for (Py_ssize_t j = 0; j < size; j++)
+                    slots[j] = (int32_t)ids[j];
+                result = Py_BuildValue("(NOO)", packed, cap_after ? Py_True : Py_False, space_after ? Py_True : Py_False);
             }
-            if (tuple != NULL)
-                result = Py_BuildValue("(NOO)", tuple, cap_after ? Py_True : Py_False, space_after ? Py_True : Py_False);
             goto done;
         }
     }
@@ -468,8 +482,30 @@ static long words_in(PyObject *piece)
     return words;
 }
 
+/* Ids as the cache keeps them, packed as int32: as they are if already bytes, else
+ * from a sequence of ints. New reference. */
+static PyObject *pack_ids(PyObject *ids)
+{
+    if (PyBytes_CheckExact(ids))
+        return Py_NewRef(ids);
+    PyObject *seq = PySequence_Fast(ids, "ids must be a sequence of ints");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+    if (packed != NULL) {
+        int32_t *slots = (int32_t *)PyBytes_AS_STRING(packed);
+        for (Py_ssize_t j = 0; j < n; j++)
+            slots[j] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, j));
+        if (PyErr_Occurred())
+            Py_CLEAR(packed);
+    }
+    Py_DECREF(seq);
+    return packed;
+}
+
 /* fastpath._encode_new_piece: encode a piece not in the cache of `state`, cache it
- * and return a new reference to its (ids, state after, words). */
+ * and return a new reference to its (ids packed as int32, state after, words). */
 static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
 {
     Py_ssize_t cached = 0;
@@ -495,8 +531,10 @@ static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
     if (words >= 0 && PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 3) {
         int cap_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 1));
         int space_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 2));
-        if (cap_after >= 0 && space_after >= 0)
-            hit = Py_BuildValue("(Oil)", PyTuple_GET_ITEM(found, 0), 2 * cap_after + space_after, words);
+        PyObject *packed = pack_ids(PyTuple_GET_ITEM(found, 0));
+        if (packed != NULL && cap_after >= 0 && space_after >= 0)
+            hit = Py_BuildValue("(Oil)", packed, 2 * cap_after + space_after, words);
+        Py_XDECREF(packed);
     } else if (words >= 0) {
         PyErr_SetString(PyExc_TypeError, "encode_other must return (ids, cap after, space after)");
     }
@@ -603,9 +641,13 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
     Tables t;
     if (tables_fetch(source, &t) < 0)
         return NULL;
-    PyObject *ids = PyList_New(0);
-    if (ids == NULL)
+    /* The ids, packed as int32 in a buffer that doubles when full. */
+    Py_ssize_t used = 0, capacity = 2 * PyList_GET_SIZE(parts) + 16;
+    char *ids = PyMem_Malloc((size_t)capacity);
+    if (ids == NULL) {
+        PyErr_NoMemory();
         goto fail;
+    }
     long words = 0, state = SENTENCE_START;
     Py_ssize_t n = PyList_GET_SIZE(parts), i = 0;
     while (i < n) {
@@ -641,17 +683,29 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
             Py_INCREF(hit);
         else if (PyErr_Occurred() || (hit = encode_new_piece(&t, piece, state)) == NULL)
             goto fail;
-        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyTuple_CheckExact(PyTuple_GET_ITEM(hit, 0))) {
-            PyErr_SetString(PyExc_TypeError, "a cached piece must be (ids tuple, state, words)");
+        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyBytes_CheckExact(PyTuple_GET_ITEM(hit, 0))) {
+            PyErr_SetString(PyExc_TypeError, "a cached piece must be (ids packed as int32, state, words)");
             Py_DECREF(hit);
             goto fail;
         }
-        Py_ssize_t size = PyList_GET_SIZE(ids);
-        int failed = PyList_SetSlice(ids, size, size, PyTuple_GET_ITEM(hit, 0)) < 0;
+        PyObject *seg = PyTuple_GET_ITEM(hit, 0);
+        Py_ssize_t size = PyBytes_GET_SIZE(seg);
+        if (used + size > capacity) {
+            capacity = 2 * (used + size);
+            char *grown = PyMem_Realloc(ids, (size_t)capacity);
+            if (grown == NULL) {
+                Py_DECREF(hit);
+                PyErr_NoMemory();
+                goto fail;
+            }
+            ids = grown;
+        }
+        memcpy(ids + used, PyBytes_AS_STRING(seg), (size_t)size);
+        used += size;
         long in_piece = PyLong_AsLong(PyTuple_GET_ITEM(hit, 2));
         state = PyLong_AsLong(PyTuple_GET_ITEM(hit, 1));
         Py_DECREF(hit);
-        if (failed || PyErr_Occurred())
+        if (PyErr_Occurred())
             goto fail;
         if (state < 0 || state >= N_STATES) {
             PyErr_SetString(PyExc_ValueError, "decoder state out of range");
@@ -661,15 +715,17 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
         i += step;
     }
     tables_release(&t);
-    return Py_BuildValue("(Nl)", ids, words);
+    PyObject *packed = PyBytes_FromStringAndSize(ids, used);
+    PyMem_Free(ids);
+    return packed ? Py_BuildValue("(Nl)", packed, words) : NULL;
 fail:
-    Py_XDECREF(ids);
+    PyMem_Free(ids);
     tables_release(&t);
     return NULL;
 }
 
 static PyMethodDef methods[] = {
-    {"encode_pieces", encode_pieces, METH_VARARGS, "encode_pieces(parts, tables) -> (ids, words); see ltmc.fastpath.py_encode_pieces"},
+    {"encode_pieces", encode_pieces, METH_VARARGS, "encode_pieces(parts, tables) -> (ids packed as int32, words); see ltmc.fastpath.py_encode_pieces"},
     {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
     {"segment_word", segment_word, METH_VARARGS, "segment_word(word, start_walk, cont_walk, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
     {NULL, NULL, 0, NULL},

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_run, encode_pieces, pieces
+from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 1
@@ -252,7 +253,19 @@ class Codebook:
         """Ids for ``text``, and how many words it holds (``pretokenize.count_words``),
         counted on the way: the pieces are already there."""
         self.prepare_encoder()
-        return encode_pieces(pieces(text), self._tables)
+        packed, words = encode_pieces(pieces(text), self._tables)
+        return array(ID_TYPE, packed).tolist(), words
+
+    def encode_scenes(self, texts: list[str]) -> tuple[pa.ListArray, list[int]]:
+        """Many scenes at once: their ids as one Arrow column of int32 lists, built
+        from the encoder's packed output without a Python int in between, and the
+        words each scene holds."""
+        self.prepare_encoder()
+        encoded = [encode_pieces(pieces(text), self._tables) for text in texts]
+        offsets = np.zeros(len(texts) + 1, np.int32)
+        np.cumsum([len(packed) // 4 for packed, _ in encoded], out=offsets[1:])
+        values = pa.Array.from_buffers(pa.int32(), int(offsets[-1]), [None, pa.py_buffer(b"".join(p for p, _ in encoded))])
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values), [words for _, words in encoded]
 
     def _encode_other(self, piece: str, cap: bool, space: bool) -> tuple[tuple[int, ...], bool, bool]:
         """A piece the word path of ``fastpath`` does not settle: punctuation, spaces,

@@ -13,6 +13,7 @@ bytes) and the rare word no candidate spells right go back to the codebook
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,7 +30,8 @@ SENTENCE_START = 2  # the decoder state at the start of a text: capital implied,
 _SURROGATE_BASE = 0xDC00
 CLASSIFIED = 0x3000  # code points below this have a class for the C pretokenizer (Latin, Cyrillic, punctuation ...)
 
-Hit = tuple[tuple[int, ...], int, int]  # (ids, decoder state after, words in the piece)
+Hit = tuple[bytes, int, int]  # (ids packed as int32, decoder state after, words in the piece)
+ID_TYPE = "i"  # array type of packed ids: int32, native byte order, as Arrow lays out int32
 
 
 @dataclass(slots=True)
@@ -116,14 +118,14 @@ def decode_run(t: Tables, ids, cap: bool = True, space: bool = False) -> tuple[b
     return b"".join(out), cap, space
 
 
-def py_encode_pieces(parts: list[str], t: Tables) -> tuple[list[int], int]:
-    """Ids for a text cut into ``parts``, and how many words it holds.
+def py_encode_pieces(parts: list[str], t: Tables) -> tuple[bytes, int]:
+    """Ids for a text cut into ``parts``, packed as int32, and how many words it holds.
 
     At each piece the bond trie gives the longest bond that starts there; the piece,
     or the bond, is then looked up in the cache of the current decoder state, and
     encoded and cached if it is not there yet."""
     bonds, caches = t.bonds, t.caches
-    ids: list[int] = []
+    ids = bytearray()
     words = 0
     state = SENTENCE_START
     i, n = 0, len(parts)
@@ -144,7 +146,7 @@ def py_encode_pieces(parts: list[str], t: Tables) -> tuple[list[int], int]:
         ids += seg
         words += in_piece
         i += step
-    return ids, words
+    return bytes(ids), words
 
 
 def _encode_new_piece(piece: str, state: int, t: Tables) -> Hit:
@@ -156,7 +158,7 @@ def _encode_new_piece(piece: str, state: int, t: Tables) -> Hit:
     seg, cap_after, space_after = _encode_word_piece(piece, cap, space, t) or t.encode_other(piece, cap, space)
     bare = piece[1:] if piece[:1] == " " else piece
     words = 1 if bare.isalpha() else count_words(piece)  # the common case without the regex
-    hit = t.caches[state][piece] = (seg, 2 * cap_after + space_after, words)
+    hit = t.caches[state][piece] = (array(ID_TYPE, seg).tobytes(), 2 * cap_after + space_after, words)
     return hit
 
 

@@ -160,7 +160,7 @@ def token_rows(rows: list[tuple[str, int, list[int]]], encodings: dict[str, str]
         [encode_text(t, e) for t, e in zip(texts, enc)],
         texts,
         [count_words(t) for t in texts],
-        [ids for _, _, ids in rows],
+        pa.array([ids for _, _, ids in rows], pa.list_(pa.int32())),
     )
 
 

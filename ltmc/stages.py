@@ -48,14 +48,12 @@ def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:
     raw = batch.column("data").to_pylist()
     encodings = batch.column("encoding").to_pylist()
     texts = [data.decode(encoding, "surrogateescape") for data, encoding in zip(raw, encodings)]
-    encoded = [codebook.encode_counting_words(t) for t in texts]
-    ids = [e[0] for e in encoded]
-    n_words = [e[1] for e in encoded]
+    ids, n_words = codebook.encode_scenes(texts)
     return token_batch(batch.column("path"), batch.column("scene"), batch.column("encoding"), raw, texts, n_words, ids)
 
 
 def token_batch(
-    path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[bytes], texts: list[str], n_words: list[int], ids: list[list[int]]
+    path: pa.Array, scene: pa.Array, encoding: pa.Array, raw: list[bytes], texts: list[str], n_words: list[int], ids: pa.ListArray
 ) -> pa.RecordBatch:
     """Token rows (TOKEN_SCHEMA): the scene's ids and its sizes in bytes, characters and words."""
     return pa.RecordBatch.from_arrays(
@@ -66,7 +64,7 @@ def token_batch(
             pa.array([len(data) for data in raw], pa.int64()),
             pa.array([len(t) for t in texts], pa.int64()),
             pa.array(n_words, pa.int64()),
-            pa.array(ids, pa.list_(pa.int32())),
+            ids,
         ],
         schema=TOKEN_SCHEMA,
     )

@@ -328,3 +328,11 @@ def test_a_full_piece_cache_is_emptied_and_encoding_stays_the_same(codebook, sam
     monkeypatch.setattr("ltmc.codebook.CACHE_LIMIT", 50)
     assert small.encode(text) == expected
     assert sum(map(len, small._tables.caches)) <= 50
+
+
+def test_encode_scenes_gives_each_scene_its_ids_and_words(codebook, sample_texts):
+    texts = sample_texts + ["", "Он сказал: «да».", "\udcff"]
+    column, words = codebook.encode_scenes(texts)
+    assert column.type == pa.list_(pa.int32())
+    assert column.to_pylist() == [codebook.encode(t) for t in texts]
+    assert words == [count_words(t) for t in texts]
