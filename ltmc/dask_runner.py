@@ -9,13 +9,11 @@ must be on a filesystem every worker sees). Three rounds of tasks:
              through :func:`ltmc.stages.encode_scenes`, streamed to an Arrow file
              under ``OUT_DIR/.ltmc-parts/``; returns only counts.
 3. shard     one task per shard: the rows of global scenes
-             ``[k * R, (k + 1) * R)`` cut from those part files, in the same
-             batches the local runner would hold, through ``shards.write_shard``.
+             ``[k * R, (k + 1) * R)``, R = ``runner.SHARD_SCENES``, cut from
+             those part files, through ``shards.write_shard``.
 
-The local runner fills shard k with exactly those scenes (batches of
-``BATCH_SCENES`` run across file boundaries and a shard is flushed at the first
-batch that brings it to ``SHARD_SCENES``), so the plan depends only on the
-per-file scene counts, in input order: no hashing, no scheduling order.
+The local runner fills shard k with exactly those scenes, so the plan depends
+only on the per-file scene counts, in input order: no hashing, no scheduling order.
 The output directory is identical to the local runner's, whatever the number of
 workers. Without ``--codebook``, the codebook is mined on the driver first.
 """
@@ -87,7 +85,7 @@ def _encode_task(source: Source, encoding: str, part: str, codebook_path: str, f
         book = _codebook(codebook_path, fingerprint)
         scenes = tokens = n_bytes = 0
         with pa.OSFile(part, "wb") as sink, pa.ipc.new_file(sink, TOKEN_SCHEMA) as writer:
-            for scene_batch in runner.scene_batches([(source.name, encoding, text_blocks(read_bytes_blocks(source), encoding))]):
+            for scene_batch in runner.scene_batches(source.name, encoding, text_blocks(read_bytes_blocks(source), encoding)):
                 batch = encode_scenes(scene_batch, book)
                 scenes += batch.num_rows
                 tokens += _tokens(batch)
@@ -98,30 +96,23 @@ def _encode_task(source: Source, encoding: str, part: str, codebook_path: str, f
     return _guard(work)
 
 
-def _shard_task(path: str, pieces: list[tuple[str, int, int]], batch_rows: int):
-    """Write one shard from (part file, first row, rows) pieces, batched as the local runner batches."""
+def _shard_task(path: str, pieces: list[tuple[str, int, int]]):
+    """Write one shard from (part file, first row, rows) pieces."""
     tables = []
     for part, start, length in pieces:
         # Memory-mapped and left open: the slices refer to the mapping until the shard is written.
         tables.append(pa.ipc.open_file(pa.memory_map(part)).read_all().slice(start, length))
-    table = pa.concat_tables(tables).combine_chunks() if tables else TOKEN_SCHEMA.empty_table()
-    batches = [table.slice(i, batch_rows).to_batches()[0] for i in range(0, table.num_rows, batch_rows)]
-    digest = shards.write_shard(Path(path), batches)
-    return {"rows": table.num_rows, "tokens": sum(_tokens(b) for b in batches), "sha256": digest}
+    table = pa.concat_tables(tables) if tables else TOKEN_SCHEMA.empty_table()
+    digest = shards.write_shard(Path(path), table)
+    return {"rows": table.num_rows, "tokens": _tokens(table), "sha256": digest}
 
 
-def _tokens(batch: pa.RecordBatch) -> int:
+def _tokens(rows: pa.RecordBatch | pa.Table) -> int:
     # Not len(ids.values): a sliced list array's values are its parent's.
-    return pc.sum(pc.list_value_length(batch.column("ids"))).as_py() or 0
+    return pc.sum(pc.list_value_length(rows.column("ids"))).as_py() or 0
 
 
 # -- the plan (pure) -------------------------------------------------------------------
-
-
-def shard_rows() -> int:
-    """Scenes per shard in the local runner: whole batches until SHARD_SCENES is reached."""
-    batch = runner.BATCH_SCENES
-    return -(-runner.SHARD_SCENES // batch) * batch
 
 
 def plan_shards(scene_counts: list[int], rows_per_shard: int) -> list[list[tuple[int, int, int]]]:
@@ -227,14 +218,13 @@ def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress) -
             if progress:
                 progress(inputs[i].sniffed.size)
 
-        plan = plan_shards([c["scenes"] for c in counts], shard_rows())
+        plan = plan_shards([c["scenes"] for c in counts], runner.SHARD_SCENES)
         names = [shards.shard_name(k) for k in range(len(plan))]
         written = client.gather(
             client.map(
                 _shard_task,
                 [str(out_dir / name) for name in names],
                 [[(parts[i], start, n) for i, start, n in pieces] for pieces in plan],
-                [runner.BATCH_SCENES] * len(plan),
                 pure=False,
             )
         )

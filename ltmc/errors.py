@@ -17,3 +17,7 @@ class LtmcError(Exception):
     def __init__(self, message: str, exit_code: int = ExitCode.FAILURE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+    def __reduce__(self):
+        # Raised in a worker process, it comes back pickled: keep the exit code.
+        return LtmcError, (str(self), self.exit_code)

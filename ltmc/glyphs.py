@@ -189,7 +189,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
             def flush() -> None:
                 name = shards.shard_name(len(shard_list))
                 batch = token_rows(pending, encodings, codebook)
-                digest = shards.write_shard(out_dir / name, [batch])
+                digest = shards.write_shard(out_dir / name, pa.Table.from_batches([batch]))
                 shard_list.append({"file": name, "rows": batch.num_rows, "tokens": len(batch.column("ids").values), "sha256": digest})
                 pending.clear()
 

@@ -26,8 +26,15 @@ from ltmc.scenes import iter_scenes
 from ltmc.sources import Source, Sniffed, discover, encode_text, read_bytes_blocks, read_checked, sniff, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
-BATCH_SCENES = 256  # scenes per batch shipped to a worker
+BATCH_SCENES = 256  # scenes per batch
 SHARD_SCENES = 16_384  # scenes per shard
+# An input up to this size is read, cut into scenes and encoded by one worker; a
+# larger one is cut here and its batches spread over the workers, so that no
+# worker holds a whole big file.
+WHOLE_INPUT_BYTES = 4 << 20
+# Tasks in flight per worker. Results come back in order, so a long task holds up
+# the ones after it; a deep queue keeps the other workers busy meanwhile.
+IN_FLIGHT_PER_WORKER = 8
 # Young collections every 100k allocations, older ones 50 and 1000 times rarer
 # (Python's default: 700, 10, 10).
 GC_THRESHOLD = (100_000, 50, 1000)
@@ -81,20 +88,28 @@ def _spool_stdin(stack: ExitStack) -> Path:
     return path
 
 
-def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack) -> list[_Input]:
+def _sniff_source(source: Source) -> Sniffed | LtmcError:
+    try:
+        return sniff(read_bytes_blocks(source), source.label)
+    except LtmcError as err:
+        return err  # a value, so one bad file does not stop the others
+
+
+def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack, workers: int = 1) -> list[_Input]:
+    """The inputs, each sniffed (size, sha256, encoding) on ``workers`` processes."""
+
     def skip(label: str, err: LtmcError) -> None:
         if strict:
             raise err
         failures.append(Failure(label, str(err)))
 
+    sources = [Source(_spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip)]
     inputs = []
-    for source in discover(arguments, skip):
-        if source.path is None:
-            source = Source(_spool_stdin(stack), source.name)
-        try:
-            inputs.append(_Input(source, sniff(read_bytes_blocks(source), source.label)))
-        except LtmcError as err:
-            skip(source.label, err)
+    for source, sniffed in zip(sources, map_ordered(_sniff_source, sources, min(workers, len(sources)))):
+        if isinstance(sniffed, LtmcError):
+            skip(source.label, sniffed)
+        else:
+            inputs.append(_Input(source, sniffed))
     if not inputs:
         detail = f"; {len(failures)} input(s) failed, the first: {failures[0].message}" if failures else "; pass text files or folders that hold some"
         raise LtmcError(f"{' '.join(arguments)}: no readable text files{detail}", ExitCode.USAGE)
@@ -111,23 +126,18 @@ def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None
     return book, report, failures
 
 
-def scene_batches(documents: Iterable[tuple[str, str, Iterator[str]]], progress: Progress | None = None) -> Iterator[pa.RecordBatch]:
-    """Scenes of each (name, encoding, text blocks), BATCH_SCENES rows a batch, as raw bytes."""
+def scene_batches(name: str, encoding: str, texts: Iterable[str]) -> Iterator[pa.RecordBatch]:
+    """The scenes of one document (its text in blocks), BATCH_SCENES rows a batch, as raw bytes."""
     rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "data": []}
-    for name, encoding, texts in documents:
-        for index, scene in enumerate(iter_scenes(texts)):
-            rows["path"].append(name)
-            rows["scene"].append(index)
-            rows["encoding"].append(encoding)
-            rows["data"].append(encode_text(scene, encoding))
-            if len(rows["data"]) == BATCH_SCENES:
-                if progress:
-                    progress(sum(map(len, rows["data"])))
-                yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
-                rows = {key: [] for key in rows}
+    for index, scene in enumerate(iter_scenes(texts)):
+        rows["path"].append(name)
+        rows["scene"].append(index)
+        rows["encoding"].append(encoding)
+        rows["data"].append(encode_text(scene, encoding))
+        if len(rows["data"]) == BATCH_SCENES:
+            yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
+            rows = {key: [] for key in rows}
     if rows["data"]:
-        if progress:
-            progress(sum(map(len, rows["data"])))
         yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
 
 
@@ -140,8 +150,21 @@ def _init_worker(codebook: Codebook) -> None:
     _worker_codebook = codebook
 
 
-def _encode_in_worker(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return encode_scenes(batch, _worker_codebook)
+def _encode_tasks(inputs: list[_Input]) -> Iterator[_Input | pa.RecordBatch]:
+    """What the workers get: a small input whole (they read it), a big one's scenes batch by batch."""
+    for item in inputs:
+        if item.sniffed.size <= WHOLE_INPUT_BYTES:
+            yield item
+        else:
+            yield from scene_batches(item.source.name, item.sniffed.encoding, item.texts())
+
+
+def _encode_in_worker(task: _Input | pa.RecordBatch) -> list[pa.RecordBatch]:
+    if isinstance(task, _Input):
+        batches = scene_batches(task.source.name, task.sniffed.encoding, task.texts())
+    else:
+        batches = [task]
+    return [encode_scenes(batch, _worker_codebook) for batch in batches]
 
 
 def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
@@ -157,7 +180,7 @@ def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
         pending: deque = deque()
         for item in items:
             pending.append(pool.apply_async(fn, (item,)))
-            if len(pending) >= 2 * workers:
+            if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
@@ -210,7 +233,7 @@ def encode_corpus(
     out_dir = Path(out_dir)
     result = EncodeResult(out_dir)
     with ExitStack() as stack:
-        inputs = _open_inputs(arguments, strict, result.failures, stack)
+        inputs = _open_inputs(arguments, strict, result.failures, stack, workers)
         return encode_inputs(
             result, inputs, codebook, vocab_size, force, lambda book: _write_shards(inputs, out_dir, book, workers, progress)
         )
@@ -259,37 +282,39 @@ def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[], t
 
 
 def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress) -> tuple[list[dict], list[dict]]:
+    """Encode on the pool and write shards of exactly SHARD_SCENES rows (the last one
+    fewer), in input order: how the work was split never shows in the output."""
     documents = {i.source.name: _document_entry(i) for i in inputs}
     shard_list: list[dict] = []
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    writer = None
 
-    def flush() -> None:
-        nonlocal pending, pending_rows
-        name = shards.shard_name(len(shard_list))
-        digest = shards.write_shard(out_dir / name, pending)
-        tokens = sum(len(b.column("ids").values) for b in pending)
-        shard_list.append({"file": name, "rows": pending_rows, "tokens": tokens, "sha256": digest})
-        pending, pending_rows = [], 0
+    def close_shard() -> None:
+        digest = writer.close()
+        shard_list.append({"file": writer.path.name, "rows": writer.rows, "tokens": writer.tokens, "sha256": digest})
 
     codebook.prepare_encoder()
-    batches = map_ordered(
-        _encode_in_worker, scene_batches(((i.source.name, i.sniffed.encoding, i.texts()) for i in inputs), progress), workers, _init_worker, (codebook,)
-    )
-    for batch in batches:
-        for name, n_bytes, ids in zip(
-            batch.column("path").to_pylist(), batch.column("n_bytes").to_pylist(), batch.column("ids").value_lengths().to_pylist()
-        ):
+    results = map_ordered(_encode_in_worker, _encode_tasks(inputs), workers, _init_worker, (codebook,))
+    for batch in (batch for batches in results for batch in batches):
+        n_bytes = batch.column("n_bytes").to_pylist()
+        for name, size, ids in zip(batch.column("path").to_pylist(), n_bytes, batch.column("ids").value_lengths().to_pylist()):
             doc = documents[name]
             doc["scenes"] += 1
             doc["tokens"] += ids
-            doc["encoded_bytes"] += n_bytes
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        if pending_rows >= SHARD_SCENES:
-            flush()
-    if pending or not shard_list:
-        flush()
+            doc["encoded_bytes"] += size
+        if progress:
+            progress(sum(n_bytes))
+        while batch.num_rows:
+            if writer is None:
+                writer = shards.ShardWriter(out_dir / shards.shard_name(len(shard_list)))
+            take = min(batch.num_rows, SHARD_SCENES - writer.rows)
+            writer.write(batch.slice(0, take))
+            batch = batch.slice(take)
+            if writer.rows == SHARD_SCENES:
+                close_shard()
+                writer = None
+    if writer is not None or not shard_list:
+        writer = writer or shards.ShardWriter(out_dir / shards.shard_name(0))
+        close_shard()
     return list(documents.values()), shard_list
 
 

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ltmc.codebook import Codebook, write_atomic
@@ -35,14 +36,53 @@ _VERSION_KEY = b"ltmc-shards-version"
 READ_BATCH_ROWS = 256  # scenes per batch read back: bounds the memory of decode and stats
 
 
-def write_shard(path: Path, batches: list[pa.RecordBatch]) -> str:
-    """Write one shard atomically; return its sha256."""
-    sink = io.BytesIO()
-    table = pa.Table.from_batches(batches, schema=TOKEN_SCHEMA).replace_schema_metadata({_VERSION_KEY: str(VERSION).encode()})
-    pq.write_table(table, sink, compression="zstd", row_group_size=1024)
-    data = sink.getvalue()
-    write_atomic(path, data)
-    return hashlib.sha256(data).hexdigest()
+ROW_GROUP_ROWS = 1024  # scenes per Parquet row group
+
+
+class ShardWriter:
+    """One shard, compressed row group by row group as its rows arrive, so that the
+    writing keeps pace with the encoder instead of waiting for the whole shard.
+    The file depends only on the rows, not on how they were batched; ``close``
+    writes it atomically and returns its sha256."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self.tokens = 0
+        self._sink = io.BytesIO()
+        schema = TOKEN_SCHEMA.with_metadata({_VERSION_KEY: str(VERSION).encode()})
+        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd")
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+
+    def write(self, rows: pa.RecordBatch | pa.Table) -> None:
+        self._pending.extend(rows.to_batches() if isinstance(rows, pa.Table) else [rows])
+        self._pending_rows += rows.num_rows
+        self.rows += rows.num_rows
+        self.tokens += pc.sum(pc.list_value_length(rows.column("ids"))).as_py() or 0
+        while self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self._pending, schema=TOKEN_SCHEMA)
+        self._writer.write_table(table.slice(0, rows).combine_chunks(), row_group_size=ROW_GROUP_ROWS)
+        rest = table.slice(rows)
+        self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
+
+    def close(self) -> str:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._writer.close()
+        data = self._sink.getvalue()
+        write_atomic(self.path, data)
+        return hashlib.sha256(data).hexdigest()
+
+
+def write_shard(path: Path, table: pa.Table) -> str:
+    """Write one shard of token rows atomically; return its sha256."""
+    writer = ShardWriter(path)
+    writer.write(table)
+    return writer.close()
 
 
 def shard_intact(root: Path, shard: dict) -> bool:

@@ -36,7 +36,7 @@ def scheduler():
 
 @pytest.fixture
 def small_shards(monkeypatch):
-    """Batches of 3 scenes and shards of 8 (so 9): shards and batches cross file boundaries."""
+    """Batches of 3 scenes and shards of 8: shards and batches cross file boundaries."""
     monkeypatch.setattr(runner, "BATCH_SCENES", 3)
     monkeypatch.setattr(runner, "SHARD_SCENES", 8)
 

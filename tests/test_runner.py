@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import orjson
 import pytest
@@ -149,6 +150,32 @@ def test_workers_do_not_change_the_shards(corpus, tmp_path, codebook, small_shar
     runner.encode_corpus([str(corpus)], tmp_path / "serial", codebook, workers=1)
     runner.encode_corpus([str(corpus)], tmp_path / "parallel", codebook, workers=2)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_big_inputs_cut_here_give_the_shards_of_whole_inputs_read_by_workers(corpus, tmp_path, codebook, small_shards, monkeypatch, workers):
+    runner.encode_corpus([str(corpus)], tmp_path / "whole", codebook, workers=workers)
+    monkeypatch.setattr(runner, "WHOLE_INPUT_BYTES", 64)  # most inputs are now cut by the parent
+    assert sum(len(data) > 64 for data in TREE.values()) >= 2
+    runner.encode_corpus([str(corpus)], tmp_path / "cut", codebook, workers=workers)
+    assert _files(tmp_path / "whole") == _files(tmp_path / "cut")
+
+
+def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, monkeypatch):
+    target = next(p for p in sorted(corpus.rglob("*")) if p.is_file() and p.stat().st_size > 0)
+    real_sniff = runner.sniff
+
+    def sniff_then_change(blocks, label):
+        sniffed = real_sniff(blocks, label)
+        if Path(label) == target:
+            target.write_bytes(target.read_bytes()[::-1])  # same size, other bytes
+        return sniffed
+
+    monkeypatch.setattr(runner, "sniff", sniff_then_change)
+    with pytest.raises(LtmcError) as info:
+        runner.encode_corpus([str(corpus)], tmp_path / "out", codebook, workers=2)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "changed while it was read" in str(info.value)
 
 
 def test_mined_codebook_is_deterministic(corpus, tmp_path):
