@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -411,4 +412,17 @@ def glyphs_from(
 
 
 def main() -> None:
-    app()
+    """The ``ltmc`` program. It leaves without tearing the interpreter down: after a
+    big encode that means freeing millions of cached pieces one by one (about
+    0.4 s for 29 MB), and every output is written, closed and flushed by then."""
+    try:
+        app()
+        code = ExitCode.OK
+    except SystemExit as stop:
+        code = stop.code
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+            code = ExitCode.FAILURE
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code or ExitCode.OK)

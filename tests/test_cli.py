@@ -363,6 +363,11 @@ def test_installed_ltmc_end_to_end(tmp_path, books, codebook_file, read_tree):
     assert decode.returncode == 0, decode.stderr.decode(errors="replace")
     assert b"Traceback" not in encode.stderr + decode.stderr
     assert read_tree(restored) == FILES
+    # The program leaves with os._exit: what it printed must all be there, and in a pipe.
+    piped = subprocess.run([*command, "decode", str(out), "-o", "-"], capture_output=True, timeout=300)
+    listed = orjson.loads((out / "manifest.json").read_bytes())["documents"]
+    assert piped.returncode == 0
+    assert piped.stdout == b"".join(FILES[d["path"]] for d in listed)
     failing = subprocess.run([*command, "decode", str(tmp_path / "absent"), "--verify"], capture_output=True, timeout=300)
     assert failing.returncode == ExitCode.USAGE
     assert b"Traceback" not in failing.stderr
