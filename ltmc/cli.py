@@ -171,7 +171,7 @@ def encode(
     force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
-    engine: Annotated[str, typer.Option("--engine", help="local: a process pool; dask: a Dask cluster (pip install 'ltmc[dask]'). Same output.")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local: a process pool; dask: a Dask cluster (pip install 'ltmc\\[dask]'). Same output.")] = "local",
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: scheduler address (tcp://HOST:8786); default: a local cluster of --workers.")] = None,
 ):
     """Encode books into Parquet shards of scene tokens.

@@ -77,6 +77,11 @@ def test_help_lists_the_commands(cli):
         assert command in result.output
 
 
+def test_help_keeps_square_brackets_that_are_not_markup(cli):
+    result = cli.invoke(app, ["encode", "--help"], env={"COLUMNS": "300"})
+    assert "pip install 'ltmc[dask]'" in result.output
+
+
 def test_no_arguments_shows_help(cli):
     result = cli.invoke(app, [])
     assert "Usage" in result.output
