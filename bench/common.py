@@ -127,6 +127,18 @@ def link_tree(works: Iterable[Work], dest: Path) -> Path:
     return dest
 
 
+def repeated_corpus(ru: Path, copies: int, dest: Path) -> int:
+    """``dest``/copy-NN/... → every file of ru/, ``copies`` times (links to files: ltmc
+    does not follow links to folders); the total bytes behind them."""
+    files = [p for p in sorted(ru.rglob("*")) if p.is_file()]
+    for k in range(copies):
+        for path in files:
+            link = dest / f"copy-{k:02d}" / path.relative_to(ru)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(path)
+    return copies * sum(p.stat().st_size for p in files)
+
+
 # -- o200k_base without the network ---------------------------------------------------
 
 

@@ -24,23 +24,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_CORPUS, log, read_text, require_corpus  # noqa: E402
+from common import DEFAULT_CORPUS, log, read_text, repeated_corpus, require_corpus  # noqa: E402
 from speed import LTMC, run  # noqa: E402
 
 LINE_MB = 200
 TARGET_MB = 1000
-
-
-def repeated_corpus(ru: Path, copies: int, dest: Path) -> int:
-    """``dest``/copy-NN/... → every file of ru/, ``copies`` times (links to files: ltmc
-    does not follow links to folders); the total bytes behind them."""
-    files = [p for p in sorted(ru.rglob("*")) if p.is_file()]
-    for k in range(copies):
-        for path in files:
-            link = dest / f"copy-{k:02d}" / path.relative_to(ru)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(path)
-    return copies * sum(p.stat().st_size for p in files)
 
 
 def one_long_line(ru: Path, megabytes: int, dest: Path) -> int:
