@@ -1,9 +1,9 @@
 /* The C twin of ltmc/fastpath.py: encode_pieces and segment_word, step for step.
  *
- * Everything is read from the codebook's own lists and dicts (fastpath.Tables), so
- * nothing is built or freed here; the gain is the same loops run without the
- * interpreter. A change to one file must be made to the other:
- * tests/test_fastpath.py holds the two equal on random input. */
+ * Everything is read from the codebook's own lists and dicts (fastpath.Tables),
+ * except the walk tables, which become two tries over code points (built once per
+ * process). A change to one file must be made to the other: tests/test_fastpath.py
+ * holds the two equal on random input. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -18,8 +18,6 @@
 #define FLIP_ID 258
 #define SENTENCE_START 2
 #define N_STATES 4
-#define ABSENT (-2)
-#define FAILED (-3)
 
 /* The byte ids of a character no token covers (fastpath.char_bytes): the one raw
  * byte a surrogateescape'd code point stands for, else its UTF-8 (surrogatepass). */
@@ -51,21 +49,151 @@ static int char_bytes(Py_UCS4 c, long out[4])
     return 4;
 }
 
-/* walk[word[begin:end]]: the id, -1 for a mere prefix, ABSENT, or FAILED with an
- * exception set. */
-static long walk_get(PyObject *walk, PyObject *word, Py_ssize_t begin, Py_ssize_t end)
+/* The walk tables (token text → id, each proper prefix → -1) as tries over code
+ * points, built once per process: a walk then costs one probe per character instead
+ * of a substring, a hash and a dict lookup. Edges live in one open-addressing table
+ * keyed by (node, code point). */
+typedef struct {
+    int32_t *ids; /* per node: the token id, or -1 for a mere prefix */
+    Py_ssize_t n_nodes;
+    uint64_t *keys; /* (node << 21 | code point) + 1; 0 marks an empty slot */
+    int32_t *children;
+    size_t mask;
+} Trie;
+
+typedef struct {
+    Trie start, cont;
+} Tries;
+
+#define TRIES_CAPSULE "ltmc._fastpath.Tries"
+
+static inline uint64_t edge_key(int32_t node, Py_UCS4 ch)
 {
-    PyObject *key = PyUnicode_Substring(word, begin, end);
-    if (key == NULL)
-        return FAILED;
-    PyObject *value = PyDict_GetItemWithError(walk, key);
-    Py_DECREF(key);
-    if (value == NULL)
-        return PyErr_Occurred() ? FAILED : ABSENT;
-    long token_id = PyLong_AsLong(value);
-    if (token_id == -1 && PyErr_Occurred())
-        return FAILED;
-    return token_id;
+    return (((uint64_t)node << 21) | ch) + 1;
+}
+
+static inline size_t edge_slot(uint64_t key, size_t mask)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 24) & mask;
+}
+
+/* The child of `node` along `ch`, or -1. */
+static inline int32_t trie_child(const Trie *trie, int32_t node, Py_UCS4 ch)
+{
+    uint64_t key = edge_key(node, ch);
+    for (size_t slot = edge_slot(key, trie->mask);; slot = (slot + 1) & trie->mask) {
+        if (trie->keys[slot] == key)
+            return trie->children[slot];
+        if (trie->keys[slot] == 0)
+            return -1;
+    }
+}
+
+static void trie_free(Trie *trie)
+{
+    PyMem_Free(trie->ids);
+    PyMem_Free(trie->keys);
+    PyMem_Free(trie->children);
+}
+
+/* A trie of every text the walk dict maps to an id >= 0 (its prefixes follow). */
+static int trie_build(Trie *trie, PyObject *walk)
+{
+    PyObject *text, *value;
+    Py_ssize_t pos = 0, edges = 0;
+    while (PyDict_Next(walk, &pos, &text, &value)) {
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "walk tables map strings to ids");
+            return -1;
+        }
+        edges += PyUnicode_GET_LENGTH(text);
+    }
+    size_t size = 16;
+    while (size < 2 * (size_t)edges + 16)
+        size *= 2;
+    trie->mask = size - 1;
+    trie->n_nodes = 1;
+    trie->ids = PyMem_Malloc(((size_t)edges + 1) * sizeof(int32_t));
+    trie->keys = PyMem_Calloc(size, sizeof(uint64_t));
+    trie->children = PyMem_Malloc(size * sizeof(int32_t));
+    if (trie->ids == NULL || trie->keys == NULL || trie->children == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    trie->ids[0] = -1;
+    pos = 0;
+    while (PyDict_Next(walk, &pos, &text, &value)) {
+        long token_id = PyLong_AsLong(value);
+        if (token_id == -1 && PyErr_Occurred())
+            return -1;
+        if (token_id < 0)
+            continue;
+        int32_t node = 0;
+        for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(text); k++) {
+            Py_UCS4 ch = PyUnicode_READ_CHAR(text, k);
+            int32_t child = trie_child(trie, node, ch);
+            if (child < 0) {
+                child = (int32_t)trie->n_nodes++;
+                trie->ids[child] = -1;
+                uint64_t key = edge_key(node, ch);
+                size_t slot = edge_slot(key, trie->mask);
+                while (trie->keys[slot] != 0)
+                    slot = (slot + 1) & trie->mask;
+                trie->keys[slot] = key;
+                trie->children[slot] = child;
+            }
+            node = child;
+        }
+        trie->ids[node] = (int32_t)token_id;
+    }
+    return 0;
+}
+
+static void tries_free(PyObject *capsule)
+{
+    Tries *tries = PyCapsule_GetPointer(capsule, TRIES_CAPSULE);
+    if (tries != NULL) {
+        trie_free(&tries->start);
+        trie_free(&tries->cont);
+        PyMem_Free(tries);
+    }
+}
+
+/* The tries of `tables`, built on first use and kept in tables.native. Borrowed
+ * from the capsule, which `tables` holds. */
+static Tries *tries_of(PyObject *tables)
+{
+    PyObject *native = PyObject_GetAttrString(tables, "native");
+    if (native == NULL)
+        return NULL;
+    if (native == Py_None) {
+        Py_DECREF(native);
+        PyObject *start_walk = PyObject_GetAttrString(tables, "start_walk");
+        PyObject *cont_walk = start_walk ? PyObject_GetAttrString(tables, "cont_walk") : NULL;
+        Tries *tries = cont_walk ? PyMem_Calloc(1, sizeof(Tries)) : NULL;
+        int failed = tries == NULL || !PyDict_Check(start_walk) || !PyDict_Check(cont_walk) ||
+                     trie_build(&tries->start, start_walk) < 0 || trie_build(&tries->cont, cont_walk) < 0;
+        Py_XDECREF(start_walk);
+        Py_XDECREF(cont_walk);
+        native = failed ? NULL : PyCapsule_New(tries, TRIES_CAPSULE, tries_free);
+        if (native == NULL) {
+            if (tries != NULL) {
+                trie_free(&tries->start);
+                trie_free(&tries->cont);
+                PyMem_Free(tries);
+            }
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "tables: walk tables must be dicts");
+            return NULL;
+        }
+        if (PyObject_SetAttrString(tables, "native", native) < 0) {
+            Py_DECREF(native);
+            return NULL;
+        }
+    }
+    Tries *tries = PyCapsule_GetPointer(native, TRIES_CAPSULE);
+    Py_DECREF(native); /* tables keeps it alive */
+    return tries;
 }
 
 static int append_id(PyObject *list, long token_id)
@@ -78,11 +206,9 @@ static int append_id(PyObject *list, long token_id)
     return status;
 }
 
-static PyObject *segment_word(PyObject *module, PyObject *args)
+/* fastpath.py_segment_word on the tries: a new reference to a list of ids or None. */
+static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg)
 {
-    PyObject *word, *start_walk, *cont_walk, *bound_arg;
-    if (!PyArg_ParseTuple(args, "UO!O!O:segment_word", &word, &PyDict_Type, &start_walk, &PyDict_Type, &cont_walk, &bound_arg))
-        return NULL;
     long bound = 0;
     int has_bound = bound_arg != Py_None;
     if (has_bound) {
@@ -107,12 +233,12 @@ static PyObject *segment_word(PyObject *module, PyObject *args)
     }
     if (has_bound)
         cost[n] = bound < inf ? bound : inf;
+    int32_t node = 0;
     for (Py_ssize_t end = 1; end <= n; end++) {
-        long token_id = walk_get(start_walk, word, 0, end);
-        if (token_id == FAILED)
-            goto done;
-        if (token_id == ABSENT)
+        node = trie_child(&tries->start, node, PyUnicode_READ(kind, data, end - 1));
+        if (node < 0)
             break;
+        long token_id = tries->start.ids[node];
         if (token_id >= 0) {
             cost[end] = 1;
             back_begin[end] = 0;
@@ -135,12 +261,12 @@ static PyObject *segment_word(PyObject *module, PyObject *args)
         long reach = cost[begin] + 1;
         if (reach >= cost[n])
             continue;
+        node = 0;
         for (Py_ssize_t end = begin + 1; end <= n; end++) {
-            long token_id = walk_get(cont_walk, word, begin, end);
-            if (token_id == FAILED)
-                goto done;
-            if (token_id == ABSENT)
+            node = trie_child(&tries->cont, node, PyUnicode_READ(kind, data, end - 1));
+            if (node < 0)
                 break;
+            long token_id = tries->cont.ids[node];
             if (token_id >= 0 && reach < cost[end]) {
                 cost[end] = reach;
                 back_begin[end] = (long)begin;
@@ -192,16 +318,17 @@ done:
     return out;
 }
 
-/* fastpath.Tables, its fields fetched once per call (new references). */
+/* fastpath.Tables, its fields fetched once per call (new references), and its tries. */
 typedef struct {
     PyObject *role, *variants, *literal, *space_after, *cap_effect, *space_id;
-    PyObject *start_walk, *cont_walk, *bonds, *caches, *word_cache, *cache_limit, *encode_other;
+    PyObject *bonds, *caches, *word_cache, *cache_limit, *encode_other;
+    const Tries *tries;
 } Tables;
 
-#define N_FIELDS 13
+#define N_FIELDS 11 /* the PyObject fields above, in order */
 static const char *field_names[N_FIELDS] = {
     "role", "variants", "literal", "space_after", "cap_effect", "space_id",
-    "start_walk", "cont_walk", "bonds", "caches", "word_cache", "cache_limit", "encode_other",
+    "bonds", "caches", "word_cache", "cache_limit", "encode_other",
 };
 
 static void tables_release(Tables *t)
@@ -228,7 +355,7 @@ static int tables_fetch(PyObject *source, Tables *t)
             goto fail;
         }
     }
-    if (!PyDict_CheckExact(t->start_walk) || !PyDict_CheckExact(t->cont_walk) || !PyDict_CheckExact(t->bonds) ||
+    if (!PyDict_CheckExact(t->bonds) ||
         !PyDict_CheckExact(t->word_cache) || !PyList_CheckExact(t->caches) || PyList_GET_SIZE(t->caches) != N_STATES ||
         !PyLong_Check(t->cache_limit) || !PyCallable_Check(t->encode_other)) {
         PyErr_SetString(PyExc_TypeError, "tables: the encoder's fields are not ready (call Codebook.prepare_encoder)");
@@ -240,6 +367,8 @@ static int tables_fetch(PyObject *source, Tables *t)
             goto fail;
         }
     }
+    if ((t->tries = tries_of(source)) == NULL)
+        goto fail;
     return 0;
 fail:
     tables_release(t);
@@ -315,11 +444,7 @@ static PyObject *word_segments(const Tables *t, PyObject *word, PyObject *bound)
         return Py_NewRef(seg);
     if (PyErr_Occurred())
         return NULL;
-    PyObject *args = Py_BuildValue("(OOOO)", word, t->start_walk, t->cont_walk, bound);
-    if (args == NULL)
-        return NULL;
-    seg = segment_word(NULL, args);
-    Py_DECREF(args);
+    seg = segment(t->tries, word, bound);
     if (seg != NULL && PyDict_SetItem(t->word_cache, word, seg) < 0)
         Py_CLEAR(seg);
     return seg;
@@ -623,6 +748,15 @@ static PyObject *split_pieces(PyObject *module, PyObject *args)
     return out;
 }
 
+static PyObject *segment_word(PyObject *module, PyObject *args)
+{
+    PyObject *word, *tables, *bound;
+    if (!PyArg_ParseTuple(args, "UOO:segment_word", &word, &tables, &bound))
+        return NULL;
+    Tries *tries = tries_of(tables);
+    return tries ? segment(tries, word, bound) : NULL;
+}
+
 /* Item `index` of a bond-trie node [bond text or None, children], checked. */
 static PyObject *node_item(PyObject *node, Py_ssize_t index)
 {
@@ -727,7 +861,7 @@ fail:
 static PyMethodDef methods[] = {
     {"encode_pieces", encode_pieces, METH_VARARGS, "encode_pieces(parts, tables) -> (ids packed as int32, words); see ltmc.fastpath.py_encode_pieces"},
     {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
-    {"segment_word", segment_word, METH_VARARGS, "segment_word(word, start_walk, cont_walk, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
+    {"segment_word", segment_word, METH_VARARGS, "segment_word(word, tables, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
     {NULL, NULL, 0, NULL},
 };
 

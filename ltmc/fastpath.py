@@ -5,10 +5,12 @@
 equal on random input) and the fallback where ltmc was installed without a C
 compiler; ``ACCELERATED`` says which one runs.
 
-Both read the codebook's own lists and dicts, gathered in ``Tables``, so the C side
-keeps no structures of its own. Pieces that are not words (punctuation, spaces,
-bytes) and the rare word no candidate spells right go back to the codebook
-(``Tables.encode_other``): they are few and their rules are easier read in Python.
+Both read the codebook's own lists and dicts, gathered in ``Tables``; the only
+structure of the C side's own is a pair of tries over code points that stand in for
+the walk tables (``Tables.native``, built on first use). Pieces that are not words
+(punctuation, spaces, bytes) and the rare word no candidate spells right go back to
+the codebook (``Tables.encode_other``): they are few and their rules are easier
+read in Python.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Tables:
     word_cache: dict[str, list[int] | None] = field(default_factory=dict)
     cache_limit: int = 0
     encode_other: Callable[[str, bool, bool], tuple[tuple[int, ...], bool, bool]] | None = None
+    native: object = None  # the C side's tries over the walk tables, built on its first use
 
 
 @cache
@@ -195,11 +198,11 @@ def _encode_word_piece(piece: str, cap: bool, space: bool, t: Tables) -> tuple[t
 def _word_segments(word: str, bound: int | None, t: Tables) -> list[int] | None:
     seg = t.word_cache.get(word, False)
     if seg is False:
-        seg = t.word_cache[word] = py_segment_word(word, t.start_walk, t.cont_walk, bound)
+        seg = t.word_cache[word] = py_segment_word(word, t, bound)
     return seg
 
 
-def py_segment_word(word: str, start_walk: dict[str, int], cont_walk: dict[str, int], bound: int | None) -> list[int] | None:
+def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None:
     """Fewest tokens for ``word``: one start token, then continuation tokens or, for a
     character no token covers, its bytes (shortest path; ties go to the longest last
     token). None if no start token fits, or, with a ``bound``, if no path is shorter.
@@ -207,6 +210,7 @@ def py_segment_word(word: str, start_walk: dict[str, int], cont_walk: dict[str, 
     Positions are settled left to right; from each, a match is extended only while
     some token still begins with it (the walk tables know every prefix), and a
     position that cannot beat the best whole path found so far is not expanded."""
+    start_walk, cont_walk = t.start_walk, t.cont_walk
     n = len(word)
     inf = n * 8 + 8
     cost = [inf] * (n + 1)
