@@ -77,7 +77,7 @@ def _codebook(path: str, fingerprint: str) -> Codebook:
 
 
 def _sniff_task(source: Source):
-    return _guard(lambda: sniff(read_bytes_blocks(source), source.label))
+    return _guard(lambda: sniff(source))
 
 
 def _encode_task(source: Source, encoding: str, part: str, codebook_path: str, fingerprint: str):

@@ -23,7 +23,7 @@ from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import Source, Sniffed, discover, encode_text, read_bytes_blocks, read_checked, sniff, text_blocks
+from ltmc.sources import Source, Sniffed, discover, encode_text, read_checked, sniff, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch
@@ -90,7 +90,7 @@ def _spool_stdin(stack: ExitStack) -> Path:
 
 def _sniff_source(source: Source) -> Sniffed | LtmcError:
     try:
-        return sniff(read_bytes_blocks(source), source.label)
+        return sniff(source)
     except LtmcError as err:
         return err  # a value, so one bad file does not stop the others
 

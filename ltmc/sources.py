@@ -147,16 +147,18 @@ def read_checked(source: Source, sniffed: "Sniffed") -> Iterator[bytes]:
         raise LtmcError(f"{source.label}: changed while it was read; let it settle and run again", ExitCode.DATA)
 
 
-def sniff(blocks: Iterator[bytes], label: str) -> Sniffed:
-    """One pass: size, sha256, and which decoding gives the bytes back."""
+def sniff(source: Source) -> Sniffed:
+    """Size, sha256, and which decoding gives the bytes back, in one pass over a
+    UTF-8 file. A file that is not UTF-8 but decodes as Windows-1251 is read a
+    second time, to count how many of its high bytes are Cyrillic letters."""
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
     legacy = codecs.getincrementaldecoder(LEGACY_ENCODING)("strict")
     utf8_ok = legacy_ok = True
-    size = high = cyrillic = 0
-    for block in blocks:
+    size = 0
+    for block in read_bytes_blocks(source):
         if size == 0 and b"\0" in block[:_SNIFF]:
-            raise LtmcError(f"{label}: looks binary (NUL bytes), not text; leave it out of the corpus", ExitCode.DATA)
+            raise LtmcError(f"{source.label}: looks binary (NUL bytes), not text; leave it out of the corpus", ExitCode.DATA)
         size += len(block)
         digest.update(block)
         if utf8_ok:
@@ -169,16 +171,20 @@ def sniff(blocks: Iterator[bytes], label: str) -> Sniffed:
                 legacy.decode(block)
             except UnicodeDecodeError:
                 legacy_ok = False
-        if legacy_ok:
-            high += len(block) - len(block.translate(None, _HIGH))
-            cyrillic += len(block) - len(block.translate(None, _CYRILLIC_1251))
     if utf8_ok:
         try:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8_ok = False
-    # Most high bytes of Russian cp1251 text are letters (0xC0–0xFF).
-    encoding = "utf-8" if utf8_ok or not legacy_ok or cyrillic < 0.8 * max(high, 1) else LEGACY_ENCODING
+    encoding = "utf-8"
+    if not utf8_ok and legacy_ok:
+        high = cyrillic = 0
+        for block in read_bytes_blocks(source):
+            high += len(block) - len(block.translate(None, _HIGH))
+            cyrillic += len(block) - len(block.translate(None, _CYRILLIC_1251))
+        # Most high bytes of Russian cp1251 text are letters (0xC0–0xFF).
+        if cyrillic >= 0.8 * max(high, 1):
+            encoding = LEGACY_ENCODING
     return Sniffed(encoding, size, digest.hexdigest())
 
 

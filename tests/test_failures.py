@@ -330,9 +330,9 @@ def _after_sniff(monkeypatch, target: Path, act) -> None:
     """Run ``act`` right after ltmc has sniffed ``target`` and before it reads it again."""
     real_sniff = runner.sniff
 
-    def sniff_then_act(blocks, label):
-        sniffed = real_sniff(blocks, label)
-        if Path(label) == target:
+    def sniff_then_act(source):
+        sniffed = real_sniff(source)
+        if Path(source.label) == target:
             act()
         return sniffed
 

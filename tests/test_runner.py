@@ -165,9 +165,9 @@ def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, mo
     target = next(p for p in sorted(corpus.rglob("*")) if p.is_file() and p.stat().st_size > 0)
     real_sniff = runner.sniff
 
-    def sniff_then_change(blocks, label):
-        sniffed = real_sniff(blocks, label)
-        if Path(label) == target:
+    def sniff_then_change(source):
+        sniffed = real_sniff(source)
+        if Path(source.label) == target:
             target.write_bytes(target.read_bytes()[::-1])  # same size, other bytes
         return sniffed
 

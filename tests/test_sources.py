@@ -13,7 +13,7 @@ RUSSIAN = "Вечером над озером поднимался туман, �
 
 def _sniff(path) -> sources.Sniffed:
     source = Source(path, path.name)
-    return sniff(read_bytes_blocks(source), source.label)
+    return sniff(source)
 
 
 def _read_back(path) -> bytes:
@@ -43,6 +43,26 @@ def test_cp1251_file_is_detected(tmp_path):
     text = "".join(text_blocks(read_bytes_blocks(Source(path, "legacy.txt")), sniffed.encoding))
     assert text == RUSSIAN
     assert _read_back(path) == data
+
+
+@pytest.mark.parametrize("ascii_blocks", [0, 3])
+def test_the_whole_file_decides_when_utf8_fails_late(tmp_path, monkeypatch, ascii_blocks):
+    # UTF-8 can fail blocks into a file; the Cyrillic count must still cover all of it.
+    monkeypatch.setattr(sources, "BLOCK", 64)
+    head = b"a" * 64 * ascii_blocks
+    russian, latin = tmp_path / "russian.txt", tmp_path / "latin.txt"
+    russian.write_bytes(head + RUSSIAN.encode("cp1251"))
+    latin.write_bytes(head + b"\x93quoted\x94 \x96 dash " * 40)  # cp1251 punctuation: high bytes, no letters
+    assert _sniff(russian).encoding == LEGACY_ENCODING
+    assert _sniff(latin).encoding == "utf-8"
+    assert _read_back(russian) == russian.read_bytes()
+    assert _read_back(latin) == latin.read_bytes()
+    # Mostly UTF-8 quotes (one byte in three counts as a letter), then a little cp1251:
+    # the whole file says UTF-8, though the part after the failure alone would not.
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes(head + "“”".encode("utf-8") * 200 + RUSSIAN[:80].encode("cp1251"))
+    assert _sniff(mixed).encoding == "utf-8"
+    assert _read_back(mixed) == mixed.read_bytes()
 
 
 def test_sha256_is_of_the_raw_bytes(tmp_path):
