@@ -7,7 +7,7 @@ LTMC ?= ltmc
 DEMO_OUT ?= demo-out
 DEMO_VOCAB ?= 4096
 
-.PHONY: install demo test bench-deps bench-compression bench-speed bench-memory clean
+.PHONY: install demo test sanitize bench-deps bench-compression bench-speed bench-memory clean
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -19,6 +19,15 @@ demo:
 
 test:
 	$(PYTHON) -m pytest -q
+
+# The tests that drive ltmc/_fastpath.c, against a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (gcc); the normal build is put back afterwards.
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g
+sanitize:
+	CFLAGS="$(SANITIZE)" LDFLAGS="$(SANITIZE)" $(PYTHON) setup.py -q build_ext --inplace --force
+	LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		HYPOTHESIS_PROFILE=dev $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_fastpath.py tests/test_codebook.py tests/test_runner.py; \
+		status=$$?; $(PYTHON) setup.py -q build_ext --inplace --force; exit $$status
 
 bench-deps:
 	$(PYTHON) -m pip install -e '.[bench]'
