@@ -775,8 +775,9 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
     Tables t;
     if (tables_fetch(source, &t) < 0)
         return NULL;
-    /* The ids, packed as int32 in a buffer that doubles when full. */
-    Py_ssize_t used = 0, capacity = 2 * PyList_GET_SIZE(parts) + 16;
+    /* The ids, packed as int32 in a buffer that doubles when full (room for two
+     * ids a piece to start with: on ru/prose there are 0.97). */
+    Py_ssize_t used = 0, capacity = 2 * (Py_ssize_t)sizeof(int32_t) * PyList_GET_SIZE(parts) + 64;
     char *ids = PyMem_Malloc((size_t)capacity);
     if (ids == NULL) {
         PyErr_NoMemory();
