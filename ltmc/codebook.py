@@ -371,6 +371,11 @@ class Codebook:
         ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
         return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), data])
 
+    def prepare_decoder(self) -> None:
+        """Build the batch decoder's arrays now (idempotent), so that threads decoding
+        at once share one copy."""
+        self._spellings()
+
     def _spellings(self) -> "_Spellings":
         if self._spelling_table is None:
             self._spelling_table = _Spellings(self)

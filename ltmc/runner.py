@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,23 +168,33 @@ def _encode_in_worker(task: _Input | pa.RecordBatch) -> list[pa.RecordBatch]:
     return [encode_scenes(batch, _worker_codebook) for batch in batches]
 
 
-def map_ordered(fn, items, workers: int, init=None, init_args=()) -> Iterator:
-    """``map(fn, items)`` on a process pool, in order, with a bounded number in flight."""
-    if workers <= 1:
+def map_ordered(fn, items, workers: int, init=None, init_args=(), threads: bool = False) -> Iterator:
+    """``map(fn, items)`` on a pool of processes, or of threads for work that
+    releases the GIL, in order, with a bounded number in flight."""
+    if workers <= 1 or threads:
         if init:
             init(*init_args)
+    if workers <= 1:
         with _few_collections():
             yield from map(fn, items)
-        return
-    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    with context.Pool(workers, initializer=_start_worker, initargs=(init, init_args)) as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.apply_async(fn, (item,)))
-            if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    elif threads:
+        with ThreadPoolExecutor(workers) as pool:
+            yield from _in_order((pool.submit(fn, item) for item in items), workers, lambda future: future.result())
+    else:
+        context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+        with context.Pool(workers, initializer=_start_worker, initargs=(init, init_args)) as pool:
+            yield from _in_order((pool.apply_async(fn, (item,)) for item in items), workers, lambda task: task.get())
+
+
+def _in_order(submitted: Iterator, workers: int, result) -> Iterator:
+    """Results of tasks as ``submitted`` yields them (lazily), in that order."""
+    pending: deque = deque()
+    for task in submitted:
+        pending.append(task)
+        if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
+            yield result(pending.popleft())
+    while pending:
+        yield result(pending.popleft())
 
 
 def _start_worker(init, init_args) -> None:
@@ -339,8 +350,8 @@ class DecodeResult:
 
 
 
-def _decode_in_worker(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return decode_tokens(batch, _worker_codebook)
+def _decode_row_group(read: Callable[[], list[pa.RecordBatch]]) -> list[pa.RecordBatch]:
+    return [decode_tokens(batch, _worker_codebook) for batch in read()]
 
 
 def decode_corpus(
@@ -377,7 +388,11 @@ def decode_corpus(
         if not ok:
             result.mismatches.append(current)
 
-    batches = map_ordered(_decode_in_worker, output.iter_batches(), workers, _init_worker, (output.codebook,))
+    # Threads, not processes: reading shards, the vectorised decoder, hashing and
+    # writing all release the GIL, and nothing has to be pickled.
+    output.codebook.prepare_decoder()
+    groups = map_ordered(_decode_row_group, output.iter_row_groups(), workers, _init_worker, (output.codebook,), threads=True)
+    batches = (batch for decoded in groups for batch in decoded)
     try:
         for batch in batches:
             for name, data in zip(batch.column("path").to_pylist(), batch.column("data").to_pylist()):

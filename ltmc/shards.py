@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import orjson
@@ -169,21 +171,49 @@ class Output:
     def iter_batches(self, columns: list[str] | None = None):
         """Token batches of every shard, in order, checking each shard first."""
         for shard in self.manifest["shards"]:
-            path = self.root / shard["file"]
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                raise LtmcError(f"{path}: shard listed in the manifest is missing; re-run `ltmc encode`", ExitCode.DATA) from None
-            if hashlib.sha256(data).hexdigest() != shard["sha256"]:
-                raise LtmcError(f"{path}: shard does not match the manifest's checksum (truncated or altered); re-run `ltmc encode`", ExitCode.DATA)
-            # The bytes just checked are the ones parsed, row group by row group:
+            # The bytes checked are the ones parsed, row group by row group:
             # memory holds one compressed shard and one batch, whatever the shard's size.
-            try:
-                parquet = pq.ParquetFile(pa.BufferReader(data))
-                _check_shard(parquet.schema_arrow, parquet.metadata.num_rows, shard, columns, path)
+            path, _, parquet = self._checked(shard, columns)
+            with _reading(path):
                 yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns)
-            except (pa.ArrowException, OSError) as err:
-                raise LtmcError(f"{path}: corrupt Parquet shard ({err}); re-run `ltmc encode`", ExitCode.DATA) from None
+
+    def iter_row_groups(self, columns: list[str] | None = None):
+        """For every row group of every shard, in order, a function that reads it as
+        batches of READ_BATCH_ROWS rows; each shard is checked before its first. The
+        functions may run on other threads, and hold the shard's checked bytes."""
+        for shard in self.manifest["shards"]:
+            path, data, parquet = self._checked(shard, columns)
+            for group in range(parquet.num_row_groups):
+                yield partial(_read_row_group, path, data, group, columns)
+
+    def _checked(self, shard: dict, columns: list[str] | None) -> tuple[Path, bytes, pq.ParquetFile]:
+        """The shard's bytes, checked against the manifest's sha256, opened as Parquet."""
+        path = self.root / shard["file"]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise LtmcError(f"{path}: shard listed in the manifest is missing; re-run `ltmc encode`", ExitCode.DATA) from None
+        if hashlib.sha256(data).hexdigest() != shard["sha256"]:
+            raise LtmcError(f"{path}: shard does not match the manifest's checksum (truncated or altered); re-run `ltmc encode`", ExitCode.DATA)
+        with _reading(path):
+            parquet = pq.ParquetFile(pa.BufferReader(data))
+        _check_shard(parquet.schema_arrow, parquet.metadata.num_rows, shard, columns, path)
+        return path, data, parquet
+
+
+def _read_row_group(path: Path, data: bytes, group: int, columns: list[str] | None) -> list[pa.RecordBatch]:
+    # A reader of its own: one ParquetFile is not to be shared between threads.
+    with _reading(path):
+        table = pq.ParquetFile(pa.BufferReader(data)).read_row_group(group, columns=columns)
+        return table.to_batches(max_chunksize=READ_BATCH_ROWS)
+
+
+@contextmanager
+def _reading(path: Path):
+    try:
+        yield
+    except (pa.ArrowException, OSError) as err:
+        raise LtmcError(f"{path}: corrupt Parquet shard ({err}); re-run `ltmc encode`", ExitCode.DATA) from None
 
 
 def _check_manifest(manifest: dict, where: Path) -> None:

@@ -178,6 +178,17 @@ def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, mo
     assert "changed while it was read" in str(info.value)
 
 
+def test_decode_on_threads_restores_the_same_files(corpus, tmp_path, codebook, small_shards, read_tree):
+    out = tmp_path / "out"
+    runner.encode_corpus([str(corpus)], out, codebook)
+    for workers in (1, 2, 3):
+        result = runner.decode_corpus(out, tmp_path / f"restored-{workers}", workers=workers)
+        assert result.mismatches == [] and result.documents == len(TREE)
+        assert read_tree(tmp_path / f"restored-{workers}") == TREE
+        checked = runner.decode_corpus(out, None, verify=True, workers=workers)
+        assert checked.checked == result.checked
+
+
 def test_mined_codebook_is_deterministic(corpus, tmp_path):
     runner.encode_corpus([str(corpus)], tmp_path / "one", vocab_size=800)
     runner.encode_corpus([str(corpus)], tmp_path / "two", vocab_size=800)
