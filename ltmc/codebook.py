@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from array import array
 import re
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -88,7 +88,7 @@ def _encode_task(source: Source, encoding: str, part: str, codebook_path: str, f
             for scene_batch in runner.scene_batches(source.name, encoding, text_blocks(read_bytes_blocks(source), encoding)):
                 batch = encode_scenes(scene_batch, book)
                 scenes += batch.num_rows
-                tokens += _tokens(batch)
+                tokens += shards.count_tokens(batch)
                 n_bytes += pc.sum(batch.column("n_bytes")).as_py() or 0
                 writer.write_batch(batch)
         return {"scenes": scenes, "tokens": tokens, "encoded_bytes": n_bytes}
@@ -102,14 +102,11 @@ def _shard_task(path: str, pieces: list[tuple[str, int, int]]):
     for part, start, length in pieces:
         # Memory-mapped and left open: the slices refer to the mapping until the shard is written.
         tables.append(pa.ipc.open_file(pa.memory_map(part)).read_all().slice(start, length))
-    table = pa.concat_tables(tables) if tables else TOKEN_SCHEMA.empty_table()
-    digest = shards.write_shard(Path(path), table)
-    return {"rows": table.num_rows, "tokens": _tokens(table), "sha256": digest}
-
-
-def _tokens(rows: pa.RecordBatch | pa.Table) -> int:
-    # Not len(ids.values): a sliced list array's values are its parent's.
-    return pc.sum(pc.list_value_length(rows.column("ids"))).as_py() or 0
+    writer = shards.ShardWriter(Path(path))
+    if tables:
+        writer.write(pa.concat_tables(tables))
+    digest = writer.close()
+    return {"rows": writer.rows, "tokens": writer.tokens, "sha256": digest}
 
 
 # -- the plan (pure) -------------------------------------------------------------------

@@ -80,6 +80,9 @@ class _Input:
         # read_checked fails with "changed while it was read" if the bytes are not the sniffed ones
         return text_blocks(read_checked(self.source, self.sniffed), self.sniffed.encoding)
 
+    def scene_batches(self) -> Iterator[pa.RecordBatch]:
+        return scene_batches(self.source.name, self.sniffed.encoding, self.texts())
+
 
 def _spool_stdin(stack: ExitStack) -> Path:
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ltmc-stdin-"))
@@ -157,14 +160,11 @@ def _encode_tasks(inputs: list[_Input]) -> Iterator[_Input | pa.RecordBatch]:
         if item.sniffed.size <= WHOLE_INPUT_BYTES:
             yield item
         else:
-            yield from scene_batches(item.source.name, item.sniffed.encoding, item.texts())
+            yield from item.scene_batches()
 
 
 def _encode_in_worker(task: _Input | pa.RecordBatch) -> list[pa.RecordBatch]:
-    if isinstance(task, _Input):
-        batches = scene_batches(task.source.name, task.sniffed.encoding, task.texts())
-    else:
-        batches = [task]
+    batches = task.scene_batches() if isinstance(task, _Input) else [task]
     return [encode_scenes(batch, _worker_codebook) for batch in batches]
 
 

@@ -36,9 +36,12 @@ def shard_name(index: int) -> str:
 
 _VERSION_KEY = b"ltmc-shards-version"
 READ_BATCH_ROWS = 256  # scenes per batch read back: bounds the memory of decode and stats
-
-
 ROW_GROUP_ROWS = 1024  # scenes per Parquet row group
+
+
+def count_tokens(rows: pa.RecordBatch | pa.Table) -> int:
+    # Not len(ids.values): a sliced list array's values are its parent's.
+    return pc.sum(pc.list_value_length(rows.column("ids"))).as_py() or 0
 
 
 class ShardWriter:
@@ -62,7 +65,7 @@ class ShardWriter:
         self._pending.extend(rows.to_batches() if isinstance(rows, pa.Table) else [rows])
         self._pending_rows += rows.num_rows
         self.rows += rows.num_rows
-        self.tokens += pc.sum(pc.list_value_length(rows.column("ids"))).as_py() or 0
+        self.tokens += count_tokens(rows)
         while self._pending_rows >= ROW_GROUP_ROWS:
             self._flush(ROW_GROUP_ROWS)
 
