@@ -37,9 +37,10 @@ def corpus(tmp_path, write_tree):
 
 @pytest.fixture
 def small_shards(monkeypatch):
-    """Small batches and shards, so a tiny corpus spans several of each."""
+    """Small batches, shards and tasks, so a tiny corpus spans several of each."""
     monkeypatch.setattr(runner, "BATCH_SCENES", 2)
     monkeypatch.setattr(runner, "SHARD_SCENES", 5)
+    monkeypatch.setattr(runner, "TASK_BYTES", 200)  # tasks of one file and of several
 
 
 def _files(root):
@@ -159,6 +160,12 @@ def test_big_inputs_cut_here_give_the_shards_of_whole_inputs_read_by_workers(cor
     assert sum(len(data) > 64 for data in TREE.values()) >= 2
     runner.encode_corpus([str(corpus)], tmp_path / "cut", codebook, workers=workers)
     assert _files(tmp_path / "whole") == _files(tmp_path / "cut")
+
+
+def test_tasks_group_consecutive_small_inputs_up_to_a_size():
+    groups = list(runner._grouped([5, 1, 2, 9, 1, 1], lambda n: n, 6))
+    assert groups == [[5, 1], [2, 9], [1, 1]]
+    assert list(runner._grouped([], lambda n: n, 6)) == []
 
 
 def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, monkeypatch):
