@@ -423,6 +423,7 @@ def decode_corpus(
     expected = {d["path"]: d for d in output.documents}
     to_stdout = dest == "-"
     root = None if verify or to_stdout else Path(dest)
+    destination = _Destination(root) if root is not None else None
     result = DecodeResult()
     current: str | None = None
     digest = None
@@ -461,7 +462,7 @@ def decode_corpus(
                 current, digest = name, hashlib.sha256()
                 relative = shards.safe_relative(name)
                 if root is not None:
-                    target = _inside(root, relative)
+                    target = destination.target(relative)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
                 elif to_stdout:
@@ -478,7 +479,7 @@ def decode_corpus(
             if expected[name]["bytes"] != 0:  # only an empty file has no scenes
                 raise LtmcError(f"{output.root}: the manifest lists {name!r} ({expected[name]['bytes']} bytes) but the shards hold no rows for it; the manifest does not match its shards, re-run `ltmc encode`", ExitCode.DATA)
             if root is not None:
-                target = _inside(root, shards.safe_relative(name))
+                target = destination.target(shards.safe_relative(name))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(b"")
             result.checked.append((name, expected[name]["sha256"] == hashlib.sha256(b"").hexdigest()))
@@ -494,13 +495,22 @@ def decode_corpus(
     return result
 
 
-def _inside(root: Path, relative) -> Path:
-    """``root / relative``, refused if an existing link inside ``root`` leads it elsewhere."""
-    target = root / relative
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([real_root, os.path.realpath(target.parent)]) != real_root:
-        raise LtmcError(f"{target}: a symbolic link in the destination leads outside it; refusing to write there, pick an empty -o", ExitCode.DATA)
-    return target
+class _Destination:
+    """Paths under ``root``, refused if an existing link inside ``root`` leads them
+    elsewhere; each folder is resolved once, not once per file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._real_root = os.path.realpath(root)
+        self._checked: set[Path] = set()
+
+    def target(self, relative) -> Path:
+        target = self.root / relative
+        if target.parent not in self._checked:
+            if os.path.commonpath([self._real_root, os.path.realpath(target.parent)]) != self._real_root:
+                raise LtmcError(f"{target}: a symbolic link in the destination leads outside it; refusing to write there, pick an empty -o", ExitCode.DATA)
+            self._checked.add(target.parent)
+        return target
 
 
 def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
