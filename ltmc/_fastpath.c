@@ -1,4 +1,5 @@
-/* The C twin of ltmc/fastpath.py: encode_pieces and segment_word, step for step.
+/* The C twin of ltmc/fastpath.py: encode_pieces and segment_word, step for step;
+ * and decode_flat, the scene decoder of Codebook.decode_scenes without the GIL.
  *
  * Everything is read from the codebook's own lists and dicts (fastpath.Tables),
  * except the walk tables, which become two tries over code points (built once per
@@ -859,9 +860,129 @@ fail:
     return NULL;
 }
 
+/* Scenes of ids back to bytes: decode_run on every scene, over flat arrays (the
+ * codebook's _Spellings), so that it runs without the GIL and decode threads work at
+ * once. */
+typedef struct {
+    const int32_t *ids, *starts;
+    const int8_t *role, *cap_effect;
+    const uint8_t *space_after;
+    const int64_t *spell_offsets;
+    const char *spell_data;
+    Py_ssize_t scenes, vocab;
+} Flat;
+
+/* Fills `*out` (grown with realloc as needed) and ends[0..scenes]; the bytes used, or
+ * -1 when out of memory. */
+static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, int64_t *ends)
+{
+    int64_t used = 0;
+    ends[0] = 0;
+    for (Py_ssize_t s = 0; s < f->scenes; s++) {
+        int cap = 1, space = 0, glue = 0, flip = 0;
+        for (int32_t k = f->starts[s]; k < f->starts[s + 1]; k++) {
+            int32_t id = f->ids[k];
+            int role = f->role[id];
+            if (role == MARKER) {
+                if (id == GLUE_ID)
+                    glue = 1;
+                else if (id == FLIP_ID)
+                    flip = 1;
+                else /* a scene separator: the next scene starts afresh */
+                    cap = 1, space = 0, glue = 0, flip = 0;
+                continue;
+            }
+            int variant = 0;
+            if (role == START) {
+                variant = 2 * (space && !glue) + (cap != flip);
+                glue = flip = 0;
+            }
+            const int64_t *at = f->spell_offsets + 4 * (int64_t)id + variant;
+            int64_t size = at[1] - at[0];
+            if (used + size > capacity) {
+                capacity = 2 * (used + size);
+                char *grown = realloc(*out, (size_t)capacity);
+                if (grown == NULL)
+                    return -1;
+                *out = grown;
+            }
+            memcpy(*out + used, f->spell_data + at[0], (size_t)size);
+            used += size;
+            space = f->space_after[id];
+            if (f->cap_effect[id] == SET)
+                cap = 1;
+            else if (f->cap_effect[id] == CLEAR)
+                cap = 0;
+        }
+        ends[s + 1] = used;
+    }
+    return used;
+}
+
+static PyObject *decode_flat(PyObject *module, PyObject *args)
+{
+    Py_buffer views[7];
+    int got = 0;
+    PyObject *result = NULL;
+    PyObject *objects[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOO:decode_flat", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4], &objects[5], &objects[6]))
+        return NULL;
+    for (; got < 7; got++)
+        if (PyObject_GetBuffer(objects[got], &views[got], PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+    Flat f = {views[0].buf, views[1].buf, views[2].buf, views[4].buf, views[3].buf, views[5].buf, views[6].buf,
+              views[1].len / 4 - 1, views[2].len};
+    Py_ssize_t n = views[0].len / 4;
+    if (views[0].len % 4 || views[1].len % 4 || f.scenes < 0 || views[3].len != f.vocab || views[4].len != f.vocab ||
+        views[5].len != 8 * (4 * f.vocab + 1)) {
+        PyErr_SetString(PyExc_ValueError, "decode_flat: array sizes do not fit together");
+        goto done;
+    }
+    if (f.starts[0] != 0 || f.starts[f.scenes] != n) {
+        PyErr_SetString(PyExc_ValueError, "decode_flat: scene offsets do not span the ids");
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < f.scenes; s++)
+        if (f.starts[s + 1] < f.starts[s]) {
+            PyErr_SetString(PyExc_ValueError, "decode_flat: scene offsets go backwards");
+            goto done;
+        }
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (f.ids[k] < 0 || f.ids[k] >= f.vocab) {
+            PyErr_Format(PyExc_IndexError, "token id %d is outside the codebook", (int)f.ids[k]);
+            goto done;
+        }
+    PyObject *ends = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(8 * (f.scenes + 1)));
+    int64_t capacity = 8 * (int64_t)n + 64; /* about 8 bytes a token on Russian text */
+    char *out = malloc((size_t)capacity);
+    if (ends == NULL || out == NULL) {
+        Py_XDECREF(ends);
+        free(out);
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    int64_t used;
+    int64_t *out_ends = (int64_t *)PyBytes_AS_STRING(ends);
+    Py_BEGIN_ALLOW_THREADS
+    used = decode_flat_scenes(&f, &out, capacity, out_ends);
+    Py_END_ALLOW_THREADS
+    PyObject *data = used < 0 ? PyErr_NoMemory() : PyBytes_FromStringAndSize(out, (Py_ssize_t)used);
+    free(out);
+    if (data != NULL)
+        result = Py_BuildValue("(NN)", data, ends);
+    else
+        Py_DECREF(ends);
+done:
+    while (got > 0)
+        PyBuffer_Release(&views[--got]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"encode_pieces", encode_pieces, METH_VARARGS, "encode_pieces(parts, tables) -> (ids packed as int32, words); see ltmc.fastpath.py_encode_pieces"},
     {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
+    {"decode_flat", decode_flat, METH_VARARGS, "decode_flat(ids, starts, role, space_after, cap_effect, spell_offsets, spell_data) -> (bytes, int64 ends); see Codebook.decode_scenes"},
     {"segment_word", segment_word, METH_VARARGS, "segment_word(word, tables, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
     {NULL, NULL, 0, NULL},
 };

@@ -41,7 +41,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_run, encode_pieces, pieces
+from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 1
@@ -339,48 +339,23 @@ class Codebook:
         return self._decode_run(ids)[0]
 
     def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
-        """Many scenes at once, the same as ``decode_bytes`` on each row, but vectorised.
-
-        The decoder's state before each token (space implied? capital implied? GLUE
-        or FLIP pending?) is a function of the tokens before it, and each is found for
-        all positions at once as "where was the last token that set it": a running
-        maximum of positions. The token's spelling is then one of four per id, and
-        one ``take`` lays all the bytes end to end."""
-        flat = ids.flatten().to_numpy(zero_copy_only=False).astype(np.int32)
+        """Many scenes at once, the same as ``decode_bytes`` on each row: in C
+        (``fastpath.decode_flat``, without the GIL) or vectorised in numpy."""
+        flat = np.ascontiguousarray(ids.flatten().to_numpy(zero_copy_only=False), np.int32)
         starts = ids.offsets.to_numpy(zero_copy_only=False)
         starts = starts - starts[0]
-        if flat.size and (flat.min() < 0 or flat.max() >= len(self.tokens)):
-            raise self._bad_id(flat.tolist())
         table = self._spellings()
-        n = flat.size
-        if n == 0:
+        if flat.size == 0:
             return pa.array([b""] * len(ids), pa.large_binary())
-        at = np.arange(n, dtype=np.int32)
-        role = table.role[flat]
-        # A scene starts afresh at its first token and after a scene separator.
-        fresh = np.zeros(n + 1, bool)
-        fresh[starts] = True
-        fresh[1:] |= flat == SEPARATOR_ID
-        since = np.maximum.accumulate(np.where(fresh[:n], at, np.int32(0)))
-
-        def last_before(mask: np.ndarray) -> np.ndarray:
-            """Position of the last token before each one where ``mask`` holds, or -1."""
-            last = np.maximum.accumulate(np.where(mask, at, np.int32(-1)))
-            return np.concatenate((np.array([-1], np.int32), last[:-1]))
-
-        previous = last_before(role != MARKER)
-        space = (previous >= since) & table.space_after[flat[previous]]
-        effect = table.cap_effect[flat]
-        setter = last_before(effect != KEEP)
-        cap = np.where(setter >= since, effect[setter] == SET, True)
-        pending_from = np.maximum(last_before(role == START), since - 1)
-        glue = last_before(flat == GLUE_ID) > pending_from
-        flip = last_before(flat == FLIP_ID) > pending_from
-        variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
-        spelled = table.spellings.take(pa.array(flat.astype(np.int64) * 4 + variant))
-        _, offsets, data = spelled.buffers()
-        ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
-        return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), data])
+        if decode_flat is None:
+            if flat.min() < 0 or flat.max() >= len(self.tokens):
+                raise self._bad_id(flat.tolist())
+            return _decode_vectorised(flat, starts, table)
+        try:
+            data, ends = decode_flat(flat, starts, table.role, table.space_after, table.cap_effect, table.spelling_offsets, table.spelling_data)
+        except IndexError:  # an id outside the codebook
+            raise self._bad_id(flat.tolist()) from None
+        return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), pa.py_buffer(data)])
 
     def prepare_decoder(self) -> None:
         """Build the batch decoder's arrays now (idempotent), so that threads decoding
@@ -418,6 +393,44 @@ class _Spellings:
         for literal, variants in zip(tables.literal, tables.variants):
             four.extend(variants or (literal,) * 4)
         self.spellings = pa.array(four, pa.large_binary())
+        _, offsets, data = self.spellings.buffers()
+        self.spelling_offsets = np.frombuffer(offsets, np.int64)
+        self.spelling_data = data
+
+
+def _decode_vectorised(flat: np.ndarray, starts: np.ndarray, table: _Spellings) -> pa.LargeBinaryArray:
+    """``Codebook.decode_scenes`` without the extension. The decoder's state before
+    each token (space implied? capital implied? GLUE or FLIP pending?) is a function
+    of the tokens before it, and each is found for all positions at once as "where
+    was the last token that set it": a running maximum of positions. The token's
+    spelling is then one of four per id, and one ``take`` lays all the bytes end to end."""
+    n = flat.size
+    at = np.arange(n, dtype=np.int32)
+    role = table.role[flat]
+    # A scene starts afresh at its first token and after a scene separator.
+    fresh = np.zeros(n + 1, bool)
+    fresh[starts] = True
+    fresh[1:] |= flat == SEPARATOR_ID
+    since = np.maximum.accumulate(np.where(fresh[:n], at, np.int32(0)))
+
+    def last_before(mask: np.ndarray) -> np.ndarray:
+        """Position of the last token before each one where ``mask`` holds, or -1."""
+        last = np.maximum.accumulate(np.where(mask, at, np.int32(-1)))
+        return np.concatenate((np.array([-1], np.int32), last[:-1]))
+
+    previous = last_before(role != MARKER)
+    space = (previous >= since) & table.space_after[flat[previous]]
+    effect = table.cap_effect[flat]
+    setter = last_before(effect != KEEP)
+    cap = np.where(setter >= since, effect[setter] == SET, True)
+    pending_from = np.maximum(last_before(role == START), since - 1)
+    glue = last_before(flat == GLUE_ID) > pending_from
+    flip = last_before(flat == FLIP_ID) > pending_from
+    variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
+    spelled = table.spellings.take(pa.array(flat.astype(np.int64) * 4 + variant))
+    _, offsets, data = spelled.buffers()
+    ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts) - 1, [None, pa.py_buffer(ends), data])
 
 
 @contextmanager

@@ -11,6 +11,10 @@ the walk tables (``Tables.native``, built on first use). Pieces that are not wor
 (punctuation, spaces, bytes) and the rare word no candidate spells right go back to
 the codebook (``Tables.encode_other``): they are few and their rules are easier
 read in Python.
+
+``decode_flat`` is the decoder of whole scenes over the codebook's flat arrays
+(``codebook._Spellings``); it drops the GIL, so decode threads run at once. Without
+the extension ``Codebook.decode_scenes`` decodes in numpy, and a test holds the two equal.
 """
 
 from __future__ import annotations
@@ -253,9 +257,10 @@ def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None
 
 
 try:
-    from ltmc._fastpath import encode_pieces, segment_word, split_pieces
+    from ltmc._fastpath import decode_flat, encode_pieces, segment_word, split_pieces
 
     ACCELERATED = True
 except ImportError:  # installed without a C compiler
     encode_pieces, segment_word = py_encode_pieces, py_segment_word
+    decode_flat = None  # Codebook.decode_scenes decodes in numpy instead
     ACCELERATED = False

@@ -7,6 +7,7 @@ import sys
 from array import array
 from pathlib import Path
 
+import numpy as np
 import pytest
 import regex
 from hypothesis import given
@@ -111,6 +112,23 @@ def test_c_refuses_tables_before_prepare_encoder(codebook):
     book = Codebook.from_json(codebook.to_json())
     with pytest.raises(TypeError, match="prepare_encoder"):
         fastpath.encode_pieces(["слово"], book._tables)
+
+
+@needs_c
+def test_c_decoder_refuses_arrays_that_do_not_fit(codebook):
+    table = codebook._spellings()
+    arrays = (table.role, table.space_after, table.cap_effect, table.spelling_offsets, table.spelling_data)
+    ids = np.array([300, 301], np.int32)
+    with pytest.raises(ValueError, match="do not span the ids"):
+        fastpath.decode_flat(ids, np.array([0, 1], np.int32), *arrays)
+    with pytest.raises(ValueError, match="go backwards"):
+        fastpath.decode_flat(ids, np.array([0, 2, 1, 2], np.int32), *arrays)
+    with pytest.raises(ValueError, match="do not fit together"):
+        fastpath.decode_flat(ids, np.array([0, 2], np.int32), table.role[:-1], *arrays[1:])
+    with pytest.raises(IndexError, match="outside the codebook"):
+        fastpath.decode_flat(np.array([len(codebook)], np.int32), np.array([0, 1], np.int32), *arrays)
+    data, ends = fastpath.decode_flat(ids, np.array([0, 1, 2], np.int32), *arrays)
+    assert np.frombuffer(ends, np.int64).tolist() == [0, len(codebook.decode_bytes([300])), len(data)]
 
 
 _ENCODE_WITHOUT_C = """
