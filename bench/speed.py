@@ -20,7 +20,10 @@ largest of the runs. Mining runs once.
 Scaling (2 workers ÷ 1 worker) is measured on that input and, because a 29 MB
 job lasts a few seconds of which start-up, loading the codebook and writing the
 last shard cannot be shared out, also on all of ru/ linked ``--scale-copies``
-times (default 3, ~123 MB), with the same codebook.
+times (default 3, ~123 MB), with the same codebook. The start-up itself is
+measured too, as the same encode and decode on one short file; with it the script
+prints the most that 2 workers could give each job if all the rest were shared
+perfectly (Amdahl's bound).
 
 Throughput is input bytes / wall seconds. The peers' "N workers" are N threads
 (tiktoken releases the GIL; tokenizers uses RAYON_NUM_THREADS). Peak RSS per job:
@@ -180,6 +183,15 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
         job("tiktoken", "decode", w, [sys.executable, str(DRIVER), "decode", "tiktoken", str(tmp / f"tt-{w}"), str(tmp / f"tt-restored-{w}"), "--threads", str(w)], parse=True)
         job("hf", "decode", w, [sys.executable, str(DRIVER), "decode", f"hf:{hf}", str(tmp / f"hf-{w}"), str(tmp / f"hf-restored-{w}"), "--threads", str(w)], hf_env(w), parse=True)
 
+    # Start-up: the same commands on one short file. What they cost cannot be shared
+    # between workers, and it bounds the scaling of every job (printed with the targets).
+    tiny = tmp / "tiny-input"
+    tiny.mkdir(exist_ok=True)
+    (tiny / "one.txt").write_text("Короткий файл: одна строка, чтобы время ушло на запуск.\n", encoding="utf-8")
+    tiny_size = (tiny / "one.txt").stat().st_size
+    job("ltmc", "encode-startup", 1, [*LTMC, "encode", str(tiny), "-o", str(tmp / "tiny-out"), "-c", str(codebook), "-w", "1", "--force"], n_bytes=tiny_size)
+    job("ltmc", "decode-startup", 1, [*LTMC, "decode", str(tmp / "tiny-out"), "-o", str(tmp / "tiny-restored"), "-w", "1"], n_bytes=tiny_size)
+
     if args.full_mine:
         ru = require_corpus(args.corpus)
         ru_size = sum(p.stat().st_size for p in ru.rglob("*.txt"))
@@ -255,6 +267,7 @@ def report(jobs: list[Job], checks: dict, workers: list[int]) -> dict:
         print("\npeers in-process (tokenizer calls only), MB/s: " + ", ".join(f"{j.tool} {j.step} w{j.workers} {j.bytes / 1e6 / j.inproc_s:.1f}" for j in inproc))
 
     targets = {}
+    bounds: dict[str, tuple[float, float]] = {}
     one = workers[0]
     for step in ("encode", "decode"):
         lt, tt = _find(jobs, "ltmc", step, one), _find(jobs, "tiktoken", step, 1)
@@ -264,17 +277,26 @@ def report(jobs: list[Job], checks: dict, workers: list[int]) -> dict:
             a, b = _find(jobs, "ltmc", name, 1), _find(jobs, "ltmc", name, 2)
             if a and b:
                 targets[f"{step} 2 workers ≥ {TARGETS['scaling']}× 1 worker{where}"] = (b.mb_s / a.mb_s, b.mb_s / a.mb_s >= TARGETS["scaling"])
+                startup = _find(jobs, "ltmc", f"{step}-startup", 1)
+                if startup:
+                    # Amdahl: the start-up runs once, the rest at best on both cores at once.
+                    bounds[f"{step}{where}"] = (startup.seconds, a.seconds / (startup.seconds + (a.seconds - startup.seconds) / 2))
     mine_ru = _find(jobs, "ltmc", "mine-ru", 1)
     if mine_ru:
         targets[f"mine-bonds on ru/ ≤ {TARGETS['full_mine_s']:.0f} s"] = (mine_ru.seconds, mine_ru.seconds <= TARGETS["full_mine_s"])
     print("\ntargets:")
     for name, (value, ok) in targets.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {value:.2f}")
+    if bounds:
+        print("scaling bound from start-up (a one-file job's time, which 2 workers cannot share):")
+        for name, (startup, bound) in bounds.items():
+            print(f"  {name}: start-up {startup:.2f} s, at most {bound:.2f}× with 2 workers")
     print("checks: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
     return {
         "jobs": [{**asdict(j), "mb_s": j.mb_s} for j in jobs],
         "ratios": [{k: v for k, v in r.items() if k in ("step", "workers", "ltmc/tiktoken", "ltmc/hf")} for r in rows],
         "targets": {k: {"value": v, "pass": ok} for k, (v, ok) in targets.items()},
+        "scaling_bounds": {k: {"startup_s": f, "max_scaling": b} for k, (f, b) in bounds.items()},
         "checks": checks,
     }
 
