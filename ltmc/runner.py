@@ -9,11 +9,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -391,10 +393,17 @@ class DecodeResult:
 
 
 
-def _decode_row_group(read: Callable[[], list[pa.RecordBatch]]) -> list[tuple[str, pa.Buffer]]:
-    """A row group's restored bytes as (document, bytes) runs: the thread that
-    decodes also joins a document's scenes, so the main thread only hashes and writes."""
-    return [run for batch in read() for run in _document_runs(decode_tokens(batch, _worker_codebook))]
+# A document's bytes from one row group: (name, size, the bytes, their sha256). For a
+# document wholly inside the row group the decoding thread hashes it itself, and
+# writes its file when restoring to a directory (the bytes are then None).
+Run = tuple[str, int, pa.Buffer | None, str | None]
+
+
+def _decode_row_group(read: Callable[[], list[pa.RecordBatch]], restore: Callable[[list[tuple[str, pa.Buffer]]], list[Run]]) -> list[Run]:
+    """A row group decoded into runs of one document each: the threads share out
+    decoding, hashing and writing, and the main thread only joins the documents
+    that span row groups."""
+    return restore([run for batch in read() for run in _document_runs(decode_tokens(batch, _worker_codebook))])
 
 
 def _document_runs(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.Buffer]]:
@@ -408,6 +417,46 @@ def _document_runs(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.Buffer]]:
         if end == len(paths) or paths[end] != paths[start]:
             yield paths[start], values.slice(int(offsets[start]), int(offsets[end] - offsets[start]))
             start = end
+
+
+@dataclass
+class _Restorer:
+    """Where decoded documents go: files under ``destination``, or, with none,
+    stdout (written in order by the main thread) or nowhere (verify)."""
+
+    expected: dict[str, dict]
+    destination: _Destination | None
+
+    def restore(self, runs: list[tuple[str, pa.Buffer]]) -> list[Run]:
+        """The whole documents among ``runs`` hashed (and written); a row group that
+        names a document the manifest does not list is all left to the main thread,
+        which reports it in order, and one with an unsafe name fails before writing."""
+        if not all(name in self.expected for name, _ in runs):
+            return [(name, data.size, data, None) for name, data in runs]
+        for name, _ in runs:
+            shards.safe_relative(name)
+        return [self._whole(name, data) or (name, data.size, data, None) for name, data in runs]
+
+    def _whole(self, name: str, data: pa.Buffer) -> Run | None:
+        """Hash, and write, a run that is a whole document: it has the manifest's
+        size (were it only a part, more rows would follow and fail the check)."""
+        if data.size != self.expected[name]["bytes"] or data.size == 0:
+            return None  # the main thread joins it to its other parts
+        digest = hashlib.sha256(data).hexdigest()
+        if self.destination is None:
+            return name, data.size, data, digest
+        target = self.destination.target(shards.safe_relative(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A name of this thread's own: in altered shards two row groups may hold the same document.
+        tmp_path = target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
+        try:
+            with open(tmp_path, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp_path, target)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        return name, data.size, None, digest
 
 
 def decode_corpus(
@@ -426,7 +475,8 @@ def decode_corpus(
     destination = _Destination(root) if root is not None else None
     result = DecodeResult()
     current: str | None = None
-    digest = None
+    digest = None  # of the current document, when the main thread hashes it
+    whole_digest: str | None = None  # of the current document, when its thread did
     handle = None
     seen: set[str] = set()
 
@@ -439,19 +489,20 @@ def decode_corpus(
             tmp_path = root / (str(shards.safe_relative(current)) + ".ltmc-tmp")
             os.replace(tmp_path, root / shards.safe_relative(current))
         handle = None
-        ok = digest.hexdigest() == expected[current]["sha256"]
+        ok = (whole_digest if digest is None else digest.hexdigest()) == expected[current]["sha256"]
         result.checked.append((current, ok))
         result.documents += 1
         if not ok:
             result.mismatches.append(current)
 
-    # Threads, not processes: reading shards, the vectorised decoder, hashing and
-    # writing all release the GIL, and nothing has to be pickled.
+    # Threads, not processes: reading shards, the C decoder, hashing and writing
+    # all release the GIL, and nothing has to be pickled.
     output.codebook.prepare_decoder()
-    groups = map_ordered(_decode_row_group, output.iter_row_groups(), workers, _init_worker, (output.codebook,), threads=True)
+    decode = partial(_decode_row_group, restore=_Restorer(expected, destination).restore)
+    groups = map_ordered(decode, output.iter_row_groups(), workers, _init_worker, (output.codebook,), threads=True)
     runs = (run for decoded in groups for run in decoded)
     try:
-        for name, data in runs:
+        for name, size, data, hexdigest in runs:
             if name != current:
                 finish()
                 if name not in expected:
@@ -459,20 +510,25 @@ def decode_corpus(
                 if name in seen:
                     raise LtmcError(f"{output.root}: the rows of document {name!r} are not contiguous in the shards; the shards were altered, re-run `ltmc encode`", ExitCode.DATA)
                 seen.add(name)
-                current, digest = name, hashlib.sha256()
-                relative = shards.safe_relative(name)
-                if root is not None:
-                    target = destination.target(relative)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
-                elif to_stdout:
+                current, digest, whole_digest = name, None, hexdigest
+                if hexdigest is None:
+                    digest = hashlib.sha256()
+                    if root is not None:
+                        relative = shards.safe_relative(name)
+                        target = destination.target(relative)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
+                if to_stdout:
                     handle = sys.stdout.buffer
-            digest.update(data)
-            result.bytes += data.size
-            if handle is not None:
+            elif digest is None and size:  # more bytes after a run its thread took for the whole document
+                whole_digest = None
+            if digest is not None:
+                digest.update(data)
+            result.bytes += size
+            if handle is not None and data is not None:
                 handle.write(data)
             if progress:
-                progress(data.size)
+                progress(size)
         finish()
         missing = set(expected) - seen
         for name in sorted(missing):

@@ -428,8 +428,7 @@ def test_disk_full_while_decoding(cli, encoded, tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def open_full(path, mode="r", *args, **kwargs):
-        handle = real_open(path, mode, *args, **kwargs)
-        return FullFile(handle.raw) if "w" in mode else handle
+        return FullFile(io.FileIO(path, "w")) if "w" in mode else real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(runner, "open", open_full, raising=False)
     dest = tmp_path / "restored"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ltmc import runner, shards
@@ -283,6 +286,29 @@ def test_verify_writes_nothing_and_checks_everything(corpus, tmp_path, codebook,
     assert sorted(name for name, ok in result.checked if ok) == sorted(TREE)
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out"]
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["to-files", "verify"])
+def test_rows_after_a_whole_document_in_the_next_row_group_are_a_mismatch(corpus, tmp_path, codebook, verify):
+    # A decoding thread takes a run of the manifest's size for the whole document;
+    # a copy of its row in the next row group must still fail the document's check.
+    out = tmp_path / "out"
+    runner.encode_corpus([str(corpus)], out, codebook)
+    table = pq.read_table(out / shards.shard_name(0))
+    paths = table.column("path").to_pylist()
+    row = paths.index("bom.txt")
+    assert paths.count("bom.txt") == 1
+    table = pa.concat_tables([table.slice(0, row + 1), table.slice(row, 1), table.slice(row + 1)])
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=1)  # the copy lands in a row group of its own
+    (out / shards.shard_name(0)).write_bytes(sink.getvalue())
+    manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
+    manifest["shards"][0].update(sha256=hashlib.sha256(sink.getvalue()).hexdigest(), rows=table.num_rows)
+    next(d for d in manifest["documents"] if d["path"] == "bom.txt")["scenes"] += 1
+    (out / shards.MANIFEST).write_bytes(orjson.dumps(manifest))
+    result = runner.decode_corpus(out, None if verify else tmp_path / "restored", verify=verify, workers=2)
+    assert result.mismatches == ["bom.txt"]
+    assert sorted(name for name, ok in result.checked if ok) == sorted(set(TREE) - {"bom.txt"})
 
 
 def test_tampered_shard_is_a_data_error(corpus, tmp_path, codebook):
