@@ -872,9 +872,12 @@ typedef struct {
     Py_ssize_t scenes, vocab;
 } Flat;
 
+#define DECODE_NO_MEMORY (-1)
+#define DECODE_BAD_ID (-2)
+
 /* Fills `*out` (grown with realloc as needed) and ends[0..scenes]; the bytes used, or
- * -1 when out of memory. */
-static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, int64_t *ends)
+ * DECODE_NO_MEMORY, or DECODE_BAD_ID with the id in `*bad`. */
+static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, int64_t *ends, int32_t *bad)
 {
     int64_t used = 0;
     ends[0] = 0;
@@ -882,6 +885,10 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
         int cap = 1, space = 0, glue = 0, flip = 0;
         for (int32_t k = f->starts[s]; k < f->starts[s + 1]; k++) {
             int32_t id = f->ids[k];
+            if (id < 0 || id >= f->vocab) {
+                *bad = id;
+                return DECODE_BAD_ID;
+            }
             int role = f->role[id];
             if (role == MARKER) {
                 if (id == GLUE_ID)
@@ -903,7 +910,7 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
                 capacity = 2 * (used + size);
                 char *grown = realloc(*out, (size_t)capacity);
                 if (grown == NULL)
-                    return -1;
+                    return DECODE_NO_MEMORY;
                 *out = grown;
             }
             memcpy(*out + used, f->spell_data + at[0], (size_t)size);
@@ -947,11 +954,6 @@ static PyObject *decode_flat(PyObject *module, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "decode_flat: scene offsets go backwards");
             goto done;
         }
-    for (Py_ssize_t k = 0; k < n; k++)
-        if (f.ids[k] < 0 || f.ids[k] >= f.vocab) {
-            PyErr_Format(PyExc_IndexError, "token id %d is outside the codebook", (int)f.ids[k]);
-            goto done;
-        }
     PyObject *ends = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(8 * (f.scenes + 1)));
     int64_t capacity = 8 * (int64_t)n + 64; /* about 8 bytes a token on Russian text */
     char *out = malloc((size_t)capacity);
@@ -963,11 +965,22 @@ static PyObject *decode_flat(PyObject *module, PyObject *args)
         goto done;
     }
     int64_t used;
+    int32_t bad = 0;
     int64_t *out_ends = (int64_t *)PyBytes_AS_STRING(ends);
     Py_BEGIN_ALLOW_THREADS
-    used = decode_flat_scenes(&f, &out, capacity, out_ends);
+    used = decode_flat_scenes(&f, &out, capacity, out_ends, &bad);
     Py_END_ALLOW_THREADS
-    PyObject *data = used < 0 ? PyErr_NoMemory() : PyBytes_FromStringAndSize(out, (Py_ssize_t)used);
+    PyObject *data = NULL;
+    if (used == DECODE_BAD_ID)
+        PyErr_Format(PyExc_IndexError, "token id %d is outside the codebook", (int)bad);
+    else if (used == DECODE_NO_MEMORY)
+        PyErr_NoMemory();
+    else if ((data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)used)) != NULL) {
+        char *into = PyBytes_AS_STRING(data);
+        Py_BEGIN_ALLOW_THREADS /* the copy is most of a batch's bytes: not under the GIL */
+        memcpy(into, out, (size_t)used);
+        Py_END_ALLOW_THREADS
+    }
     free(out);
     if (data != NULL)
         result = Py_BuildValue("(NN)", data, ends);

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
@@ -433,11 +433,10 @@ class _Restorer:
         which reports it in order, and one with an unsafe name fails before writing."""
         if not all(name in self.expected for name, _ in runs):
             return [(name, data.size, data, None) for name, data in runs]
-        for name, _ in runs:
-            shards.safe_relative(name)
-        return [self._whole(name, data) or (name, data.size, data, None) for name, data in runs]
+        relatives = [shards.safe_relative(name) for name, _ in runs] if self.destination else [None] * len(runs)
+        return [self._whole(name, data, relative) or (name, data.size, data, None) for (name, data), relative in zip(runs, relatives)]
 
-    def _whole(self, name: str, data: pa.Buffer) -> Run | None:
+    def _whole(self, name: str, data: pa.Buffer, relative: PurePosixPath | None) -> Run | None:
         """Hash, and write, a run that is a whole document: it has the manifest's
         size (were it only a part, more rows would follow and fail the check)."""
         if data.size != self.expected[name]["bytes"] or data.size == 0:
@@ -445,8 +444,7 @@ class _Restorer:
         digest = hashlib.sha256(data).hexdigest()
         if self.destination is None:
             return name, data.size, data, digest
-        target = self.destination.target(shards.safe_relative(name))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.destination.file(relative)
         # A name of this thread's own: in altered shards two row groups may hold the same document.
         tmp_path = target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
         try:
@@ -515,8 +513,7 @@ def decode_corpus(
                     digest = hashlib.sha256()
                     if root is not None:
                         relative = shards.safe_relative(name)
-                        target = destination.target(relative)
-                        target.parent.mkdir(parents=True, exist_ok=True)
+                        destination.file(relative)
                         handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
                 if to_stdout:
                     handle = sys.stdout.buffer
@@ -535,9 +532,7 @@ def decode_corpus(
             if expected[name]["bytes"] != 0:  # only an empty file has no scenes
                 raise LtmcError(f"{output.root}: the manifest lists {name!r} ({expected[name]['bytes']} bytes) but the shards hold no rows for it; the manifest does not match its shards, re-run `ltmc encode`", ExitCode.DATA)
             if root is not None:
-                target = destination.target(shards.safe_relative(name))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(b"")
+                destination.file(shards.safe_relative(name)).write_bytes(b"")
             result.checked.append((name, expected[name]["sha256"] == hashlib.sha256(b"").hexdigest()))
             result.documents += 1
             if not result.checked[-1][1]:
@@ -552,20 +547,21 @@ def decode_corpus(
 
 
 class _Destination:
-    """Paths under ``root``, refused if an existing link inside ``root`` leads them
-    elsewhere; each folder is resolved once, not once per file."""
+    """Files under ``root``, refused if an existing link inside ``root`` leads them
+    elsewhere; each folder is resolved and made once, not once per file."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._real_root = os.path.realpath(root)
-        self._checked: set[Path] = set()
+        self._made: set[Path] = set()
 
-    def target(self, relative) -> Path:
+    def file(self, relative) -> Path:
         target = self.root / relative
-        if target.parent not in self._checked:
+        if target.parent not in self._made:
             if os.path.commonpath([self._real_root, os.path.realpath(target.parent)]) != self._real_root:
                 raise LtmcError(f"{target}: a symbolic link in the destination leads outside it; refusing to write there, pick an empty -o", ExitCode.DATA)
-            self._checked.add(target.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         return target
 
 
