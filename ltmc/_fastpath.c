@@ -673,14 +673,43 @@ static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
 /* Character classes of fastpath.char_classes(), as pretokenize.PIECE_PATTERN sees them. */
 enum { OTHER = 0, LETTER = 1, MARK = 2, NUMBER = 3, SPACE = 4 };
 
+/* Pieces recur: a few thousand make up most of a text. The last string made for
+ * each slot of a small table is kept, so that a repeated piece is the same object:
+ * its hash is cached and dict lookups match it by identity, where a new string
+ * would be allocated, hashed, compared character by character and freed. The
+ * table is indexed by a hash of the piece's code points and holds at most
+ * INTERN_SLOTS strings. */
+#define INTERN_SLOTS 65536
+static PyObject *interned[INTERN_SLOTS];
+
+static int same_chars(PyObject *piece, int kind, const void *data, Py_ssize_t begin, Py_ssize_t length)
+{
+    int piece_kind = PyUnicode_KIND(piece);
+    const void *piece_data = PyUnicode_DATA(piece);
+    if (piece_kind == kind)
+        return memcmp(piece_data, (const char *)data + begin * kind, (size_t)(length * kind)) == 0;
+    for (Py_ssize_t k = 0; k < length; k++)
+        if (PyUnicode_READ(piece_kind, piece_data, k) != PyUnicode_READ(kind, data, begin + k))
+            return 0;
+    return 1;
+}
+
 static int emit(PyObject *out, PyObject *text, Py_ssize_t begin, Py_ssize_t end)
 {
-    PyObject *piece = PyUnicode_Substring(text, begin, end);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a over code points */
+    for (Py_ssize_t k = begin; k < end; k++)
+        hash = (hash ^ PyUnicode_READ(kind, data, k)) * 0x100000001b3ull;
+    size_t slot = (size_t)(hash >> 40) & (INTERN_SLOTS - 1);
+    PyObject *piece = interned[slot];
+    if (piece != NULL && PyUnicode_GET_LENGTH(piece) == end - begin && same_chars(piece, kind, data, begin, end - begin))
+        return PyList_Append(out, piece);
+    piece = PyUnicode_Substring(text, begin, end);
     if (piece == NULL)
         return -1;
-    int status = PyList_Append(out, piece);
-    Py_DECREF(piece);
-    return status;
+    Py_XSETREF(interned[slot], piece); /* the table keeps this reference */
+    return PyList_Append(out, piece);
 }
 
 /* pretokenize.pieces(text) without the regex: the same pieces, found by walking

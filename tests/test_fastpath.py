@@ -48,6 +48,16 @@ def test_module_constants_match_python():
         assert getattr(_fastpath, name) == getattr(fastpath, name), name
 
 
+@needs_c
+def test_a_repeated_piece_is_one_string_object():
+    # Pieces are interned, so that the encoder's dict lookups match by identity;
+    # a piece from a text of wider characters matches one from a narrower text.
+    first = fastpath.split_pieces("x, мир, мир", fastpath.char_classes())
+    assert first == ["x", ",", " мир", ",", " мир"]
+    assert first[2] is first[4] and first[1] is first[3]
+    assert fastpath.split_pieces("y, z", fastpath.char_classes())[1] is first[1]
+
+
 _SPACES_AND_JOINERS = st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x85\u00a0\u2028\u3000-'’аZ1٣²\u0301.,")), max_size=60)
 
 
