@@ -966,8 +966,9 @@ static PyObject *decode_flat(PyObject *module, PyObject *args)
     for (; got < 7; got++)
         if (PyObject_GetBuffer(objects[got], &views[got], PyBUF_C_CONTIGUOUS) < 0)
             goto done;
-    Flat f = {views[0].buf, views[1].buf, views[2].buf, views[4].buf, views[3].buf, views[5].buf, views[6].buf,
-              views[1].len / 4 - 1, views[2].len};
+    Flat f = {.ids = views[0].buf, .starts = views[1].buf, .role = views[2].buf, .space_after = views[3].buf,
+              .cap_effect = views[4].buf, .spell_offsets = views[5].buf, .spell_data = views[6].buf,
+              .scenes = views[1].len / 4 - 1, .vocab = views[2].len};
     Py_ssize_t n = views[0].len / 4;
     if (views[0].len % 4 || views[1].len % 4 || f.scenes < 0 || views[3].len != f.vocab || views[4].len != f.vocab ||
         views[5].len != 8 * (4 * f.vocab + 1)) {

@@ -445,8 +445,7 @@ class _Restorer:
         if self.destination is None:
             return name, data.size, data, digest
         target = self.destination.file(relative)
-        # A name of this thread's own: in altered shards two row groups may hold the same document.
-        tmp_path = target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
+        tmp_path = _Destination.temporary(target)
         try:
             with open(tmp_path, "wb") as handle:
                 handle.write(data)
@@ -476,6 +475,7 @@ def decode_corpus(
     digest = None  # of the current document, when the main thread hashes it
     whole_digest: str | None = None  # of the current document, when its thread did
     handle = None
+    target: Path | None = None  # where the main thread's current document goes
     seen: set[str] = set()
 
     def finish() -> None:
@@ -484,8 +484,7 @@ def decode_corpus(
             return
         if handle is not None and not to_stdout:
             handle.close()
-            tmp_path = root / (str(shards.safe_relative(current)) + ".ltmc-tmp")
-            os.replace(tmp_path, root / shards.safe_relative(current))
+            os.replace(handle.name, target)
         handle = None
         ok = (whole_digest if digest is None else digest.hexdigest()) == expected[current]["sha256"]
         result.checked.append((current, ok))
@@ -512,9 +511,8 @@ def decode_corpus(
                 if hexdigest is None:
                     digest = hashlib.sha256()
                     if root is not None:
-                        relative = shards.safe_relative(name)
-                        destination.file(relative)
-                        handle = open(root / (str(relative) + ".ltmc-tmp"), "wb")
+                        target = destination.file(shards.safe_relative(name))
+                        handle = open(_Destination.temporary(target), "wb")
                 if to_stdout:
                     handle = sys.stdout.buffer
             elif digest is None and size:  # more bytes after a run its thread took for the whole document
@@ -563,6 +561,13 @@ class _Destination:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(target.parent)
         return target
+
+    @staticmethod
+    def temporary(target: Path) -> Path:
+        """Where ``target`` is written before it is renamed into place: a name of the
+        writing thread's own, since in altered shards two row groups may hold the
+        same document."""
+        return target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
 
 
 def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
