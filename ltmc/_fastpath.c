@@ -740,13 +740,11 @@ static PyObject *split_pieces(PyObject *module, PyObject *args)
             Py_ssize_t run_end = i;
             while (run_end < n && CLASS(run_end) == SPACE)
                 run_end++;
-            /* \s+(?!\S): a run keeps its last character back for what follows it,
-             * unless nothing does; a lone character that is not a space is \s+. */
-            if (run_end == n || run_end - i >= 2 || PyUnicode_READ(kind, data, i) != ' ') {
-                Py_ssize_t end = run_end == n ? n : (run_end - i >= 2 ? run_end - 1 : run_end);
-                if (emit(out, text, i, end) < 0)
+            /* \s+, unless it is one space that " ?" joins to what follows */
+            if (run_end - i >= 2 || run_end == n || PyUnicode_READ(kind, data, i) != ' ') {
+                if (emit(out, text, i, run_end) < 0)
                     Py_CLEAR(out);
-                i = end;
+                i = run_end;
                 continue;
             }
             i++; /* one space, then a letter, number or symbol: " ?" joins it */

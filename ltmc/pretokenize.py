@@ -1,8 +1,10 @@
 """Cut text into pieces: the units that the codebook segments and that bonds join.
 
 A word keeps the single space before it (" слово"), as byte-level BPE does, so the
-common case of one space between words costs no token of its own. Longer runs of
-whitespace stay separate, minus the last space, which joins the next word.
+common case of one space between words costs no token of its own. A longer run
+of whitespace is a piece of its own, whole: no space is implied after whitespace,
+so a space left to the next word, as BPE's pretokenizers leave it, would cost a
+token of its own.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ PIECE_PATTERN = regex.compile(
     rf" ?{_LETTERS}(?:[-'’]{_LETTERS})*"  # words, with inner hyphens: "кто-то", "don't"
     r"| ?\p{N}{1,3}"  # numbers in groups of up to three digits
     r"| ?[^\s\p{L}\p{N}]+"  # runs of punctuation and symbols
-    r"|\s+(?!\S)"  # whitespace, leaving a final space to the next piece
-    r"|\s+",
+    r"|\s+",  # other whitespace
     regex.V0,
 )
 

@@ -230,6 +230,55 @@ def test_missing_fingerprint_is_a_data_error(codebook, tmp_path):
     assert info.value.exit_code == ExitCode.DATA
 
 
+# -- what is implied between tokens ----------------------------------------------
+
+_RULE_ENTRIES = [("word", w) for w in ("он", "шёл", "по", "дороге", "куда", "спросил", "да", "нет")]
+_RULE_ENTRIES += [("punct", p) for p in ("?", ".", " –", " -", ",")] + [("space", "\n")]
+
+
+def _markers(book: Codebook, text: str) -> list[str]:
+    """The tokens that say what the rules did not imply: FLIP, GLUE and a lone space."""
+    ids = book.encode(text)
+    assert book.decode(ids) == text
+    return [book.piece_of(i) for i in ids if i in (fastpath.FLIP_ID, fastpath.GLUE_ID) or book.piece_of(i) == " "]
+
+
+def test_a_wrapped_line_goes_on_in_lower_case_and_a_bare_line_break_capitalises():
+    book = Codebook.from_entries(_RULE_ENTRIES + [("space", "\n  ")])
+    assert _markers(book, "Он шёл\n  по дороге.") == []
+    assert _markers(book, "Он шёл\nПо дороге.") == []
+    assert _markers(book, "Он шёл.\n  По дороге.") == []
+
+
+def test_a_dash_after_a_question_within_a_token_goes_on_in_lower_case():
+    text = "Куда? – спросил он."
+    assert _markers(Codebook.from_entries(_RULE_ENTRIES + [("bond", "? –")]), text) == []
+    # As two tokens, the dash cannot see the question mark: the capital is implied.
+    assert _markers(Codebook.from_entries(_RULE_ENTRIES), text) == ["<|flip|>"]
+
+
+def test_a_spaced_hyphen_implies_the_space_after_it():
+    assert _markers(Codebook.from_entries(_RULE_ENTRIES), "Да - нет.") == []
+
+
+def test_a_token_that_ends_in_a_word_ends_the_sentence_start():
+    book = Codebook.from_entries(_RULE_ENTRIES + [("bond", "\nОн")])
+    assert _markers(book, "Да.\nОн шёл.") == []
+
+
+def test_a_version_1_codebook_decodes_by_the_rules_it_was_written_with(tmp_path):
+    entries = [("bond", "\nОн"), ("word", "шёл")]
+    old, new = Codebook.from_entries(entries, version=1), Codebook.from_entries(entries)
+    ids = [old.literal_ids["\nОн"], old.start_ids["шёл"]]
+    assert old.decode(ids) == "\nОн Шёл"  # version 1: any line break in a token set a capital
+    assert new.decode(ids) == "\nОн шёл"
+    old.save(tmp_path / "old.json")
+    loaded = Codebook.load(tmp_path / "old.json")
+    assert (loaded.version, loaded.fingerprint) == (1, old.fingerprint)
+    assert loaded.fingerprint != new.fingerprint
+    assert loaded.decode(ids) == "\nОн Шёл"
+
+
 def test_newer_version_is_refused(codebook, tmp_path):
     doc = _doc(codebook)
     doc["version"] = VERSION + 1

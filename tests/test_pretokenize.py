@@ -33,20 +33,15 @@ def test_words_keep_one_leading_space():
     assert pieces("Мороз и солнце") == ["Мороз", " и", " солнце"]
 
 
-def test_only_the_last_space_of_a_run_joins_the_next_word():
-    assert pieces("день   чудесный") == ["день", "  ", " чудесный"]
+def test_only_a_single_space_joins_the_next_word():
+    assert pieces("день   чудесный") == ["день", "   ", "чудесный"]
+    assert pieces("день чудесный") == ["день", " чудесный"]
 
 
-def test_whitespace_run_before_a_word_gives_its_last_space_away():
-    assert pieces("конец\n\n начало") == ["конец", "\n\n", " начало"]
-
-
-def test_whitespace_run_ending_in_newline_does_not_join_the_word():
-    # Only a plain space joins a word; a newline before a word stays whitespace.
-    parts = pieces("строка\n\nдругая")
-    assert parts[0] == "строка" and parts[-1] == "другая"
-    assert all(p.isspace() for p in parts[1:-1])
-    assert "".join(parts[1:-1]) == "\n\n"
+def test_a_line_break_keeps_its_indentation():
+    # No space is implied after whitespace: a space given to the word would cost a token.
+    assert pieces("конец\n\n   начало") == ["конец", "\n\n   ", "начало"]
+    assert pieces("строка\n  другая") == ["строка", "\n  ", "другая"]
 
 
 def test_trailing_whitespace_is_one_piece():
