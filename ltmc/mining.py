@@ -40,6 +40,10 @@ MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endi
 MAX_NGRAMS = 2_000_000  # prune the n-gram table beyond this many entries
 PREFIX_CHARS = range(2, 9)
 INNER_CHARS = range(2, 6)
+# Word-final pieces may be longer: suffix and ending together ("ившись",
+# "ельного"). Up to 8 saves 0.3% of tokens at 32768 ids; longer inner pieces
+# do not help.
+FINAL_CHARS = range(INNER_CHARS.stop, 9)
 # Prefixes and inner pieces rarer than this many word occurrences per id of the
 # budget are not candidates: they rarely pay for their id, and where they do on
 # the mining corpus they tend to be one author's names (measured: 1–1.5 is best).
@@ -342,6 +346,9 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             for size in INNER_CHARS:
                 if begin + size <= len(word):
                     inner_counts[word[begin : begin + size]] += n
+        for size in FINAL_CHARS:
+            if size < len(word):
+                inner_counts[word[-size:]] += n
     min_piece = max(MIN_PIECE_COUNT, PIECE_MIN_SHARE * words.total() / max(budget, 1))
     for unit, n in piece_counts.items():
         if n >= min_piece:

@@ -62,3 +62,15 @@ def test_the_pricing_sample_stays_bounded_and_order_free(monkeypatch, sample_tex
         backward.add(text)
     assert 0 < forward.sample_chars <= 2_000
     assert sorted(forward.sample) == sorted(backward.sample)
+
+
+def test_a_long_word_final_piece_can_become_one_token():
+    # Thirty made-up words, each seen once, share the six letters "ations": longer
+    # than any inner piece, so only a word-final candidate holds them whole. (Latin
+    # letters keep morphology out of it: it would offer each form's own stem.)
+    stems = [a + b for a in ("bl", "kw", "tr", "sn", "gr", "dw") for b in ("ob", "ix", "um", "ep", "ag")]
+    texts = [f"We saw the {stem}ations near the gate.\n" for stem in stems]
+    book = mine(texts, 2000)[0]
+    assert ("suffix", "ations") in {(t.kind, t.text) for t in book.tokens}
+    ids = book.encode("We saw the plovations.")
+    assert "ations" in [book.piece_of(i) for i in ids]
