@@ -88,6 +88,16 @@ def test_text_round_trip_on_russian_like_text(codebook, text):
     assert codebook.decode(codebook.encode(text)) == text
 
 
+@pytest.fixture(scope="module")
+def version_1_codebook(codebook):
+    return Codebook.from_entries([(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:]], version=1)
+
+
+@given(_RUSSIANISH)
+def test_a_version_1_codebook_still_encodes_losslessly(version_1_codebook, text):
+    assert version_1_codebook.decode(version_1_codebook.encode(text)) == text
+
+
 @given(st.lists(st.sampled_from([" и", " не", ", что", " сказал", " реки", "\n", " ", "—", "над", " лесом"]), max_size=40))
 def test_text_round_trip_through_bonds(codebook, parts):
     text = "".join(parts)
