@@ -128,7 +128,7 @@ def _last_effect(text: str) -> int:
     quotes, spaces and the like keep the state. A line break that indentation follows to
     the end of the text decides nothing: it is a wrapped line's."""
     body = text.rstrip(" \t")
-    if len(body) < len(text) and body.endswith(("\n", "\r")):
+    if len(body) < len(text) and body.endswith(tuple(LINE_BREAKS)):
         body = body[:-2] if body.endswith("\r\n") else body[:-1]
     dash = False
     for char in reversed(body):
