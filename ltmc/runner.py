@@ -241,7 +241,7 @@ def _in_order(submitted: Iterator, workers: int, result) -> Iterator:
 
 
 def _start_worker(init, init_args) -> None:
-    _few_collections().__enter__()  # for the worker's whole life
+    _collect_rarely()  # for the worker's whole life
     if init:
         init(*init_args)
 
@@ -252,14 +252,21 @@ def _few_collections():
     no reference cycles; at Python's default thresholds the collector keeps
     rescanning them (about 5% of encode time, and 10% more once the inner loop is
     in C, when only the young generation is made rarer)."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
+    threshold = _collect_rarely()
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+def _collect_rarely() -> tuple[int, int, int]:
+    """Move what exists now out of the collector's sight and raise its thresholds;
+    returns the thresholds it replaced."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    return threshold
 
 
 def _is_up_to_date(out_dir: Path, inputs: list[_Input], codebook: Codebook) -> bool:

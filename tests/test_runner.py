@@ -171,6 +171,18 @@ def test_tasks_group_consecutive_small_inputs_up_to_a_size():
     assert list(runner._grouped([], lambda n: n, 6)) == []
 
 
+def _collector_settings(_item) -> tuple:
+    import gc
+
+    return gc.get_threshold()
+
+
+def test_pool_workers_keep_rare_collections_for_their_whole_life():
+    # Set once when a worker starts, they must still hold when its tasks run.
+    thresholds = set(runner.map_ordered(_collector_settings, range(8), workers=2))
+    assert thresholds == {runner.GC_THRESHOLD}
+
+
 def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, monkeypatch):
     target = next(p for p in sorted(corpus.rglob("*")) if p.is_file() and p.stat().st_size > 0)
     real_sniff = runner.sniff
