@@ -7,24 +7,30 @@
     'Мороз и солнце; день чудесный!'
 """
 
-from ltmc.codebook import Codebook
-from ltmc.errors import LtmcError
-from ltmc.mining import mine
-from ltmc.morph import analyse
-from ltmc.runner import decode_corpus, encode_corpus, mine_corpus
+from importlib import import_module
 
 __version__ = "0.1.0"
-__all__ = [
-    "Codebook",
-    "LtmcError",
-    "analyse",
-    "decode_corpus",
-    "encode_corpus",
-    "load_codebook",
-    "mine",
-    "mine_corpus",
-]
+
+# Imported on first use, so that `import ltmc.cli` runs the CLI's own set-up before
+# numpy and pyarrow load (see cli.py).
+_HOMES = {
+    "Codebook": "ltmc.codebook",
+    "LtmcError": "ltmc.errors",
+    "analyse": "ltmc.morph",
+    "decode_corpus": "ltmc.runner",
+    "encode_corpus": "ltmc.runner",
+    "mine": "ltmc.mining",
+    "mine_corpus": "ltmc.runner",
+}
+__all__ = [*_HOMES, "load_codebook"]
 
 
-def load_codebook(path) -> Codebook:
-    return Codebook.load(path)
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'ltmc' has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name]), name)
+
+
+def load_codebook(path):
+    """The codebook saved at ``path`` (a ``codebook.json``)."""
+    return import_module("ltmc.codebook").Codebook.load(path)

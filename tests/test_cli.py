@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -351,6 +352,20 @@ def test_unknown_option_is_a_usage_error(cli, encoded):
 def test_python_dash_m_ltmc_is_available():
     # `python -m ltmc` needs ltmc/__main__.py.
     assert importlib.util.find_spec("ltmc.__main__") is not None
+
+
+def test_the_cli_asks_for_one_blas_thread_unless_the_user_chose():
+    probe = "import sys, os; import ltmc.cli; import numpy; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout.strip() == "1"
+    # a user's own setting wins
+    chosen = subprocess.run([sys.executable, "-c", probe], env=env | {"OPENBLAS_NUM_THREADS": "3"}, capture_output=True, text=True)
+    assert chosen.stdout.strip() == "3"
+
+
+def test_importing_ltmc_loads_nothing_heavy_until_used():
+    probe = "import sys, ltmc; before = 'numpy' in sys.modules; ltmc.Codebook; print(before, 'numpy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split() == ["False", "True"]
 
 
 def test_installed_ltmc_end_to_end(tmp_path, books, codebook_file, read_tree):
