@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -99,11 +100,17 @@ def shard_intact(root: Path, shard: dict) -> bool:
         return False
 
 
+SPOOL_PREFIX = ".spool-"  # a folder where encode workers leave token rows for the parent
+
+
 def remove_stale_temps(out_dir: Path) -> None:
-    """Delete the temporary files (``.NAME.*.tmp``) an interrupted encode left behind."""
+    """Delete the temporary files (``.NAME.*.tmp``) and spool folders an interrupted
+    encode left behind."""
     for pattern in (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp"):
         for stale in out_dir.glob(pattern):
             stale.unlink(missing_ok=True)
+    for stale in out_dir.glob(SPOOL_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
