@@ -154,6 +154,8 @@ def test_workers_do_not_change_the_shards(corpus, tmp_path, codebook, small_shar
     runner.encode_corpus([str(corpus)], tmp_path / "serial", codebook, workers=1)
     runner.encode_corpus([str(corpus)], tmp_path / "parallel", codebook, workers=2)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+    # the workers' spool folder is gone too (_files lists files only)
+    assert sorted(p.name for p in (tmp_path / "parallel").iterdir()) == sorted(p.name for p in (tmp_path / "serial").iterdir())
 
 
 @pytest.mark.parametrize("workers", [1, 2])
