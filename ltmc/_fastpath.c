@@ -608,8 +608,8 @@ static long words_in(PyObject *piece)
     return words;
 }
 
-/* Ids as the cache keeps them, packed as int32: as they are if already bytes, else
- * from a sequence of ints. New reference. */
+/* Ids packed as int32: as they are if already bytes, else from a sequence of ints.
+ * New reference. */
 static PyObject *pack_ids(PyObject *ids)
 {
     if (PyBytes_CheckExact(ids))
@@ -631,7 +631,7 @@ static PyObject *pack_ids(PyObject *ids)
 }
 
 /* fastpath._encode_new_piece: encode a piece not in the cache of `state`, cache it
- * and return a new reference to its (ids packed as int32, state after, words). */
+ * and return a new reference to its fastpath.Hit (header, then ids, as int32). */
 static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
 {
     Py_ssize_t cached = 0;
@@ -658,8 +658,15 @@ static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
         int cap_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 1));
         int space_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 2));
         PyObject *packed = pack_ids(PyTuple_GET_ITEM(found, 0));
-        if (packed != NULL && cap_after >= 0 && space_after >= 0)
-            hit = Py_BuildValue("(Oil)", packed, 2 * cap_after + space_after, words);
+        if (packed != NULL && cap_after >= 0 && space_after >= 0) {
+            Py_ssize_t size = PyBytes_GET_SIZE(packed);
+            hit = PyBytes_FromStringAndSize(NULL, size + 4);
+            if (hit != NULL) {
+                int32_t header = (int32_t)(2 * cap_after + space_after + 4 * words); /* as fastpath.Hit */
+                memcpy(PyBytes_AS_STRING(hit), &header, 4);
+                memcpy(PyBytes_AS_STRING(hit) + 4, PyBytes_AS_STRING(packed), (size_t)size);
+            }
+        }
         Py_XDECREF(packed);
     } else if (words >= 0) {
         PyErr_SetString(PyExc_TypeError, "encode_other must return (ids, cap after, space after)");
@@ -846,13 +853,15 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
             Py_INCREF(hit);
         else if (PyErr_Occurred() || (hit = encode_new_piece(&t, piece, state)) == NULL)
             goto fail;
-        if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3 || !PyBytes_CheckExact(PyTuple_GET_ITEM(hit, 0))) {
-            PyErr_SetString(PyExc_TypeError, "a cached piece must be (ids packed as int32, state, words)");
+        if (!PyBytes_CheckExact(hit) || PyBytes_GET_SIZE(hit) < 4) {
+            PyErr_SetString(PyExc_TypeError, "a cached piece must be bytes: a header, then its ids, as int32");
             Py_DECREF(hit);
             goto fail;
         }
-        PyObject *seg = PyTuple_GET_ITEM(hit, 0);
-        Py_ssize_t size = PyBytes_GET_SIZE(seg);
+        const char *raw = PyBytes_AS_STRING(hit);
+        int32_t header;
+        memcpy(&header, raw, 4);
+        Py_ssize_t size = PyBytes_GET_SIZE(hit) - 4;
         if (used + size > capacity) {
             capacity = 2 * (used + size);
             char *grown = PyMem_Realloc(ids, (size_t)capacity);
@@ -863,13 +872,11 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
             }
             ids = grown;
         }
-        memcpy(ids + used, PyBytes_AS_STRING(seg), (size_t)size);
+        memcpy(ids + used, raw + 4, (size_t)size);
         used += size;
-        long in_piece = PyLong_AsLong(PyTuple_GET_ITEM(hit, 2));
-        state = PyLong_AsLong(PyTuple_GET_ITEM(hit, 1));
+        long in_piece = header >> 2;
+        state = header & 3;
         Py_DECREF(hit);
-        if (PyErr_Occurred())
-            goto fail;
         if (state < 0 || state >= N_STATES) {
             PyErr_SetString(PyExc_ValueError, "decoder state out of range");
             goto fail;

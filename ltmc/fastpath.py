@@ -19,6 +19,7 @@ the extension ``Codebook.decode_scenes`` decodes in numpy, and a test holds the 
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,10 @@ SENTENCE_START = 2  # the decoder state at the start of a text: capital implied,
 _SURROGATE_BASE = 0xDC00
 CLASSIFIED = 0x3000  # code points below this have a class for the C pretokenizer (Latin, Cyrillic, punctuation ...)
 
-Hit = tuple[bytes, int, int]  # (ids packed as int32, decoder state after, words in the piece)
+# A cached piece: int32s, packed; the first is the decoder state after the piece
+# plus 4 × the words it holds, the rest are its ids. One object, so that a cache hit
+# reads one block of memory besides the dict.
+Hit = bytes
 ID_TYPE = "i"  # array type of packed ids: int32, native byte order, as Arrow lays out int32
 
 
@@ -149,9 +153,10 @@ def py_encode_pieces(parts: list[str], t: Tables) -> tuple[bytes, int]:
         hit = caches[state].get(piece)
         if hit is None:
             hit = _encode_new_piece(piece, state, t)
-        seg, state, in_piece = hit
-        ids += seg
-        words += in_piece
+        header = int.from_bytes(hit[:4], sys.byteorder, signed=True)
+        ids += hit[4:]
+        state = header & 3
+        words += header >> 2
         i += step
     return bytes(ids), words
 
@@ -165,7 +170,7 @@ def _encode_new_piece(piece: str, state: int, t: Tables) -> Hit:
     seg, cap_after, space_after = _encode_word_piece(piece, cap, space, t) or t.encode_other(piece, cap, space)
     bare = piece[1:] if piece[:1] == " " else piece
     words = 1 if bare.isalpha() else count_words(piece)  # the common case without the regex
-    hit = t.caches[state][piece] = (array(ID_TYPE, seg).tobytes(), 2 * cap_after + space_after, words)
+    hit = t.caches[state][piece] = array(ID_TYPE, [2 * cap_after + space_after + 4 * words, *seg]).tobytes()
     return hit
 
 

@@ -271,7 +271,7 @@ def _start_worker(init, init_args) -> None:
 
 @contextmanager
 def _few_collections():
-    """Collect garbage rarely. The encoder's caches add millions of small tuples and
+    """Collect garbage rarely. The encoder's caches add millions of small objects and
     no reference cycles; at Python's default thresholds the collector keeps
     rescanning them (about 5% of encode time, and 10% more once the inner loop is
     in C, when only the young generation is made rarer)."""

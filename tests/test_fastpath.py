@@ -91,6 +91,7 @@ def test_c_encodes_exactly_as_python(twins, text):
     parts = pieces(text)
     assert fastpath.encode_pieces(parts, in_c._tables) == fastpath.py_encode_pieces(parts, in_python._tables)
     assert in_c._tables.word_cache.keys() == in_python._tables.word_cache.keys()
+    assert in_c._tables.caches == in_python._tables.caches  # one Hit layout on both sides
 
 
 @needs_c
