@@ -608,26 +608,27 @@ static long words_in(PyObject *piece)
     return words;
 }
 
-/* Ids packed as int32: as they are if already bytes, else from a sequence of ints.
- * New reference. */
-static PyObject *pack_ids(PyObject *ids)
+/* A fastpath.Hit: `header`, then `ids` (packed int32 bytes, or a sequence of ints),
+ * in one bytes object. New reference. */
+static PyObject *make_hit(PyObject *ids, int32_t header)
 {
-    if (PyBytes_CheckExact(ids))
-        return Py_NewRef(ids);
-    PyObject *seq = PySequence_Fast(ids, "ids must be a sequence of ints");
-    if (seq == NULL)
+    PyObject *seq = PyBytes_CheckExact(ids) ? NULL : PySequence_Fast(ids, "ids must be a sequence of ints");
+    if (seq == NULL && !PyBytes_CheckExact(ids))
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *packed = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
-    if (packed != NULL) {
-        int32_t *slots = (int32_t *)PyBytes_AS_STRING(packed);
-        for (Py_ssize_t j = 0; j < n; j++)
-            slots[j] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, j));
+    Py_ssize_t n = seq ? PySequence_Fast_GET_SIZE(seq) : PyBytes_GET_SIZE(ids) / (Py_ssize_t)sizeof(int32_t);
+    PyObject *hit = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    if (hit != NULL) {
+        int32_t *slots = (int32_t *)PyBytes_AS_STRING(hit);
+        slots[0] = header;
+        if (seq == NULL)
+            memcpy(slots + 1, PyBytes_AS_STRING(ids), (size_t)n * sizeof(int32_t));
+        for (Py_ssize_t j = 0; seq != NULL && j < n; j++)
+            slots[j + 1] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, j));
         if (PyErr_Occurred())
-            Py_CLEAR(packed);
+            Py_CLEAR(hit);
     }
-    Py_DECREF(seq);
-    return packed;
+    Py_XDECREF(seq);
+    return hit;
 }
 
 /* fastpath._encode_new_piece: encode a piece not in the cache of `state`, cache it
@@ -657,17 +658,8 @@ static PyObject *encode_new_piece(const Tables *t, PyObject *piece, long state)
     if (words >= 0 && PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 3) {
         int cap_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 1));
         int space_after = PyObject_IsTrue(PyTuple_GET_ITEM(found, 2));
-        PyObject *packed = pack_ids(PyTuple_GET_ITEM(found, 0));
-        if (packed != NULL && cap_after >= 0 && space_after >= 0) {
-            Py_ssize_t size = PyBytes_GET_SIZE(packed);
-            hit = PyBytes_FromStringAndSize(NULL, size + 4);
-            if (hit != NULL) {
-                int32_t header = (int32_t)(2 * cap_after + space_after + 4 * words); /* as fastpath.Hit */
-                memcpy(PyBytes_AS_STRING(hit), &header, 4);
-                memcpy(PyBytes_AS_STRING(hit) + 4, PyBytes_AS_STRING(packed), (size_t)size);
-            }
-        }
-        Py_XDECREF(packed);
+        if (cap_after >= 0 && space_after >= 0)
+            hit = make_hit(PyTuple_GET_ITEM(found, 0), (int32_t)(2 * cap_after + space_after + 4 * words));
     } else if (words >= 0) {
         PyErr_SetString(PyExc_TypeError, "encode_other must return (ids, cap after, space after)");
     }
@@ -877,10 +869,6 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
         long in_piece = header >> 2;
         state = header & 3;
         Py_DECREF(hit);
-        if (state < 0 || state >= N_STATES) {
-            PyErr_SetString(PyExc_ValueError, "decoder state out of range");
-            goto fail;
-        }
         words += in_piece;
         i += step;
     }
