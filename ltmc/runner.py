@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -506,25 +506,16 @@ def decode_corpus(
     destination = _Destination(root) if root is not None else None
     result = DecodeResult()
     current: str | None = None
-    digest = None  # of the current document, when the main thread hashes it
-    whole_digest: str | None = None  # of the current document, when its thread did
-    handle = None
-    target: Path | None = None  # where the main thread's current document goes
+    joined = False  # the joiner takes the current document's bytes
+    whole_digest: str | None = None  # of the current document, when its thread hashed it
+    digests: list[tuple[str, str | Future | None]] = []  # per document in order: its sha256, or the joiner's future of it
     seen: set[str] = set()
+    joiner = _Joiner(sys.stdout.buffer if to_stdout else None)
 
     def finish() -> None:
-        nonlocal handle
-        if current is None:
-            return
-        if handle is not None and not to_stdout:
-            handle.close()
-            os.replace(handle.name, target)
-        handle = None
-        ok = (whole_digest if digest is None else digest.hexdigest()) == expected[current]["sha256"]
-        result.checked.append((current, ok))
-        result.documents += 1
-        if not ok:
-            result.mismatches.append(current)
+        if current is not None:
+            closed = joiner.close() if joined else None
+            digests.append((current, whole_digest or closed))
 
     # Threads, not processes: reading shards, the C decoder, hashing and writing
     # all release the GIL, and nothing has to be pickled.
@@ -541,24 +532,27 @@ def decode_corpus(
                 if name in seen:
                     raise LtmcError(f"{output.root}: the rows of document {name!r} are not contiguous in the shards; the shards were altered, re-run `ltmc encode`", ExitCode.DATA)
                 seen.add(name)
-                current, digest, whole_digest = name, None, hexdigest
-                if hexdigest is None:
-                    digest = hashlib.sha256()
-                    if root is not None:
-                        target = destination.file(shards.safe_relative(name))
-                        handle = open(_Destination.temporary(target), "wb")
-                if to_stdout:
-                    handle = sys.stdout.buffer
-            elif digest is None and size:  # more bytes after a run its thread took for the whole document
+                current, whole_digest = name, hexdigest
+                joined = hexdigest is None or to_stdout
+                if joined:
+                    target = destination.file(shards.safe_relative(name)) if root is not None and hexdigest is None else None
+                    joiner.open(target, hashing=hexdigest is None)
+            elif whole_digest is not None and size:  # more bytes after a run its thread took for the whole document
                 whole_digest = None
-            if digest is not None:
-                digest.update(data)
+                joined = joined and to_stdout
             result.bytes += size
-            if handle is not None and data is not None:
-                handle.write(data)
+            if joined and data is not None:
+                joiner.write(data)
             if progress:
                 progress(size)
         finish()
+        joiner.drain()
+        for name, digest in digests:
+            ok = (digest.result() if isinstance(digest, Future) else digest) == expected[name]["sha256"]
+            result.checked.append((name, ok))
+            result.documents += 1
+            if not ok:
+                result.mismatches.append(name)
         missing = set(expected) - seen
         for name in sorted(missing):
             if expected[name]["bytes"] != 0:  # only an empty file has no scenes
@@ -572,10 +566,82 @@ def decode_corpus(
     except OSError as err:
         raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); choose a writable destination with free space", ExitCode.IO) from None
     finally:
-        if handle is not None and not to_stdout:  # failed mid-file: leave no partial file behind
-            handle.close()
-            Path(handle.name).unlink(missing_ok=True)
+        joiner.shutdown()
     return result
+
+
+class _Joiner:
+    """Joins, hashes and writes, in order and on a thread of its own, what the
+    decoding threads cannot finish alone: the documents that span row groups, and
+    for stdout every document. The main thread only hands it runs, so it never
+    keeps the decoding threads waiting (when it wrote and hashed them itself, it
+    was busy for most of a two-thread decode while the decoding threads idled)."""
+
+    PENDING_BYTES = 64 << 20  # handed over and not yet written: bounds memory
+
+    def __init__(self, stdout) -> None:
+        self._thread = ThreadPoolExecutor(1)  # one thread: tasks run in the order given
+        self._stdout = stdout
+        self._pending: deque[tuple[Future, int]] = deque()
+        self._pending_bytes = 0
+        self._handle = None
+        self._target: Path | None = None
+        self._digest = None
+
+    def open(self, target: Path | None, hashing: bool) -> None:
+        self._submit(self._open, target, hashing)
+
+    def write(self, data: pa.Buffer) -> None:
+        self._submit(self._write, data, size=data.size)
+        while self._pending_bytes > self.PENDING_BYTES:
+            self._wait_oldest()
+
+    def close(self) -> Future:
+        """The document's sha256 (when hashed), once written and renamed into place."""
+        return self._submit(self._close)
+
+    def drain(self) -> None:
+        """Wait for all handed over, raising what failed."""
+        while self._pending:
+            self._wait_oldest()
+
+    def shutdown(self) -> None:
+        """Stop, and leave no partial file behind after a failure."""
+        self._thread.shutdown(wait=True, cancel_futures=True)
+        if self._target is not None and self._handle is not None:
+            self._handle.close()
+            Path(self._handle.name).unlink(missing_ok=True)
+
+    def _submit(self, fn, *args, size: int = 0) -> Future:
+        future = self._thread.submit(fn, *args)
+        self._pending.append((future, size))
+        self._pending_bytes += size
+        return future
+
+    def _wait_oldest(self) -> None:
+        future, size = self._pending.popleft()
+        self._pending_bytes -= size
+        future.result()
+
+    # -- on the joiner's thread --------------------------------------------------
+
+    def _open(self, target: Path | None, hashing: bool) -> None:
+        self._digest = hashlib.sha256() if hashing else None
+        self._target = target
+        self._handle = open(_Destination.temporary(target), "wb") if target is not None else self._stdout
+
+    def _write(self, data: pa.Buffer) -> None:
+        if self._digest is not None:
+            self._digest.update(data)
+        if self._handle is not None:
+            self._handle.write(data)
+
+    def _close(self) -> str | None:
+        if self._target is not None:
+            self._handle.close()
+            os.replace(self._handle.name, self._target)
+        self._handle = self._target = None
+        return self._digest.hexdigest() if self._digest is not None else None
 
 
 class _Destination:

@@ -490,6 +490,34 @@ def _add_doc_without_rows_consistently(m):
     m["documents"][0]["scenes"] -= 1
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_disk_full_while_joining_a_document_that_spans_row_groups(cli, tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 1)  # every scene a row group of its own
+    books = tmp_path / "in"
+    books.mkdir()
+    (books / "long.txt").write_text("\n\n".join(SAMPLE_TEXTS * 3), encoding="utf-8")
+    assert cli.encode(books).exit_code == 0
+    assert orjson.loads((tmp_path / "out" / shards.MANIFEST).read_bytes())["documents"][0]["scenes"] > 1
+    real_open = open
+    written = []
+
+    class FullAfterOneWrite(io.BufferedWriter):
+        def write(self, data):
+            if written:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            written.append(len(data))
+            return super().write(data)
+
+    def open_full(path, mode="r", *args, **kwargs):
+        return FullAfterOneWrite(io.FileIO(path, "w")) if "w" in mode else real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "open", open_full, raising=False)
+    dest = tmp_path / "restored"
+    error_line(cli("decode", tmp_path / "out", "-o", dest, "-w", workers), ExitCode.IO, "cannot write (No space left on device)")
+    assert written  # the joiner had begun the file
+    assert files_of(dest) == {}  # and removed it
+
+
 @pytest.mark.parametrize(
     "change, needle",
     [

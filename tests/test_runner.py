@@ -302,6 +302,28 @@ def test_verify_writes_nothing_and_checks_everything(corpus, tmp_path, codebook,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "out"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_documents_that_span_row_groups_are_joined_in_order(corpus, tmp_path, codebook, monkeypatch, capsysbinary, workers):
+    # One scene a row group: every document of several scenes is joined by the
+    # joiner's thread, between documents that the decoding threads finish alone.
+    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 1)
+    (corpus / "long.txt").write_text("\n\n".join(f"Абзац {i}: " + "слово " * 60 for i in range(6)), encoding="utf-8")
+    expected = {**TREE, "long.txt": (corpus / "long.txt").read_bytes()}
+    out = tmp_path / "out"
+    runner.encode_corpus([str(corpus)], out, codebook)
+    manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
+    assert max(d["scenes"] for d in manifest["documents"]) > 2  # the test needs documents that span row groups
+
+    restored = runner.decode_corpus(out, tmp_path / "restored", workers=workers)
+    assert restored.mismatches == [] and _files(tmp_path / "restored") == expected
+    assert [name for name, _ in restored.checked] == [d["path"] for d in manifest["documents"] if d["scenes"]] + [d["path"] for d in manifest["documents"] if not d["scenes"]]
+    capsysbinary.readouterr()
+    assert runner.decode_corpus(out, "-", workers=workers).mismatches == []
+    assert capsysbinary.readouterr().out == b"".join(expected[name] for name in sorted(expected))
+    verified = runner.decode_corpus(out, None, verify=True, workers=workers)
+    assert verified.checked == restored.checked and all(ok for _, ok in verified.checked)
+
+
 @pytest.mark.parametrize("verify", [False, True], ids=["to-files", "verify"])
 def test_rows_after_a_whole_document_in_the_next_row_group_are_a_mismatch(corpus, tmp_path, codebook, verify):
     # A decoding thread takes a run of the manifest's size for the whole document;
