@@ -14,8 +14,14 @@ disk → ids on disk → files, interpreter start and imports included):
     decode  ltmc decode -o DIR -w N         vs  the same peers, ids back to files
 
 Encode and decode jobs run ``--repeat`` times (default 3) and the fastest run
-counts: on a shared virtual machine one run can be 10-20% off. Peak RSS is the
-largest of the runs. Mining runs once.
+counts: on a shared virtual machine one run can be 10-20% off, and whole minutes
+run slower than others. So the jobs that are compared run in turns (1 worker, 2
+workers, the peers, then again), not each one's repeats back to back, and a slow
+minute falls on all of them alike. Before every run its output is removed and
+the file system synced, outside the timing: otherwise the kernel would still be
+writing back (or freeing) the previous run's files during the next one, which
+measured up to 2× on a decode of 407 MB. Peak RSS is the largest of the runs.
+Mining runs once.
 
 Scaling (2 workers ÷ 1 worker) is measured on that input and, because a 29 MB
 job lasts a few seconds of which start-up, loading the codebook and writing the
@@ -40,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,8 +110,14 @@ def _tree_rss(pid: int, stop: threading.Event, peak: list[float]) -> None:
         stop.wait(0.02)
 
 
-def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float | None, str]:
-    """Run one job; (wall seconds, max single-process RSS MB, sampled tree RSS MB, stdout)."""
+def run(cmd: list[str], env: dict | None = None, output: Path | None = None) -> tuple[float, float, float | None, str]:
+    """Run one job; (wall seconds, max single-process RSS MB, sampled tree RSS MB, stdout).
+    ``output``, the job's output file or folder, is removed first, and the file system synced."""
+    if output is not None and output.is_dir():
+        shutil.rmtree(output)
+    elif output is not None:
+        output.unlink(missing_ok=True)
+    os.sync()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
@@ -150,38 +163,62 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
     jobs: list[Job] = []
     checks: dict = {}
 
-    def job(tool, step, workers, cmd, env=None, n_bytes=size, parse=False, repeat=args.repeat):
-        log(f"  {step:<6} {tool:<9} {workers} worker(s) ...")
-        runs = [run(cmd, env) for _ in range(repeat)]
-        seconds, _, _, stdout = min(runs, key=lambda r: r[0])
-        max_proc = max(r[1] for r in runs)
-        tree = max((r[2] for r in runs if r[2] is not None), default=None)
-        info = json.loads(stdout.strip().splitlines()[-1]) if parse else {}
-        jobs.append(Job(tool, step, workers, seconds, n_bytes, max_proc, tree, info.pop("inproc_s", None), info))
-        tries = ", ".join(f"{r[0]:.2f}" for r in runs)
-        log(f"         {seconds:7.2f} s  {n_bytes / 1e6 / seconds:7.2f} MB/s  max proc {max_proc:6.0f} MB  (runs: {tries} s)")
-        return jobs[-1]
+    @dataclass
+    class Spec:
+        tool: str
+        step: str
+        workers: int
+        cmd: list[str]
+        output: Path
+        env: dict | None = None
+        n_bytes: int = size
+        parse: bool = False
+
+    def in_turns(*specs: Spec, repeat: int = args.repeat) -> None:
+        """Each job ``repeat`` times, taking turns; the fastest run of each counts."""
+        log("  " + ", ".join(f"{s.step} {s.tool} w{s.workers}" for s in specs) + f": {repeat} turn(s) ...")
+        runs = [[] for _ in specs]
+        for _ in range(repeat):
+            for spec, done in zip(specs, runs):
+                done.append(run(spec.cmd, spec.env, spec.output))
+        for spec, done in zip(specs, runs):
+            seconds, _, _, stdout = min(done, key=lambda r: r[0])
+            max_proc = max(r[1] for r in done)
+            tree = max((r[2] for r in done if r[2] is not None), default=None)
+            info = json.loads(stdout.strip().splitlines()[-1]) if spec.parse else {}
+            jobs.append(Job(spec.tool, spec.step, spec.workers, seconds, spec.n_bytes, max_proc, tree, info.pop("inproc_s", None), info))
+            tries = ", ".join(f"{r[0]:.2f}" for r in done)
+            log(f"    {spec.step:<6} {spec.tool:<9} w{spec.workers} {seconds:7.2f} s  {spec.n_bytes / 1e6 / seconds:7.2f} MB/s  max proc {max_proc:6.0f} MB  (runs: {tries} s)")
 
     def hf_env(threads):
         return {"RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false"}
 
     codebook, hf = tmp / "codebook.json", tmp / "hf.json"
-    job("ltmc", "mine", 1, [*LTMC, "mine-bonds", str(src), "-o", str(codebook), "-V", str(args.vocab_size)], repeat=1)
-    for w in args.workers:
-        job("hf", "mine", w, [sys.executable, str(DRIVER), "train-hf", str(src), str(hf), "--vocab-size", str(args.vocab_size)], hf_env(w), parse=True, repeat=1)
+    in_turns(Spec("ltmc", "mine", 1, [*LTMC, "mine-bonds", str(src), "-o", str(codebook), "-V", str(args.vocab_size)], codebook), repeat=1)
+    in_turns(*(Spec("hf", "mine", w, [sys.executable, str(DRIVER), "train-hf", str(src), str(hf), "--vocab-size", str(args.vocab_size)], hf, hf_env(w), parse=True) for w in args.workers), repeat=1)
 
-    for w in args.workers:
-        job("ltmc", "encode", w, [*LTMC, "encode", str(src), "-o", str(tmp / f"ltmc-{w}"), "-c", str(codebook), "-w", str(w), "--force"])
-        job("tiktoken", "encode", w, [sys.executable, str(DRIVER), "encode", "tiktoken", str(src), str(tmp / f"tt-{w}"), "--threads", str(w)], parse=True)
-        job("hf", "encode", w, [sys.executable, str(DRIVER), "encode", f"hf:{hf}", str(src), str(tmp / f"hf-{w}"), "--threads", str(w)], hf_env(w), parse=True)
+    def ltmc_encode(step, source, out, w, n_bytes=size, extra=(), tool="ltmc"):
+        return Spec(tool, step, w, [*LTMC, "encode", str(source), "-o", str(out), "-c", str(codebook), "-w", str(w), "--force", *extra], out, n_bytes=n_bytes)
+
+    def ltmc_decode(step, shards, out, w, n_bytes=size):
+        return Spec("ltmc", step, w, [*LTMC, "decode", str(shards), "-o", str(out), "-w", str(w)], out, n_bytes=n_bytes)
+
+    def peer(step, tool, name, source, out, w):
+        return Spec(tool, step, w, [sys.executable, str(DRIVER), step, name, str(source), str(out), "--threads", str(w)], out, hf_env(w) if tool == "hf" else None, parse=True)
+
+    in_turns(*(spec for w in args.workers for spec in (
+        ltmc_encode("encode", src, tmp / f"ltmc-{w}", w),
+        peer("encode", "tiktoken", "tiktoken", src, tmp / f"tt-{w}", w),
+        peer("encode", "hf", f"hf:{hf}", src, tmp / f"hf-{w}", w),
+    )))
     if args.dask:
-        for w in args.workers:
-            job("ltmc-dask", "encode", w, [*LTMC, "encode", str(src), "-o", str(tmp / f"dask-{w}"), "-c", str(codebook), "-w", str(w), "--force", "--engine", "dask"])
+        in_turns(*(ltmc_encode("encode", src, tmp / f"dask-{w}", w, extra=("--engine", "dask"), tool="ltmc-dask") for w in args.workers))
 
-    for w in args.workers:
-        job("ltmc", "decode", w, [*LTMC, "decode", str(tmp / f"ltmc-{w}"), "-o", str(tmp / f"ltmc-restored-{w}"), "-w", str(w)])
-        job("tiktoken", "decode", w, [sys.executable, str(DRIVER), "decode", "tiktoken", str(tmp / f"tt-{w}"), str(tmp / f"tt-restored-{w}"), "--threads", str(w)], parse=True)
-        job("hf", "decode", w, [sys.executable, str(DRIVER), "decode", f"hf:{hf}", str(tmp / f"hf-{w}"), str(tmp / f"hf-restored-{w}"), "--threads", str(w)], hf_env(w), parse=True)
+    in_turns(*(spec for w in args.workers for spec in (
+        ltmc_decode("decode", tmp / f"ltmc-{w}", tmp / f"ltmc-restored-{w}", w),
+        peer("decode", "tiktoken", "tiktoken", tmp / f"tt-{w}", tmp / f"tt-restored-{w}", w),
+        peer("decode", "hf", f"hf:{hf}", tmp / f"hf-{w}", tmp / f"hf-restored-{w}", w),
+    )))
 
     # Start-up: the same commands on one short file. What they cost cannot be shared
     # between workers, and it bounds the scaling of every job (printed with the targets).
@@ -189,22 +226,20 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
     tiny.mkdir(exist_ok=True)
     (tiny / "one.txt").write_text("Короткий файл: одна строка, чтобы время ушло на запуск.\n", encoding="utf-8")
     tiny_size = (tiny / "one.txt").stat().st_size
-    job("ltmc", "encode-startup", 1, [*LTMC, "encode", str(tiny), "-o", str(tmp / "tiny-out"), "-c", str(codebook), "-w", "1", "--force"], n_bytes=tiny_size)
-    job("ltmc", "decode-startup", 1, [*LTMC, "decode", str(tmp / "tiny-out"), "-o", str(tmp / "tiny-restored"), "-w", "1"], n_bytes=tiny_size)
+    in_turns(ltmc_encode("encode-startup", tiny, tmp / "tiny-out", 1, n_bytes=tiny_size))
+    in_turns(ltmc_decode("decode-startup", tmp / "tiny-out", tmp / "tiny-restored", 1, n_bytes=tiny_size))
 
     if args.full_mine:
         ru = require_corpus(args.corpus)
         ru_size = sum(p.stat().st_size for p in ru.rglob("*.txt"))
-        job("ltmc", "mine-ru", 1, [*LTMC, "mine-bonds", str(ru), "-o", str(tmp / "ru.json"), "-V", "32768"], n_bytes=ru_size, repeat=1)
+        in_turns(Spec("ltmc", "mine-ru", 1, [*LTMC, "mine-bonds", str(ru), "-o", str(tmp / "ru.json"), "-V", "32768"], tmp / "ru.json", n_bytes=ru_size), repeat=1)
 
     if args.scale_copies:
         big = tmp / "scale-input"
         big_size = repeated_corpus(require_corpus(args.corpus), args.scale_copies, big)
         log(f"scaling input: ru/ linked {args.scale_copies} times, {big_size / 1e6:.0f} MB")
-        for w in args.workers:
-            job("ltmc", "encode-big", w, [*LTMC, "encode", str(big), "-o", str(tmp / f"big-{w}"), "-c", str(codebook), "-w", str(w), "--force"], n_bytes=big_size)
-        for w in args.workers:
-            job("ltmc", "decode-big", w, [*LTMC, "decode", str(tmp / f"big-{w}"), "-o", str(tmp / f"big-restored-{w}"), "-w", str(w)], n_bytes=big_size)
+        in_turns(*(ltmc_encode("encode-big", big, tmp / f"big-{w}", w, n_bytes=big_size) for w in args.workers))
+        in_turns(*(ltmc_decode("decode-big", tmp / f"big-{w}", tmp / f"big-restored-{w}", w, n_bytes=big_size) for w in args.workers))
         big_shards = [tree_bytes(tmp / f"big-{w}") for w in args.workers]
         checks["ltmc_big_identical_across_workers"] = all(s == big_shards[0] for s in big_shards)
         checks["ltmc_big_lossless"] = all(tree_bytes(tmp / f"big-restored-{w}") == tree_bytes(big) for w in args.workers)
