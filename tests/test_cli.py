@@ -368,6 +368,17 @@ def test_importing_ltmc_loads_nothing_heavy_until_used():
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split() == ["False", "True"]
 
 
+def test_a_command_parses_its_options_without_pydantic(tmp_path):
+    # typer 0.29 builds a pydantic adapter per option: ~0.1 s of every command's
+    # start-up, which no number of workers shares (pyproject.toml keeps typer below it).
+    probe = (
+        "import sys; from typer.testing import CliRunner; from ltmc.cli import app; "
+        f"r = CliRunner().invoke(app, ['decode', {str(tmp_path / 'missing')!r}, '--verify', '-w', '1']); "
+        "print(r.exit_code, 'pydantic' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split() == [str(int(ExitCode.USAGE)), "False"]
+
+
 def test_installed_ltmc_end_to_end(tmp_path, books, codebook_file, read_tree):
     exe = shutil.which("ltmc")
     command = [exe] if exe else [sys.executable, "-m", "ltmc"]
