@@ -221,6 +221,7 @@ class Codebook:
         # One cache per decoder state (2 * capital implied + space implied), so the hot
         # loop looks a piece up by the string alone.
         tables.caches = [{}, {}, {}, {}]
+        tables.old_caches = [{}, {}, {}, {}]
         tables.word_cache = {}
         tables.cache_limit = CACHE_LIMIT
         tables.encode_other = self._encode_other

@@ -63,6 +63,7 @@ class Tables:
     cont_walk: dict[str, int] = field(default_factory=dict)
     bonds: dict[str, list] = field(default_factory=dict)  # trie of pieces: [bond text or None, children]
     caches: list[dict[str, Hit]] = field(default_factory=list)  # one per decoder state: piece → Hit
+    old_caches: list[dict[str, Hit]] = field(default_factory=list)  # the caches before the last turnover
     word_cache: dict[str, list[int] | None] = field(default_factory=dict)
     cache_limit: int = 0
     encode_other: Callable[[str, bool, bool], tuple[tuple[int, ...], bool, bool]] | None = None
@@ -162,16 +163,27 @@ def py_encode_pieces(parts: list[str], t: Tables) -> tuple[bytes, int]:
 
 
 def _encode_new_piece(piece: str, state: int, t: Tables) -> Hit:
-    if sum(map(len, t.caches)) >= t.cache_limit:  # keep memory flat on huge, diverse corpora
-        for cache in t.caches:
-            cache.clear()
-        t.word_cache.clear()
-    cap, space = state >> 1 == 1, state & 1 == 1
-    seg, cap_after, space_after = _encode_word_piece(piece, cap, space, t) or t.encode_other(piece, cap, space)
-    bare = piece[1:] if piece[:1] == " " else piece
-    words = 1 if bare.isalpha() else count_words(piece)  # the common case without the regex
-    hit = t.caches[state][piece] = array(ID_TYPE, [2 * cap_after + space_after + 4 * words, *seg]).tobytes()
+    hit = t.old_caches[state].get(piece)
+    if hit is None:
+        cap, space = state >> 1 == 1, state & 1 == 1
+        seg, cap_after, space_after = _encode_word_piece(piece, cap, space, t) or t.encode_other(piece, cap, space)
+        bare = piece[1:] if piece[:1] == " " else piece
+        words = 1 if bare.isalpha() else count_words(piece)  # the common case without the regex
+        hit = array(ID_TYPE, [2 * cap_after + space_after + 4 * words, *seg]).tobytes()
+    _make_room(t)
+    t.caches[state][piece] = hit
     return hit
+
+
+def _make_room(t: Tables) -> None:
+    """Keep memory flat on huge, diverse corpora: once the young caches hold
+    ``cache_limit`` entries they become the old ones and the old ones are dropped,
+    so what was used since the last turnover survives it."""
+    if sum(map(len, t.caches)) >= t.cache_limit:
+        for s, old in enumerate(t.old_caches):
+            old.clear()
+            t.old_caches[s], t.caches[s] = t.caches[s], old
+        t.word_cache.clear()
 
 
 def _encode_word_piece(piece: str, cap: bool, space: bool, t: Tables) -> tuple[tuple[int, ...], bool, bool] | None:

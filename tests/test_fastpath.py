@@ -92,6 +92,7 @@ def test_c_encodes_exactly_as_python(twins, text):
     assert fastpath.encode_pieces(parts, in_c._tables) == fastpath.py_encode_pieces(parts, in_python._tables)
     assert in_c._tables.word_cache.keys() == in_python._tables.word_cache.keys()
     assert in_c._tables.caches == in_python._tables.caches  # one Hit layout on both sides
+    assert in_c._tables.old_caches == in_python._tables.old_caches
 
 
 @needs_c
@@ -109,13 +110,34 @@ def test_python_encoder_round_trips(twins, text):
 
 
 @needs_c
-def test_both_empty_a_full_cache_alike(codebook, sample_texts):
+def test_both_turn_a_full_cache_over_alike(codebook, sample_texts):
     text = "".join(sample_texts)
     in_c, in_python = _prepared(codebook), _prepared(codebook)
     for book in (in_c, in_python):
         book._tables.cache_limit = 40
-    assert fastpath.encode_pieces(pieces(text), in_c._tables) == fastpath.py_encode_pieces(pieces(text), in_python._tables)
-    assert sum(map(len, in_c._tables.caches)) == sum(map(len, in_python._tables.caches)) <= 40
+    for _ in range(2):
+        assert fastpath.encode_pieces(pieces(text), in_c._tables) == fastpath.py_encode_pieces(pieces(text), in_python._tables)
+        assert in_c._tables.caches == in_python._tables.caches and in_c._tables.old_caches == in_python._tables.old_caches
+        assert 0 < sum(map(len, in_c._tables.old_caches)) == 40 and sum(map(len, in_c._tables.caches)) <= 40
+
+
+@pytest.mark.parametrize("side", ["c", "python"])
+def test_a_piece_used_since_the_last_turnover_survives_the_next(codebook, side):
+    if side == "c" and not fastpath.ACCELERATED:
+        pytest.skip("the C extension is not built")
+    encode = fastpath.encode_pieces if side == "c" else fastpath.py_encode_pieces
+    t = _prepared(codebook)._tables
+    t.cache_limit = 8
+    common = pieces("Он")[0]
+    words = ("раз", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять", "одиннадцать")
+    encode(pieces("Он."), t)
+    first_hit = t.caches[fastpath.SENTENCE_START][common]
+    for word in words * 3:  # "Он" at every sentence start, among pieces seen once a round
+        encode(pieces(f"Он {word}."), t)
+    assert sum(map(len, t.old_caches)) == 8  # it turned over many times
+    # Clearing everything at the limit would have encoded "Он" again after each
+    # turnover; it was taken back from the old cache each time instead.
+    assert t.caches[fastpath.SENTENCE_START].get(common, t.old_caches[fastpath.SENTENCE_START].get(common)) is first_hit
 
 
 @needs_c
