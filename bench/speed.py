@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=32768)
     parser.add_argument("--full-mine", action="store_true", help="also time mine-bonds on all of ru/ (issue target: ≤ 60 s)")
     parser.add_argument("--dask", action="store_true", help="also time ltmc encode --engine dask (needs ltmc[dask])")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each encode and decode job; the fastest counts (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="turns of each encode and decode job: the fastest run gives throughput, the median turn the scaling (default 3)")
     parser.add_argument("--scale-copies", type=int, default=10, help="also measure scaling on ru/ linked this many times; 0: skip (default 10, ~407 MB)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")

@@ -534,8 +534,8 @@ def decode_corpus(
                 seen.add(name)
                 current, whole_digest = name, hexdigest
                 joined = hexdigest is None or to_stdout
-                if joined:
-                    target = destination.file(shards.safe_relative(name)) if root is not None and hexdigest is None else None
+                if joined:  # with files as the destination, only documents no thread finished
+                    target = destination.file(shards.safe_relative(name)) if root is not None else None
                     joiner.open(target, hashing=hexdigest is None)
             elif whole_digest is not None and size:  # more bytes after a run its thread took for the whole document
                 whole_digest = None
