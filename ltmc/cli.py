@@ -19,10 +19,8 @@ import pyarrow.parquet as pq  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
 
-from ltmc import runner, stats as stats_mod  # noqa: E402
+from ltmc import runner  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
 
@@ -61,7 +59,14 @@ def handle_errors(command):
 
 @contextmanager
 def progress_bar(description: str, total: int | None):
-    """A byte-progress bar on stderr; the callback advances it."""
+    """A byte-progress bar on stderr when it is a terminal; the callback advances it.
+    Elsewhere there is no callback, and rich's progress module is not even loaded:
+    commands in pipelines and Makefiles start sooner."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -70,7 +75,6 @@ def progress_bar(description: str, total: int | None):
         TimeRemainingColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
@@ -125,6 +129,8 @@ def morph(
     if as_json:
         _print_json({"forms": table.num_rows, "top": rows})
     elif not output:
+        from rich.table import Table
+
         view = Table("form", "count", "lemma", "pos", "stem | ending", title=f"{table.num_rows} distinct forms")
         for row in rows:
             view.add_row(row["form"], str(row["count"]), row["lemma"], row["pos"], f"{row['stem']}[dim]|[/]{row['ending']}")
@@ -254,6 +260,10 @@ def stats(
 
     [bold]Example:[/] ltmc stats out/ --json   ·   ltmc stats out/ --report report.html
     """
+    from rich.table import Table
+
+    from ltmc import stats as stats_mod
+
     if report_file:
         _write_report(out_dir, report_file, model)
     report = stats_mod.collect(out_dir)

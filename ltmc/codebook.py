@@ -395,9 +395,10 @@ class Codebook:
     def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
         """Many scenes at once, the same as ``decode_bytes`` on each row: in C
         (``fastpath.decode_flat``, without the GIL) or vectorised in numpy."""
-        flat = np.ascontiguousarray(ids.flatten().to_numpy(zero_copy_only=False), np.int32)
-        starts = ids.offsets.to_numpy(zero_copy_only=False)
-        starts = starts - starts[0]
+        # The row's values by its offsets, not ids.flatten(): that loads pyarrow.compute (~45 ms).
+        offsets = ids.offsets.to_numpy(zero_copy_only=False)
+        flat = np.ascontiguousarray(ids.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], np.int32)
+        starts = offsets - offsets[0]
         table = self._spellings()
         if flat.size == 0:
             return pa.array([b""] * len(ids), pa.large_binary())

@@ -384,7 +384,7 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
         stack.callback(results.close)  # stop the pool before its spool goes, however this ends
         for batch in (batch for result in results for batch in _unspooled(result)):
             n_bytes = batch.column("n_bytes").to_pylist()
-            for name, size, ids in zip(batch.column("path").to_pylist(), n_bytes, batch.column("ids").value_lengths().to_pylist()):
+            for name, size, ids in zip(batch.column("path").to_pylist(), n_bytes, np.diff(batch.column("ids").offsets.to_numpy()).tolist()):
                 doc = documents[name]
                 doc["scenes"] += 1
                 doc["tokens"] += ids

@@ -379,6 +379,21 @@ def test_a_command_parses_its_options_without_pydantic(tmp_path):
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split() == [str(int(ExitCode.USAGE)), "False"]
 
 
+def test_encode_and_decode_run_without_the_modules_they_do_not_need(tmp_path, books, codebook_file, read_tree):
+    # pyarrow.compute (~45 ms to import), and rich's progress bar and tables when
+    # stderr is no terminal, are start-up that no number of workers shares.
+    out, restored = tmp_path / "out", tmp_path / "restored"
+    probe = (
+        "import sys; from typer.testing import CliRunner; from ltmc.cli import app; "
+        f"e = CliRunner().invoke(app, ['encode', {str(books)!r}, '-o', {str(out)!r}, '-c', {str(codebook_file)!r}, '-w', '1']); "
+        f"d = CliRunner().invoke(app, ['decode', {str(out)!r}, '-o', {str(restored)!r}, '-w', '2']); "
+        "print(e.exit_code, d.exit_code, *(m for m in ('pyarrow.compute', 'rich.progress', 'rich.table') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["0", "0"], done.stderr
+    assert read_tree(restored) == FILES
+
+
 def test_installed_ltmc_end_to_end(tmp_path, books, codebook_file, read_tree):
     exe = shutil.which("ltmc")
     command = [exe] if exe else [sys.executable, "-m", "ltmc"]
