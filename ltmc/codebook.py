@@ -28,6 +28,7 @@ copied as they are.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
@@ -55,6 +56,7 @@ MAX_TOKEN_CHARS = 48
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
 
 KINDS = ("byte", "special", "word", "stem", "ending", "suffix", "bond", "punct", "space")
+STRING_KINDS = frozenset(KINDS) - {"byte", "special"}
 START_KINDS = frozenset({"word", "stem", "bond"})
 CONT_KINDS = frozenset({"ending", "suffix"})
 SENTENCE_END = frozenset(".!?…")
@@ -147,12 +149,16 @@ def unique_entries(entries: Iterable[tuple[str, str]]) -> Iterator[tuple[str, st
     earlier entry already has: one id for each string the encoder can tell apart."""
     seen = set()
     for kind, text in entries:
-        if kind not in KINDS or kind in ("byte", "special"):
+        if kind not in STRING_KINDS:
             raise ValueError(f"bad token kind {kind!r}")
         key = (role_of(kind, text), text)
         if text and key not in seen:
             seen.add(key)
             yield kind, text
+
+
+# Ids 0-258, as (kind, text): the bytes, then the markers.
+FIXED_ENTRIES = (("byte", ""),) * N_BYTES + (("special", "<|scene|>"), ("special", "<|glue|>"), ("special", "<|flip|>"))
 
 
 def upper_first(text: str) -> str:
@@ -162,41 +168,51 @@ def upper_first(text: str) -> str:
 class Codebook:
     """An immutable vocabulary with its encoder and decoder."""
 
-    def __init__(self, tokens: list[Token], version: int = VERSION) -> None:
-        self.tokens = tokens
+    def __init__(self, entries: list, version: int = VERSION) -> None:
+        """``entries``: (kind, text) per id, FIXED_ENTRIES first, as pairs (tuples or
+        lists): a codebook that is only decoded never makes a Token object."""
+        self._entries = entries
         self.version = version
-        self.fingerprint = _fingerprint(tokens, version)
+        self.fingerprint = _fingerprint(entries, version)
         rules = RULES[version]
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
-        role: list[int] = []
-        space_after: list[bool] = []
-        cap_effect: list[int] = []
-        literal: list[bytes] = []
-        variants: list[tuple[bytes, bytes, bytes, bytes] | None] = []
+        # Bytes and markers (from_entries puts them first) imply nothing.
+        role = [role_of(kind, text) for kind, text in entries[:FIRST_FREE_ID]]
+        literal = [bytes([i]) for i in range(N_BYTES)] + [b""] * (FIRST_FREE_ID - N_BYTES)
+        space_after = [False] * FIRST_FREE_ID
+        cap_effect = [KEEP] * FIRST_FREE_ID
+        variants: list[tuple[bytes, bytes, bytes, bytes] | None] = [None] * FIRST_FREE_ID
         by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
-        for token_id, token in enumerate(tokens):
-            token_role = role_of(token.kind, token.text)
-            role.append(token_role)
-            if token_id < N_BYTES or token_role == MARKER:
-                literal.append(bytes([token_id]) if token_id < N_BYTES else b"")
-                space_after.append(False)
-                cap_effect.append(KEEP)
-                variants.append(None)
-                continue
-            implied_space, effect = _effects(token.text, rules)
-            space_after.append(implied_space)
-            cap_effect.append(effect)
-            raw = token.text.encode("utf-8")
+        # This loop runs over every id at every start-up, which no number of workers
+        # shares, so role_of and _effects are inlined for the common case: a text
+        # that ends in a letter or digit, whose effects version 2 settles at once.
+        settled_by_letter = rules.last_decides
+        for token_id in range(FIRST_FREE_ID, len(entries)):
+            kind, text = entries[token_id]
+            raw = text.encode("utf-8")
             literal.append(raw)
-            if token_role == START:
-                capital = upper_first(token.text).encode("utf-8")
+            if settled_by_letter and text[-1].isalnum():
+                space_after.append(True)
+                cap_effect.append(CLEAR)
+            else:
+                implied_space, effect = _effects(text, rules)
+                space_after.append(implied_space)
+                cap_effect.append(effect)
+            if kind in CONT_KINDS:
+                token_role = CONT
+                variants.append(None)
+            elif kind in START_KINDS and text[0].isalnum():
+                token_role = START
+                capital = (text[0].upper() + text[1:]).encode("utf-8")
                 # index: 2 * (space implied) + (capital implied)
                 variants.append((raw, capital, b" " + raw, b" " + capital))
             else:
+                token_role = LITERAL
                 variants.append(None)
-            by_role[token_role].setdefault(token.text, token_id)
+            role.append(token_role)
+            by_role[token_role].setdefault(text, token_id)
         self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
         self._spelling_table: _Spellings | None = None
         self._encoder_ready = False  # the encoder's indexes are built on first use: decoding never needs them
@@ -211,9 +227,9 @@ class Codebook:
 
     def _build_encoder(self) -> None:
         tables = self._tables
-        for token_id, token in enumerate(self.tokens):
-            if token.kind == "bond":
-                self._add_bond(token.text, tables.role[token_id])
+        for token_id, (kind, text) in enumerate(self._entries):
+            if kind == "bond":
+                self._add_bond(text, tables.role[token_id])
         # Every token text and every prefix of one, mapped to its id (-1 for a mere
         # prefix): the segmenter walks forward only while a longer match is possible.
         tables.start_walk = _prefix_walk(self.start_ids)
@@ -248,7 +264,12 @@ class Codebook:
         return Codebook.from_json, (self.to_json(),)
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        return len(self._entries)
+
+    @functools.cached_property
+    def tokens(self) -> list[Token]:
+        """Every id's token, in id order."""
+        return [Token(kind, text) for kind, text in self._entries]
 
     def __repr__(self) -> str:
         return f"Codebook(vocab_size={len(self)}, fingerprint={self.fingerprint!r})"
@@ -258,13 +279,10 @@ class Codebook:
     @classmethod
     def from_entries(cls, entries: Iterable[tuple[str, str]], version: int = VERSION) -> "Codebook":
         """Bytes and markers first, then ``entries`` (kind, text) in order."""
-        tokens = [Token("byte", "") for _ in range(N_BYTES)]
-        tokens += [Token("special", "<|scene|>"), Token("special", "<|glue|>"), Token("special", "<|flip|>")]
-        tokens += [Token(kind, text) for kind, text in unique_entries(entries)]
-        return cls(tokens, version)
+        return cls([*FIXED_ENTRIES, *unique_entries(entries)], version)
 
     def to_json(self) -> bytes:
-        body = [[t.kind, t.text] for t in self.tokens[FIRST_FREE_ID:]]
+        body = self._entries[FIRST_FREE_ID:]
         return orjson.dumps(
             {"format": FORMAT, "version": self.version, "fingerprint": self.fingerprint, "vocab_size": len(self), "tokens": body}
         )
@@ -289,8 +307,15 @@ class Codebook:
                     f"{source}: codebook format version {version!r} is not one this ltmc reads (1 to {VERSION}); a newer one needs a newer ltmc",
                     ExitCode.DATA,
                 )
-            entries = [(kind, text) for kind, text in doc["tokens"]]
-            book = cls.from_entries(entries, version)
+            # Not from_entries: ltmc wrote each (role, text) once, and anything edited
+            # since shows in the fingerprint, so only kinds and texts are checked here
+            # (unique_entries was half the time of loading 32768 ids).
+            entries = doc["tokens"]
+            if not all(len(e) == 2 for e in entries):
+                raise ValueError("a token is not a (kind, text) pair")
+            if not {kind for kind, _ in entries} <= STRING_KINDS or not all(type(text) is str and text for _, text in entries):
+                raise ValueError("a token of a bad kind, or not a non-empty string")
+            book = cls([*FIXED_ENTRIES, *entries], version)
             recorded = (doc["fingerprint"], doc["vocab_size"])
         except LtmcError:
             raise
@@ -382,9 +407,9 @@ class Codebook:
             raise self._bad_id(ids) from None
 
     def _bad_id(self, ids) -> LtmcError:
-        bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self.tokens)))
+        bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self)))
         return LtmcError(
-            f"token id {bad} is outside this codebook (size {len(self.tokens)}); decode with the codebook the shards were encoded with",
+            f"token id {bad} is outside this codebook (size {len(self)}); decode with the codebook the shards were encoded with",
             ExitCode.DATA,
         )
 
@@ -403,7 +428,7 @@ class Codebook:
         if flat.size == 0:
             return pa.array([b""] * len(ids), pa.large_binary())
         if decode_flat is None:
-            if flat.min() < 0 or flat.max() >= len(self.tokens):
+            if flat.min() < 0 or flat.max() >= len(self):
                 raise self._bad_id(flat.tolist())
             return _decode_vectorised(flat, starts, table)
         try:
@@ -426,13 +451,13 @@ class Codebook:
         return self.decode_bytes(ids).decode("utf-8", "surrogateescape")
 
     def kind_of(self, token_id: int) -> str:
-        return self.tokens[token_id].kind
+        return self._entries[token_id][0]
 
     def piece_of(self, token_id: int) -> str:
         """Readable text for a token (bytes shown as <0xNN>)."""
         if token_id < N_BYTES:
             return f"<0x{token_id:02X}>"
-        return self.tokens[token_id].text
+        return self._entries[token_id][1]
 
 
 class _Spellings:
@@ -510,8 +535,8 @@ def _prefix_walk(ids: dict[str, int]) -> dict[str, int]:
     return walk
 
 
-def _fingerprint(tokens: list[Token], version: int) -> str:
-    body = orjson.dumps([version, [[t.kind, t.text] for t in tokens]])
+def _fingerprint(entries: list, version: int) -> str:
+    body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
 
 

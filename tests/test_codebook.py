@@ -232,6 +232,31 @@ def test_unknown_token_kind_is_a_data_error(codebook, tmp_path):
     assert info.value.exit_code == ExitCode.DATA
 
 
+@pytest.mark.parametrize("token", [["word", ""], ["byte", "x"], ["special", "<|x|>"], ["word", 7]], ids=["empty", "byte", "special", "number"])
+def test_a_bad_token_is_refused_even_with_a_matching_fingerprint(codebook, tmp_path, token):
+    # Loading checks kinds and texts itself: the fingerprint only shows what changed.
+    doc = _doc(codebook)
+    doc["tokens"][3] = token
+    doc["fingerprint"] = codebook_module._fingerprint([*codebook_module.FIXED_ENTRIES, *doc["tokens"]], VERSION)
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "corrupt codebook" in str(info.value)
+
+
+@pytest.mark.parametrize("version", sorted(codebook_module.RULES))
+def test_each_id_gets_the_role_and_effects_its_text_has(version):
+    # Codebook.__init__ inlines role_of and _effects for speed; it must agree with them.
+    texts = ["дом", "Дом", "дом,", "а.", "«", "»", "\n", "\n  ", "?\u00a0–", "!", "12", "x2", ", что", ".\n–\u00a0", "…»", " ", "-"]
+    entries = [(kind, text) for text in texts for kind in ("word", "stem", "suffix", "ending", "bond", "punct", "space")]
+    book = Codebook.from_entries(entries, version)
+    rules, tables = codebook_module.RULES[version], book._tables
+    for token_id in range(FIRST_FREE_ID, len(book)):
+        token = book.tokens[token_id]
+        assert tables.role[token_id] == codebook_module.role_of(token.kind, token.text), token
+        assert (tables.space_after[token_id], tables.cap_effect[token_id]) == codebook_module._effects(token.text, rules), token
+
+
 def test_missing_fingerprint_is_a_data_error(codebook, tmp_path):
     doc = _doc(codebook)
     del doc["fingerprint"]
