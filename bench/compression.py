@@ -11,6 +11,7 @@ shards are decoded and checked byte for byte against the originals.
     python bench/compression.py --quick          # 8192 only, smaller mining part
     python bench/compression.py --sizes 32768 --eval-authors Chekhov Gogol
     python bench/compression.py --json > result.json
+    python bench/compression.py --oracle         # also the ceiling: both mined on the evaluation part
 
 Progress goes to stderr; the table (or JSON) to stdout. Needs the bench extras:
 pip install -e '.[bench]'.
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"size 8192 only, and mining without {' and '.join(QUICK_SKIP_AUTHORS)} (about 8 MB)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the development corpus (default ../shared/corpus from the project root)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ltmc encode/decode processes (default: all CPUs)")
+    parser.add_argument("--oracle", action="store_true", help="also mine ltmc and train BPE on the evaluation part itself: the ceiling when no author is unseen")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
     if args.sizes is None:
@@ -95,7 +97,7 @@ def count_bpe(tokenizer, texts: list[str]) -> int:
     return sum(map(len, ids))
 
 
-def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: int, scratch: Path) -> dict:
+def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: int, scratch: Path, label: str = "ltmc") -> dict:
     from ltmc.runner import decode_corpus, encode_corpus, mine_corpus
 
     start = time.perf_counter()
@@ -106,7 +108,7 @@ def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: 
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.kinds.most_common())
     log(f"  ltmc  mined {len(book)} ids in {mined_s:.1f} s ({'filled' if report.filled else 'NOT filled'}; {kinds})")
 
-    out = scratch / f"ltmc-{size}"
+    out = scratch / f"{label}-{size}"
     start = time.perf_counter()
     encoded = encode_corpus([str(eval_dir)], out, codebook=book, workers=workers, strict=True, force=True)
     encode_s = time.perf_counter() - start
@@ -163,6 +165,16 @@ def render_table(result: dict) -> str:
         ),
         "ltmc is decoded and verified byte for byte at every size (lossless).",
     ]
+    if any("oracle_ltmc_tokens" in r for r in result["rows"]):
+        lines += [
+            "",
+            "oracle (both mined on the evaluation part itself: the ceiling when no author is unseen):",
+            *(
+                f"  {r['ids']:>6}: ltmc {r['oracle_ltmc_tokens']:,} ({r['oracle_ltmc_tokens'] / r['bpe_tokens']:.3f} of the BPE above), "
+                f"BPE {r['oracle_bpe_tokens']:,}; ltmc/BPE both on the evaluation part {r['oracle_ltmc_tokens'] / r['oracle_bpe_tokens']:.3f}"
+                for r in result["rows"]
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -214,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             row["bpe_ids"] = bpe.get_vocab_size()
             row["bpe_tokens"] = count_bpe(bpe, eval_texts)
             log(f"  BPE   trained {row['bpe_ids']} ids in {row['bpe_train_s']:.1f} s; {row['bpe_tokens']:,} tokens (round trip checked)")
+            if args.oracle:
+                log(f"[{size}] oracle: ltmc mined and BPE trained on the evaluation part itself")
+                oracle = run_ltmc(size, eval_dir, eval_dir, len(evaluation), args.workers, scratch, label="oracle")
+                row["oracle_ltmc_tokens"] = oracle["ltmc_tokens"]
+                row["oracle_bpe_tokens"] = count_bpe(train_bpe(eval_texts, size), eval_texts)
+                log(f"  BPE   on the evaluation part: {row['oracle_bpe_tokens']:,} tokens")
             row["o200k_tokens"] = o200k_tokens
             row["ratio_ltmc_bpe"] = row["ltmc_tokens"] / row["bpe_tokens"]
             row["ltmc_chars_per_token"] = eval_chars / row["ltmc_tokens"]

@@ -16,8 +16,9 @@ disk → ids on disk → files, interpreter start and imports included):
 Encode and decode jobs run ``--repeat`` times (default 3). On this shared
 virtual machine one run can be 10-20% off, and whole minutes run up to 1.5x
 slower than others (the same 407 MB encode took 25 s and 38 s). So the jobs that
-are compared take turns (1 worker, 2 workers, the peers, then again) instead of
-running their repeats back to back; the fastest run of each gives its
+are compared take turns (ltmc with 1 and 2 workers, then each peer with 1 and 2,
+then again, in reverse order every other turn so that drift through a turn
+favours no job) instead of running their repeats back to back; the fastest run of each gives its
 throughput, and the scaling target is the median over turns of 1 worker's time
 ÷ 2 workers' time in the same turn. Before every run its output is removed and
 the file system synced, outside the timing: otherwise the kernel would still be
@@ -179,11 +180,14 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
         parse: bool = False
 
     def in_turns(*specs: Spec, repeat: int = args.repeat) -> None:
-        """Each job ``repeat`` times, taking turns; the fastest run of each counts."""
-        log("  " + ", ".join(f"{s.step} {s.tool} w{s.workers}" for s in specs) + f": {repeat} turn(s) ...")
+        """Each job ``repeat`` times, taking turns; the fastest run of each counts.
+        Every other turn runs the jobs in reverse order, so that a machine slowing
+        down or speeding up through a turn does not always favour the same job."""
+        log("  " + ", ".join(f"{s.step} {s.tool} w{s.workers}" for s in specs) + f": {repeat} turn(s), alternating order ...")
         runs = [[] for _ in specs]
-        for _ in range(repeat):
-            for spec, done in zip(specs, runs):
+        for turn in range(repeat):
+            order = list(zip(specs, runs))
+            for spec, done in order if turn % 2 == 0 else reversed(order):
                 done.append(run(spec.cmd, spec.env, spec.output))
         for spec, done in zip(specs, runs):
             seconds, _, _, stdout = min(done, key=lambda r: r[0])
@@ -210,19 +214,21 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
     def peer(step, tool, name, source, out, w):
         return Spec(tool, step, w, [sys.executable, str(DRIVER), step, name, str(source), str(out), "--threads", str(w)], out, hf_env(w) if tool == "hf" else None, parse=True)
 
-    in_turns(*(spec for w in args.workers for spec in (
-        ltmc_encode("encode", src, tmp / f"ltmc-{w}", w),
-        peer("encode", "tiktoken", "tiktoken", src, tmp / f"tt-{w}", w),
-        peer("encode", "hf", f"hf:{hf}", src, tmp / f"hf-{w}", w),
-    )))
+    # One tool's runs with 1 and 2 workers next to each other: a turn's scaling ratio
+    # compares runs close in time.
+    in_turns(
+        *(ltmc_encode("encode", src, tmp / f"ltmc-{w}", w) for w in args.workers),
+        *(peer("encode", "tiktoken", "tiktoken", src, tmp / f"tt-{w}", w) for w in args.workers),
+        *(peer("encode", "hf", f"hf:{hf}", src, tmp / f"hf-{w}", w) for w in args.workers),
+    )
     if args.dask:
         in_turns(*(ltmc_encode("encode", src, tmp / f"dask-{w}", w, extra=("--engine", "dask"), tool="ltmc-dask") for w in args.workers))
 
-    in_turns(*(spec for w in args.workers for spec in (
-        ltmc_decode("decode", tmp / f"ltmc-{w}", tmp / f"ltmc-restored-{w}", w),
-        peer("decode", "tiktoken", "tiktoken", tmp / f"tt-{w}", tmp / f"tt-restored-{w}", w),
-        peer("decode", "hf", f"hf:{hf}", tmp / f"hf-{w}", tmp / f"hf-restored-{w}", w),
-    )))
+    in_turns(
+        *(ltmc_decode("decode", tmp / f"ltmc-{w}", tmp / f"ltmc-restored-{w}", w) for w in args.workers),
+        *(peer("decode", "tiktoken", "tiktoken", tmp / f"tt-{w}", tmp / f"tt-restored-{w}", w) for w in args.workers),
+        *(peer("decode", "hf", f"hf:{hf}", tmp / f"hf-{w}", tmp / f"hf-restored-{w}", w) for w in args.workers),
+    )
 
     # Start-up: the same commands on one short file. What they cost cannot be shared
     # between workers, and it bounds the scaling of every job (printed with the targets).
