@@ -2,7 +2,7 @@
  * and decode_flat, the scene decoder of Codebook.decode_scenes without the GIL.
  *
  * Everything is read from the codebook's own lists and dicts (fastpath.Tables),
- * except the walk tables, which become two tries over code points (built once per
+ * except the token texts, which become two tries over code points (built once per
  * process). A change to one file must be made to the other: tests/test_fastpath.py
  * holds the two equal on random input. */
 
@@ -50,10 +50,11 @@ static int char_bytes(Py_UCS4 c, long out[4])
     return 4;
 }
 
-/* The walk tables (token text → id, each proper prefix → -1) as tries over code
- * points, built once per process: a walk then costs one probe per character instead
- * of a substring, a hash and a dict lookup. Edges live in one open-addressing table
- * keyed by (node, code point). */
+/* The start and continuation token texts (text → id) as tries over code points,
+ * built once per process: a walk then costs one probe per character instead of a
+ * substring, a hash and a dict lookup (py_segment_word's prefix walk dicts), and
+ * nothing like those dicts is built. Edges live in one open-addressing table keyed
+ * by (node, code point). */
 typedef struct {
     int32_t *ids; /* per node: the token id, or -1 for a mere prefix */
     Py_ssize_t n_nodes;
@@ -97,14 +98,15 @@ static void trie_free(Trie *trie)
     PyMem_Free(trie->children);
 }
 
-/* A trie of every text the walk dict maps to an id >= 0 (its prefixes follow). */
-static int trie_build(Trie *trie, PyObject *walk)
+/* A trie of every text the dict maps to an id >= 0; a node on the way to one is a
+ * mere prefix (-1). */
+static int trie_build(Trie *trie, PyObject *ids)
 {
     PyObject *text, *value;
     Py_ssize_t pos = 0, edges = 0;
-    while (PyDict_Next(walk, &pos, &text, &value)) {
+    while (PyDict_Next(ids, &pos, &text, &value)) {
         if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "walk tables map strings to ids");
+            PyErr_SetString(PyExc_TypeError, "token tables map strings to ids");
             return -1;
         }
         edges += PyUnicode_GET_LENGTH(text);
@@ -123,7 +125,7 @@ static int trie_build(Trie *trie, PyObject *walk)
     }
     trie->ids[0] = -1;
     pos = 0;
-    while (PyDict_Next(walk, &pos, &text, &value)) {
+    while (PyDict_Next(ids, &pos, &text, &value)) {
         long token_id = PyLong_AsLong(value);
         if (token_id == -1 && PyErr_Occurred())
             return -1;
@@ -169,13 +171,13 @@ static Tries *tries_of(PyObject *tables)
         return NULL;
     if (native == Py_None) {
         Py_DECREF(native);
-        PyObject *start_walk = PyObject_GetAttrString(tables, "start_walk");
-        PyObject *cont_walk = start_walk ? PyObject_GetAttrString(tables, "cont_walk") : NULL;
-        Tries *tries = cont_walk ? PyMem_Calloc(1, sizeof(Tries)) : NULL;
-        int failed = tries == NULL || !PyDict_Check(start_walk) || !PyDict_Check(cont_walk) ||
-                     trie_build(&tries->start, start_walk) < 0 || trie_build(&tries->cont, cont_walk) < 0;
-        Py_XDECREF(start_walk);
-        Py_XDECREF(cont_walk);
+        PyObject *start_ids = PyObject_GetAttrString(tables, "start_ids");
+        PyObject *cont_ids = start_ids ? PyObject_GetAttrString(tables, "cont_ids") : NULL;
+        Tries *tries = cont_ids ? PyMem_Calloc(1, sizeof(Tries)) : NULL;
+        int failed = tries == NULL || !PyDict_Check(start_ids) || !PyDict_Check(cont_ids) ||
+                     trie_build(&tries->start, start_ids) < 0 || trie_build(&tries->cont, cont_ids) < 0;
+        Py_XDECREF(start_ids);
+        Py_XDECREF(cont_ids);
         native = failed ? NULL : PyCapsule_New(tries, TRIES_CAPSULE, tries_free);
         if (native == NULL) {
             if (tries != NULL) {
@@ -184,7 +186,7 @@ static Tries *tries_of(PyObject *tables)
                 PyMem_Free(tries);
             }
             if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "tables: walk tables must be dicts");
+                PyErr_SetString(PyExc_TypeError, "tables: start_ids and cont_ids must be dicts");
             return NULL;
         }
         if (PyObject_SetAttrString(tables, "native", native) < 0) {

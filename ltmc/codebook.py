@@ -230,10 +230,7 @@ class Codebook:
         for token_id, (kind, text) in enumerate(self._entries):
             if kind == "bond":
                 self._add_bond(text, tables.role[token_id])
-        # Every token text and every prefix of one, mapped to its id (-1 for a mere
-        # prefix): the segmenter walks forward only while a longer match is possible.
-        tables.start_walk = _prefix_walk(self.start_ids)
-        tables.cont_walk = _prefix_walk(self.cont_ids)
+        tables.start_ids, tables.cont_ids = self.start_ids, self.cont_ids
         # One cache per decoder state (2 * capital implied + space implied), so the hot
         # loop looks a piece up by the string alone.
         tables.caches = [{}, {}, {}, {}]
@@ -524,15 +521,6 @@ def _no_collections():
     finally:
         if enabled:
             gc.enable()
-
-
-def _prefix_walk(ids: dict[str, int]) -> dict[str, int]:
-    walk: dict[str, int] = {}
-    for text in ids:
-        for end in range(1, len(text)):
-            walk.setdefault(text[:end], -1)
-    walk.update(ids)
-    return walk
 
 
 def _fingerprint(entries: list, version: int) -> str:

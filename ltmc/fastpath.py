@@ -7,7 +7,7 @@ compiler; ``ACCELERATED`` says which one runs.
 
 Both read the codebook's own lists and dicts, gathered in ``Tables``; the only
 structure of the C side's own is a pair of tries over code points that stand in for
-the walk tables (``Tables.native``, built on first use). Pieces that are not words
+the token texts (``Tables.native``, built on first use). Pieces that are not words
 (punctuation, spaces, bytes) and the rare word no candidate spells right go back to
 the codebook (``Tables.encode_other``): they are few and their rules are easier
 read in Python.
@@ -59,8 +59,9 @@ class Tables:
     space_after: list[bool]
     cap_effect: list[int]
     space_id: int | None
-    start_walk: dict[str, int] = field(default_factory=dict)  # token text → id, and each proper prefix → -1
-    cont_walk: dict[str, int] = field(default_factory=dict)
+    start_ids: dict[str, int] = field(default_factory=dict)  # token text → id
+    cont_ids: dict[str, int] = field(default_factory=dict)
+    walks: tuple[dict[str, int], dict[str, int]] | None = None  # py_segment_word's, built on its first use
     bonds: dict[str, list] = field(default_factory=dict)  # trie of pieces: [bond text or None, children]
     caches: list[dict[str, Hit]] = field(default_factory=list)  # one per decoder state: piece → Hit
     old_caches: list[dict[str, Hit]] = field(default_factory=list)  # the caches before the last turnover
@@ -231,7 +232,9 @@ def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None
     Positions are settled left to right; from each, a match is extended only while
     some token still begins with it (the walk tables know every prefix), and a
     position that cannot beat the best whole path found so far is not expanded."""
-    start_walk, cont_walk = t.start_walk, t.cont_walk
+    if t.walks is None:
+        t.walks = _prefix_walk(t.start_ids), _prefix_walk(t.cont_ids)
+    start_walk, cont_walk = t.walks
     n = len(word)
     inf = n * 8 + 8
     cost = [inf] * (n + 1)
@@ -271,6 +274,18 @@ def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None
         out[:0] = (token_id,) if token_id >= 0 else char_bytes(word[begin])
         end = begin
     return out
+
+
+def _prefix_walk(ids: dict[str, int]) -> dict[str, int]:
+    """Every token text and every proper prefix of one, mapped to its id (-1 for a
+    mere prefix): the segmenter walks forward only while a longer match is possible.
+    The C side walks tries over code points instead, built from the ids alone."""
+    walk: dict[str, int] = {}
+    for text in ids:
+        for end in range(1, len(text)):
+            walk.setdefault(text[:end], -1)
+    walk.update(ids)
+    return walk
 
 
 try:
