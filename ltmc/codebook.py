@@ -205,7 +205,7 @@ class Codebook:
                 variants.append(None)
             elif kind in START_KINDS and text[0].isalnum():
                 token_role = START
-                capital = (text[0].upper() + text[1:]).encode("utf-8")
+                capital = upper_first(text).encode("utf-8")
                 # index: 2 * (space implied) + (capital implied)
                 variants.append((raw, capital, b" " + raw, b" " + capital))
             else:
