@@ -20,8 +20,10 @@ are compared take turns (ltmc with 1 and 2 workers, then each peer with 1 and 2,
 then again, in reverse order every other turn so that drift through a turn
 favours no job) instead of running their repeats back to back; the fastest run of each gives its
 throughput, and the scaling target is the median over turns of 1 worker's time
-÷ 2 workers' time in the same turn. Before every run its output is removed and
-the file system synced, outside the timing: otherwise the kernel would still be
+÷ 2 workers' time in the same turn. Before every run its previous output is
+moved aside (deleting it slowed the next run's file creations: ``_set_aside``;
+with ``--keep`` the set-aside outputs stay in ``.set-aside`` folders) and the
+file system synced, outside the timing: otherwise the kernel would still be
 writing back the previous run's files during the next one (a 407 MB decode
 took 3.09 s after a sync, 4.99-5.77 s without). Peak RSS is the largest of the
 runs. Mining runs once.
