@@ -31,9 +31,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
+import numpy as np
+import regex
+
 from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, unique_entries
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
+
+try:
+    from ltmc import _fastpath as native
+except ImportError:  # installed without a C compiler: the Python loops below
+    native = None
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
 MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endings
@@ -120,9 +128,51 @@ def _core(piece: str) -> str:
     return piece[1:] if piece[:1] == " " and piece[1:2].isalnum() else piece
 
 
+_SURROGATE = regex.compile("[\ud800-\udfff]")
+
+
 def _storable(text: str) -> bool:
     """Stray bytes (surrogate escapes) stay bytes: a token's text must be valid Unicode."""
-    return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+    return _SURROGATE.search(text) is None
+
+
+def _least(keyed: dict, values: np.ndarray, count: int) -> list:
+    """The keys of ``keyed`` with the ``count`` least ``values`` (one per key, in its
+    order), ties going to the least key: the head of a sort by (value, key), in no
+    set order, found by a partition rather than a sort."""
+    keys = list(keyed)
+    if count >= len(keys):
+        return keys
+    cut = np.partition(values, count - 1)[count - 1]
+    chosen = [keys[i] for i in np.flatnonzero(values < cut)]
+    tied = sorted(keys[i] for i in np.flatnonzero(values == cut))
+    return chosen + tied[: count - len(chosen)]
+
+
+def py_slice_counts(words: Counter) -> tuple[Counter, Counter]:
+    """Word occurrences of each word's prefixes (start candidates), and of its inner
+    and word-final pieces (continuation candidates)."""
+    prefix_counts: Counter[str] = Counter()
+    inner_counts: Counter[str] = Counter()
+    for word, n in words.items():
+        for size in PREFIX_CHARS:
+            if size < len(word):
+                prefix_counts[word[:size]] += n
+        for begin in range(1, len(word)):
+            for size in INNER_CHARS:
+                if begin + size <= len(word):
+                    inner_counts[word[begin : begin + size]] += n
+        for size in FINAL_CHARS:
+            if size < len(word):
+                inner_counts[word[-size:]] += n
+    return prefix_counts, inner_counts
+
+
+def slice_counts(words: Counter) -> tuple[dict[str, int], dict[str, int]]:
+    if native is None:
+        return py_slice_counts(words)
+    sizes = (PREFIX_CHARS, INNER_CHARS, FINAL_CHARS)
+    return native.slice_counts(words, *(bound for size in sizes for bound in (size.start, size.stop)))
 
 
 def _by_count(counter: Counter) -> list:
@@ -136,14 +186,34 @@ def _literal_kind(text: str) -> str:
 
 
 class _Segmenter:
-    """Fewest-token segmentation of word forms over a candidate set."""
+    """Fewest-token segmentation of word forms over candidate sets that shrink.
+
+    With the C extension the sets are mirrored in two tries, so that a segmentation
+    walks them instead of slicing and looking up every substring.
+    """
 
     def __init__(self, start: set[str], cont: set[str]) -> None:
         self.start, self.cont = start, cont
+        self._tries = None
+        if native is not None:
+            lists = list(start), list(cont)
+            index = [{unit: i for i, unit in enumerate(units)} for units in lists]
+            self._tries = native.candidate_tries(lists[0], index[0], lists[1], index[1], MAX_TOKEN_CHARS)
 
-    def segment(self, word: str, without: str | None = None, first: set[str] | None = None) -> list[str]:
-        """Units of ``word``: one from ``first`` (the start units), then continuations."""
-        first = self.start if first is None else first
+    def discard(self, role: str, unit: str) -> None:
+        (self.cont if role == "cont" else self.start).discard(unit)
+        if self._tries is not None:
+            native.discard_candidate(self._tries, role == "cont", unit)
+
+    def segment(self, word: str, without: str | None = None, from_cont: bool = False) -> list[str]:
+        """Units of ``word``: one start unit (a continuation with ``from_cont``),
+        then continuations; never ``without``."""
+        if self._tries is not None:
+            return native.segment_candidates(self._tries, word, without, from_cont)
+        return self.py_segment(word, without, from_cont)
+
+    def py_segment(self, word: str, without: str | None = None, from_cont: bool = False) -> list[str]:
+        first = self.cont if from_cont else self.start
         n = len(word)
         inf = 4 * n + 4
         cost = [inf] * (n + 1)
@@ -168,6 +238,26 @@ class _Segmenter:
         return out[::-1]
 
 
+def _piece_key(piece: str, form_of: dict[str, str]) -> str:
+    """A piece as the codebook stores it: a word as its form, without the space and
+    sentence capital that are implied; anything else as it is (no form begins like
+    one of those). It heads a bond so, and its cost on its own depends on it."""
+    core = _core(piece)
+    return form_of.get(core, core) if core[:1].isalnum() else piece
+
+
+class _Heads(dict):
+    """_piece_key of each piece that heads a bond, computed on first use."""
+
+    def __init__(self, form_of: dict[str, str]) -> None:
+        super().__init__()
+        self.form_of = form_of
+
+    def __missing__(self, piece: str) -> str:
+        head = self[piece] = _piece_key(piece, self.form_of)
+        return head
+
+
 class _PieceCost(dict):
     """Tokens of a piece on its own under the current candidates, computed on first use."""
 
@@ -176,12 +266,8 @@ class _PieceCost(dict):
         self.split, self.form_of, self.literal_cost = split, form_of, literal_cost
 
     def __missing__(self, piece: str) -> int:
-        core = _core(piece)
-        if core[:1].isalnum():
-            cost = len(self.split[self.form_of.get(core, core)])
-        else:
-            cost = self.literal_cost(piece)
-        self[piece] = cost
+        key = _piece_key(piece, self.form_of)
+        cost = self[piece] = len(self.split[key]) if key[:1].isalnum() else self.literal_cost(piece)
         return cost
 
 
@@ -193,34 +279,64 @@ class _BondCover:
     longest bond that starts at each piece, or the piece alone; a bond's uses are
     the places that cover takes it, and what it saves at each is the tokens of the
     cover of its own pieces without it, less one.
+
+    The pool shrinks round by round. Which bonds a cover takes depends on the pool
+    alone, so only the runs where a dropped bond could start are covered again; a
+    bond's own cover is kept until a bond in it is dropped or one of its pieces
+    changes cost (``forget``).
     """
 
-    def __init__(self, sample: list[str], pool: dict[str, int], bond_text) -> None:
+    def __init__(self, sample: list[str], pool: dict[str, int], heads: _Heads, form_of: dict[str, str]) -> None:
         # Runs of pieces that bonds may join, each with the bonds starting at each position.
         self.runs: list[tuple[tuple[str, ...], dict[int, list[tuple[int, str]]]]] = []
         self.inner: dict[str, tuple[tuple[str, ...], dict[int, list[tuple[int, str]]]]] = {}
         self.seen: Counter[str] = Counter()  # occurrences of each bond in the sample
+        self.pool = pool
         for chunk in sample:
             parts = tuple(pieces(chunk))
-            spans = self._spans(parts, pool, bond_text)
+            spans = self._spans(parts, pool, heads)
             self.seen.update(text for found in spans.values() for _, text in found)
             self.runs.extend(self._runs(parts, spans))
             for begin, found in spans.items():
                 for step, text in found:
                     if text not in self.inner:
                         own = parts[begin : begin + step]
-                        inner = self._spans(own, pool, bond_text)
+                        inner = self._spans(own, pool, heads)
                         inner[0] = [(k, t) for k, t in inner[0] if k < step]
                         self.inner[text] = (own, inner)
+        self.used = [self._cover(parts, spans, pool)[1] for parts, spans in self.runs]
+        self.uses = Counter(text for used in self.used for text in used)
+        self.runs_of: dict[str, set[int]] = {}
+        for index, (_, spans) in enumerate(self.runs):
+            for found in spans.values():
+                for _, text in found:
+                    self.runs_of.setdefault(text, set()).add(index)
+        # What each bond's own cover depends on: its pieces' keys, and the bonds inside it.
+        self.by_piece: dict[str, set[str]] = {}
+        self.by_bond: dict[str, set[str]] = {}
+        for text, (own, inner) in self.inner.items():
+            for part in own:
+                self.by_piece.setdefault(_piece_key(part, form_of), set()).add(text)
+            for found in inner.values():
+                for _, other in found:
+                    self.by_bond.setdefault(other, set()).add(text)
+        self.own_cost: dict[str, int] = {}
 
     @staticmethod
-    def _spans(parts, pool, bond_text) -> dict[int, list[tuple[int, str]]]:
+    def _spans(parts, pool, heads) -> dict[int, list[tuple[int, str]]]:
+        """Per position, the bonds of ``pool`` that start there, longest first."""
         spans: dict[int, list[tuple[int, str]]] = {}
-        for begin in range(len(parts) - 1):
-            for step in range(min(MAX_BOND_PIECES, len(parts) - begin), 1, -1):
-                text = bond_text(parts[begin : begin + step])
+        n = len(parts)
+        for begin in range(n - 1):
+            text, found = heads[parts[begin]], []
+            for end in range(begin + 1, begin + MAX_BOND_PIECES):
+                if end == n:
+                    break
+                text += parts[end]
                 if text in pool:
-                    spans.setdefault(begin, []).append((step, text))
+                    found.append((end + 1 - begin, text))
+            if found:
+                spans[begin] = found[::-1]
         return spans
 
     @staticmethod
@@ -236,9 +352,10 @@ class _BondCover:
                 reach = max(reach, i + 1, *(i + step for step, _ in spans.get(i, ())))
 
     @staticmethod
-    def _cover(parts, spans, pool, piece_cost) -> tuple[int, list[str]]:
-        """Tokens for ``parts`` and the bonds used, matched as the encoder matches them:
-        left to right, the longest bond in ``pool`` that starts at each piece."""
+    def _cover(parts, spans, pool, piece_cost=None) -> tuple[int, list[str]]:
+        """Tokens for ``parts`` (given ``piece_cost``) and the bonds used, matched as
+        the encoder matches them: left to right, the longest bond in ``pool`` that
+        starts at each piece."""
         cost, used = 0, []
         i, n = 0, len(parts)
         while i < n:
@@ -249,21 +366,38 @@ class _BondCover:
                     i += step
                     break
             else:
-                cost += piece_cost[parts[i]]
+                if piece_cost is not None:
+                    cost += piece_cost[parts[i]]
                 i += 1
         return cost, used
 
-    def savings(self, pool: dict[str, int], piece_cost) -> dict[str, float]:
+    def forget(self, bonds: Iterable[str], piece_keys: Iterable[str]) -> None:
+        """Take account of bonds dropped from the pool and of pieces whose cost changed."""
+        runs: set[int] = set()
+        stale: set[str] = set()
+        for text in bonds:
+            runs.update(self.runs_of.get(text, ()))
+            stale.update(self.by_bond.get(text, ()))
+        for key in piece_keys:
+            stale.update(self.by_piece.get(key, ()))
+        for index in runs:
+            self.uses.subtract(self.used[index])
+            self.used[index] = self._cover(*self.runs[index], self.pool)[1]
+            self.uses.update(self.used[index])
+        for text in stale:
+            self.own_cost.pop(text, None)
+
+    def savings(self, piece_cost) -> dict[str, float]:
         """bond → tokens it saves on the corpus: its count × the share of its sampled
         occurrences that the cover takes × (tokens of its pieces without it − 1)."""
-        uses: Counter[str] = Counter()
-        for parts, spans in self.runs:
-            uses.update(self._cover(parts, spans, pool, piece_cost)[1])
         out = {}
-        for text, count in pool.items():
-            if uses[text]:
-                own, inner = self.inner[text]
-                out[text] = count * uses[text] / self.seen[text] * (self._cover(own, inner, pool, piece_cost)[0] - 1)
+        for text, count in self.pool.items():
+            uses = self.uses[text]
+            if uses:
+                own = self.own_cost.get(text)
+                if own is None:
+                    own = self.own_cost[text] = self._cover(*self.inner[text], self.pool, piece_cost)[0]
+                out[text] = count * uses / self.seen[text] * (own - 1)
             else:
                 out[text] = 0
         return out
@@ -336,19 +470,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             cont.setdefault(analysis.ending, "ending")
         elif analysis.ending:
             cont.setdefault(analysis.ending, "ending")
-    piece_counts: Counter[str] = Counter()
-    inner_counts: Counter[str] = Counter()
-    for word, n in words.items():
-        for size in PREFIX_CHARS:
-            if size < len(word):
-                piece_counts[word[:size]] += n
-        for begin in range(1, len(word)):
-            for size in INNER_CHARS:
-                if begin + size <= len(word):
-                    inner_counts[word[begin : begin + size]] += n
-        for size in FINAL_CHARS:
-            if size < len(word):
-                inner_counts[word[-size:]] += n
+    piece_counts, inner_counts = slice_counts(words)
     min_piece = max(MIN_PIECE_COUNT, PIECE_MIN_SHARE * words.total() / max(budget, 1))
     for unit, n in piece_counts.items():
         if n >= min_piece:
@@ -358,17 +480,12 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             cont.setdefault(unit, "suffix")
     literal_candidates = {p: n for p, n in literals.items() if n >= MIN_COUNT and len(p) > 1}
 
-    def bond_text(parts: tuple[str, ...]) -> str:
-        """A bond as stored: its head as it is implied, without space or sentence capital."""
-        head = _core(parts[0])
-        head = form_of.get(head, head) if head[:1].isalnum() else parts[0]
-        return head + "".join(parts[1:])
-
+    heads = _Heads(form_of)
     bonds: Counter[str] = Counter()
     for parts, n in counts.ngrams.items():
         if n < MIN_COUNT:
             continue
-        text = bond_text(parts)
+        text = heads[parts[0]] + "".join(parts[1:])
         if len(text) <= MAX_TOKEN_CHARS and _storable(text):
             bonds[text] += n
 
@@ -382,8 +499,9 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         return 1 if text in literal_candidates else len(text)
 
     # Keep the bond candidates that could matter: a few times the budget, by count.
-    bond_pool = dict(sorted(bonds.items(), key=lambda kv: (-kv[1], kv[0]))[: 2 * budget])
-    cover = _BondCover(counts.sample, bond_pool, bond_text)
+    counted = -np.fromiter(bonds.values(), dtype=np.float64, count=len(bonds))
+    bond_pool = {text: bonds[text] for text in _least(bonds, counted, 2 * budget)}
+    cover = _BondCover(counts.sample, bond_pool, heads, form_of)
 
     room = budget - len(fixed)
     reserve: dict[tuple[str, str], float] = {}
@@ -391,9 +509,11 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     # that used one of them, so only those are segmented again.
     split = {word: seg.segment(word) for word in words}
     usage: Counter[str] = Counter()
+    users: dict[str, set[str]] = {}  # unit → the words whose segmentation uses it
     for word, units in split.items():
         for unit in units:
             usage[unit] += words[word]
+            users.setdefault(unit, set()).add(word)
     # A unit's best spelling without itself only changes when a unit of that
     # spelling is dropped (units are never added), so it is kept between rounds.
     spelled_without: dict[tuple[str, str], list[str]] = {}
@@ -402,8 +522,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     def cost_without(role: str, unit: str) -> int:
         units = spelled_without.get((role, unit))
         if units is None or not dropped.isdisjoint(units):
-            first = seg.cont if role == "cont" else None
-            units = spelled_without[(role, unit)] = seg.segment(unit, without=unit, first=first)
+            units = spelled_without[(role, unit)] = seg.segment(unit, without=unit, from_cont=role == "cont")
         return len(units)
 
     while True:
@@ -416,36 +535,43 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
         for text, n in literal_candidates.items():
             loss[("literal", text)] = n * (len(text) - 1)
         piece_cost = _PieceCost(split, form_of, literal_cost)
-        for text, saved in cover.savings(bond_pool, piece_cost).items():
+        for text, saved in cover.savings(piece_cost).items():
             loss[("bond", text)] = saved
-        surplus = sum(value > 0 for value in loss.values()) - room  # what saves nothing takes no id
+        values = np.fromiter(loss.values(), dtype=np.float64, count=len(loss))
+        surplus = int(np.count_nonzero(values > 0)) - room  # what saves nothing takes no id
         if surplus <= 0:
             break
         drop = surplus if surplus < 64 else max(int(surplus * SHRINK), 64)
-        ranked = sorted(loss.items(), key=lambda kv: (kv[1], kv[0]))
+        cheapest = [(key, loss[key]) for key in _least(loss, values, drop)]
         # Dropping can leave other units with no uses at all, so the rounds may end
         # some ids short; the dropped units, the most valued when dropped, fill them.
-        reserve.update(ranked[:drop])
+        reserve.update(cheapest)
         dropped.clear()
-        for (role, unit), _ in ranked[:drop]:
-            if role == "start":
-                seg.start.discard(unit)
-                dropped.add(unit)
-            elif role == "cont":
-                seg.cont.discard(unit)
+        dropped_bonds: list[str] = []
+        recosted: list[str] = []  # pieces whose cost on their own changes: words and literals
+        for (role, unit), _ in cheapest:
+            if role in ("start", "cont"):
+                seg.discard(role, unit)
                 dropped.add(unit)
             elif role == "literal":
                 del literal_candidates[unit]
+                recosted.append(unit)
             else:
                 del bond_pool[unit]
-        for word, units in split.items():
-            if not dropped.isdisjoint(units):
-                n = words[word]
-                for unit in units:
-                    usage[unit] -= n
-                units = split[word] = seg.segment(word)
-                for unit in units:
-                    usage[unit] += n
+                dropped_bonds.append(unit)
+        for word in set().union(*(users.pop(unit, ()) for unit in dropped)):
+            n, before = words[word], split[word]
+            for unit in before:
+                usage[unit] -= n
+                if unit not in dropped:
+                    users[unit].discard(word)
+            units = split[word] = seg.segment(word)
+            for unit in units:
+                usage[unit] += n
+                users.setdefault(unit, set()).add(word)
+            if len(units) != len(before):
+                recosted.append(word)
+        cover.forget(dropped_bonds, recosted)
 
     kind_of = {"start": start, "cont": cont}
 

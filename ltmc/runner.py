@@ -160,7 +160,8 @@ def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None
     with ExitStack() as stack:
         inputs = _open_inputs(arguments, strict, failures, stack)
         texts = (text for item in inputs for text in item.texts())
-        book, report = mine(texts, vocab_size, progress)
+        with _few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
+            book, report = mine(texts, vocab_size, progress)
     return book, report, failures
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ltmc import mining
 from ltmc.codebook import FIRST_FREE_ID
@@ -74,3 +79,65 @@ def test_a_long_word_final_piece_can_become_one_token():
     assert ("suffix", "ations") in {(t.kind, t.text) for t in book.tokens}
     ids = book.encode("We saw the plovations.")
     assert "ations" in [book.piece_of(i) for i in ids]
+
+
+# The C twins of mining's inner loops, held equal to the Python they replace.
+
+needs_c = pytest.mark.skipif(mining.native is None, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")
+_UNITS = st.text(alphabet="абвгд-Ё\U0001f600", min_size=1, max_size=5)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.sets(_UNITS, max_size=25),
+    cont=st.sets(_UNITS, max_size=25),
+    words=st.lists(st.text(alphabet="абвгд-Ё\U0001f600x", max_size=14), min_size=1, max_size=12),
+    dropped=st.lists(st.tuples(st.sampled_from(["start", "cont"]), _UNITS), max_size=10),
+)
+def test_the_c_segmenter_equals_the_python_one(start, cont, words, dropped):
+    # "x" is in no unit, so it is spelled by the fallback; a word may start with it.
+    segmenter = mining._Segmenter(set(start), set(cont))
+    for role, unit in [(None, None)] + dropped:
+        if role is not None:
+            segmenter.discard(role, unit)
+        for word in words:
+            for without in (None, word, word[1:3]):
+                for from_cont in (False, True):
+                    expected = segmenter.py_segment(word, without, from_cont)
+                    assert segmenter.segment(word, without, from_cont) == expected, (word, without, from_cont)
+                    assert "".join(expected) == word or expected[:1] == [""]
+
+
+def test_a_segmentation_takes_the_fewest_units_and_never_the_one_left_out():
+    segmenter = mining._Segmenter({"под", "подним"}, {"ним", "ается", "а", "ет", "ся"})
+    assert segmenter.segment("поднимается") == ["подним", "ается"]
+    assert segmenter.segment("поднимается", without="ается") == ["подним", "а", "ет", "ся"]
+    segmenter.discard("start", "подним")
+    assert segmenter.segment("поднимается") == ["под", "ним", "ается"]
+    # A character no unit holds is spelled on its own, at a cost of two.
+    assert segmenter.segment("подъем") == ["под", "ъ", "е", "м"]
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(alphabet="абвгдеё\U0001f600", min_size=1, max_size=12), st.integers(1, 10**12), max_size=40))
+def test_the_c_slice_counts_equal_the_python_ones(words):
+    native = mining.slice_counts(Counter(words))
+    python = mining.py_slice_counts(Counter(words))
+    assert native[0] == dict(python[0]) and native[1] == dict(python[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=3), st.sampled_from([0, 0.5, 1, 2, 2.5, 7]), min_size=1, max_size=40), st.data())
+def test_least_is_the_head_of_a_full_sort(loss, data):
+    count = data.draw(st.integers(1, len(loss)))
+    values = np.fromiter(loss.values(), dtype=np.float64, count=len(loss))
+    head = sorted(loss.items(), key=lambda kv: (kv[1], kv[0]))[:count]
+    assert sorted(mining._least(loss, values, count)) == sorted(key for key, _ in head)
+
+
+def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sample_texts):
+    with_c = mine(sample_texts * 2, 900)[0]
+    monkeypatch.setattr(mining, "native", None)
+    assert mine(sample_texts * 2, 900)[0].fingerprint == with_c.fingerprint
