@@ -18,9 +18,9 @@
    a bond's count is scaled by the share of its sampled occurrences that the
    cover takes.
 
-Counting is bounded: the n-gram table is pruned of its rarest entries whenever
-it grows past a cap, and the sample is thinned whenever it does, so memory does
-not grow with the corpus.
+Counting is bounded: the n-gram and piece tables are pruned of their rarest
+entries whenever they grow past a cap, and the sample is thinned whenever it
+does, so memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ except ImportError:  # installed without a C compiler: the Python loops below
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
 MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endings
 MAX_NGRAMS = 2_000_000  # prune the n-gram table beyond this many entries
+MAX_PIECES = 1_000_000  # and the piece table beyond this many (ru/, 40 MB, has 264k)
 PREFIX_CHARS = range(2, 9)
 INNER_CHARS = range(2, 6)
 # Word-final pieces may be longer: suffix and ending together ("ившись",
@@ -105,6 +106,8 @@ class CorpusCounts:
             self.sample_chars = sum(map(len, self.sample))
         if len(self.ngrams) > MAX_NGRAMS:
             self.ngrams = _without_rarest(self.ngrams, MAX_NGRAMS // 2)
+        if len(self.pieces) > MAX_PIECES:
+            self.pieces = _without_rarest(self.pieces, MAX_PIECES // 2)
 
 
 def _without_rarest(counts: Counter, keep: int) -> Counter:
@@ -414,9 +417,16 @@ def mine(texts: Iterable[str], vocab_size: int, progress=None) -> tuple[Codebook
 
 def _word_counts(counts: CorpusCounts) -> tuple[Counter, Counter, dict[str, str]]:
     """Word forms as the codebook sees them, literal pieces, and piece → form."""
+    # Bonds are priced on the sample by the cost of each piece, so every piece in it
+    # needs a count; one that pruning dropped was rare.
+    missing = {piece for chunk in counts.sample for piece in pieces(chunk)} - counts.pieces.keys()
+    piece_counts = counts.pieces
+    if missing:
+        piece_counts = dict(counts.pieces)
+        piece_counts.update(dict.fromkeys(missing, 1))
     words: Counter[str] = Counter()
     literals: Counter[str] = Counter()
-    for piece, n in counts.pieces.items():
+    for piece, n in piece_counts.items():
         core = _core(piece)
         if core[:1].isalnum():
             words[core] += n

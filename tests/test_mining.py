@@ -141,3 +141,16 @@ def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sam
     with_c = mine(sample_texts * 2, 900)[0]
     monkeypatch.setattr(mining, "native", None)
     assert mine(sample_texts * 2, 900)[0].fingerprint == with_c.fingerprint
+
+
+def test_piece_counting_stays_bounded_and_mining_still_prices_every_sampled_piece(monkeypatch, sample_texts):
+    monkeypatch.setattr(mining, "MAX_PIECES", 100)
+    counts = CorpusCounts()
+    for text in sample_texts * 2:
+        counts.add(text)
+        assert len(counts.pieces) <= 100
+    sampled = {piece for chunk in counts.sample for piece in mining.pieces(chunk)}
+    assert sampled - counts.pieces.keys()  # pruning dropped some piece the sample holds
+    book, _ = mine_from_counts(counts, 700)  # no piece of the sample lacks a count
+    assert FIRST_FREE_ID < len(book) <= 700
+    assert book.decode(book.encode(sample_texts[0])) == sample_texts[0]
