@@ -241,6 +241,47 @@ class _Segmenter:
         return out[::-1]
 
 
+class _Segmentations:
+    """Every word form's fewest-token segmentation (``split``) and each unit's uses
+    in the corpus (``usage``), kept up to date as units are dropped.
+
+    Dropping units can only change the segmentation of words that used one of
+    them, so only those are segmented again, found by an index from unit to the
+    words whose segmentation used it since it was added. A word segmented again
+    stays listed under units it no longer uses and is skipped when one of them is
+    dropped: lists with such leftovers take a third of the memory of exact sets.
+    """
+
+    def __init__(self, words: Counter, segmenter: _Segmenter) -> None:
+        self.words, self.segmenter = words, segmenter
+        self.split = {word: segmenter.segment(word) for word in words}
+        self.usage: Counter[str] = Counter()
+        self._users: dict[str, list[str]] = {}
+        for word, units in self.split.items():
+            for unit in units:
+                self.usage[unit] += words[word]
+                self._users.setdefault(unit, []).append(word)
+
+    def drop(self, dropped: set[str]) -> list[str]:
+        """Segment again the words that used a unit of ``dropped`` (texts, already
+        discarded from the segmenter); returns those whose token count changed."""
+        recounted = []
+        for word in set().union(*(self._users.pop(unit, ()) for unit in dropped)):
+            n, before = self.words[word], self.split[word]
+            if dropped.isdisjoint(before):
+                continue  # listed under a unit it no longer uses
+            for unit in before:
+                self.usage[unit] -= n
+            units = self.split[word] = self.segmenter.segment(word)
+            for unit in units:
+                self.usage[unit] += n
+                if unit not in before or unit in dropped:  # a text dropped in one role, kept in the other
+                    self._users.setdefault(unit, []).append(word)
+            if len(units) != len(before):
+                recounted.append(word)
+        return recounted
+
+
 def _piece_key(piece: str, form_of: dict[str, str]) -> str:
     """A piece as the codebook stores it: a word as its form, without the space and
     sentence capital that are implied; anything else as it is (no form begins like
@@ -517,18 +558,8 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
 
     room = budget - len(fixed)
     reserve: dict[tuple[str, str], float] = {}
-    # Viterbi pruning. Dropping units can only change the segmentation of words
-    # that used one of them, so only those are segmented again.
-    split = {word: seg.segment(word) for word in words}
-    usage: Counter[str] = Counter()
-    # unit → the words whose segmentation used it since it was added: a word
-    # segmented again stays listed under units it no longer uses (checked when
-    # one of them is dropped), which lists hold in a third of the memory of sets.
-    users: dict[str, list[str]] = {}
-    for word, units in split.items():
-        for unit in units:
-            usage[unit] += words[word]
-            users.setdefault(unit, []).append(word)
+    segmented = _Segmentations(words, seg)
+    split, usage = segmented.split, segmented.usage
     # A unit's best spelling without itself only changes when a unit of that
     # spelling is dropped (units are never added), so it is kept between rounds.
     spelled_without: dict[tuple[str, str], list[str]] = {}
@@ -574,19 +605,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             else:
                 del bond_pool[unit]
                 dropped_bonds.append(unit)
-        for word in set().union(*(users.pop(unit, ()) for unit in dropped)):
-            n, before = words[word], split[word]
-            if dropped.isdisjoint(before):
-                continue  # listed under a unit it no longer uses
-            for unit in before:
-                usage[unit] -= n
-            units = split[word] = seg.segment(word)
-            for unit in units:
-                usage[unit] += n
-                if unit not in before or unit in dropped:  # a text dropped in one role, kept in the other
-                    users.setdefault(unit, []).append(word)
-            if len(units) != len(before):
-                recosted.append(word)
+        recosted += segmented.drop(dropped)
         cover.forget(dropped_bonds, recosted)
 
     kind_of = {"start": start, "cont": cont}

@@ -154,3 +154,32 @@ def test_piece_counting_stays_bounded_and_mining_still_prices_every_sampled_piec
     book, _ = mine_from_counts(counts, 700)  # no piece of the sample lacks a count
     assert FIRST_FREE_ID < len(book) <= 700
     assert book.decode(book.encode(sample_texts[0])) == sample_texts[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    units=st.sets(_UNITS, min_size=1, max_size=30),
+    words=st.dictionaries(st.text(alphabet="абвгд-Ё\U0001f600", min_size=1, max_size=12), st.integers(1, 50), min_size=1, max_size=15),
+    rounds=st.lists(st.lists(st.tuples(st.sampled_from(["start", "cont"]), st.integers(0, 29)), max_size=6), max_size=6),
+)
+def test_segmentations_after_drops_equal_segmenting_everything_again(units, words, rounds):
+    # The same texts serve as start and continuation units, so that a text can be
+    # dropped in one role and kept in the other.
+    pool = sorted(units)
+    segmenter = mining._Segmenter(set(pool), set(pool))
+    segmented = mining._Segmentations(Counter(words), segmenter)
+    for drops in rounds:
+        dropped = set()
+        for role, index in drops:
+            unit = pool[index % len(pool)]
+            segmenter.discard(role, unit)
+            dropped.add(unit)
+        before = {word: len(units) for word, units in segmented.split.items()}
+        recounted = segmented.drop(dropped)
+        assert segmented.split == {word: segmenter.segment(word) for word in words}
+        expected = Counter()
+        for word, units in segmented.split.items():
+            for unit in units:
+                expected[unit] += words[word]
+        assert +segmented.usage == expected
+        assert sorted(recounted) == sorted(w for w in words if len(segmented.split[w]) != before[w])
