@@ -50,12 +50,13 @@ def test_a_frequent_collocation_becomes_one_bond_token():
     assert any(book.kind_of(i) == "bond" for i in ids)
 
 
-def test_ngram_counting_stays_bounded(monkeypatch, sample_texts):
+def test_ngram_and_piece_counting_stay_bounded(monkeypatch, sample_texts):
     monkeypatch.setattr(mining, "MAX_NGRAMS", 200)
+    monkeypatch.setattr(mining, "MAX_PIECES", 100)
     counts = CorpusCounts()
     for text in sample_texts * 3:
         counts.add(text)
-        assert len(counts.ngrams) <= 200
+        assert len(counts.ngrams) <= 200 and len(counts.pieces) <= 100
 
 
 def test_the_pricing_sample_stays_bounded_and_order_free(monkeypatch, sample_texts):
@@ -143,12 +144,11 @@ def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sam
     assert mine(sample_texts * 2, 900)[0].fingerprint == with_c.fingerprint
 
 
-def test_piece_counting_stays_bounded_and_mining_still_prices_every_sampled_piece(monkeypatch, sample_texts):
+def test_mining_prices_every_sampled_piece_after_the_piece_table_is_pruned(monkeypatch, sample_texts):
     monkeypatch.setattr(mining, "MAX_PIECES", 100)
     counts = CorpusCounts()
-    for text in sample_texts * 2:
+    for text in sample_texts:
         counts.add(text)
-        assert len(counts.pieces) <= 100
     sampled = {piece for chunk in counts.sample for piece in mining.pieces(chunk)}
     assert sampled - counts.pieces.keys()  # pruning dropped some piece the sample holds
     book, _ = mine_from_counts(counts, 700)  # no piece of the sample lacks a count
