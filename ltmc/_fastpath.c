@@ -1073,28 +1073,27 @@ static void candidates_capsule_free(PyObject *capsule)
         candidates_free(c);
 }
 
-static int ids_index(PyObject *ids, PyObject *units)
+/* A trie of the texts of `units`, each node's id its index in the list. */
+static int candidates_trie(Trie *trie, PyObject *units)
 {
-    PyObject *text, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(ids, &pos, &text, &value)) {
-        long index = PyLong_AsLong(value);
-        if (index == -1 && PyErr_Occurred())
-            return -1;
-        if (index < 0 || index >= PyList_GET_SIZE(units) || PyList_GET_ITEM(units, index) != text) {
-            PyErr_SetString(PyExc_ValueError, "candidate ids must map each unit to its index in its list");
-            return -1;
-        }
+    PyObject *ids = PyDict_New();
+    int status = ids != NULL ? 0 : -1;
+    for (Py_ssize_t i = 0; status == 0 && i < PyList_GET_SIZE(units); i++) {
+        PyObject *index = PyLong_FromSsize_t(i);
+        status = index != NULL ? PyDict_SetItem(ids, PyList_GET_ITEM(units, i), index) : -1;
+        Py_XDECREF(index);
     }
-    return 0;
+    if (status == 0)
+        status = trie_build(trie, ids);
+    Py_XDECREF(ids);
+    return status;
 }
 
 static PyObject *candidate_tries(PyObject *module, PyObject *args)
 {
-    PyObject *units[2], *ids[2];
+    PyObject *units[2];
     Py_ssize_t max_chars;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!n:candidate_tries", &PyList_Type, &units[START_ROLE], &PyDict_Type, &ids[START_ROLE],
-                          &PyList_Type, &units[CONT_ROLE], &PyDict_Type, &ids[CONT_ROLE], &max_chars))
+    if (!PyArg_ParseTuple(args, "O!O!n:candidate_tries", &PyList_Type, &units[START_ROLE], &PyList_Type, &units[CONT_ROLE], &max_chars))
         return NULL;
     Candidates *c = PyMem_Calloc(1, sizeof(Candidates));
     if (c == NULL)
@@ -1102,7 +1101,7 @@ static PyObject *candidate_tries(PyObject *module, PyObject *args)
     c->max_chars = max_chars;
     for (int role = 0; role < 2; role++) {
         c->units[role] = Py_NewRef(units[role]);
-        if (ids_index(ids[role], units[role]) < 0 || trie_build(&c->trie[role], ids[role]) < 0) {
+        if (candidates_trie(&c->trie[role], units[role]) < 0) {
             candidates_free(c);
             return NULL;
         }
@@ -1286,7 +1285,7 @@ static PyMethodDef methods[] = {
     {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
     {"decode_flat", decode_flat, METH_VARARGS, "decode_flat(ids, starts, role, space_after, cap_effect, spell_offsets, spell_data) -> (bytes, int64 ends); see Codebook.decode_scenes"},
     {"segment_word", segment_word, METH_VARARGS, "segment_word(word, tables, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
-    {"candidate_tries", candidate_tries, METH_VARARGS, "candidate_tries(start_units, start_index, cont_units, cont_index, max_chars) -> capsule; see ltmc.mining._Segmenter"},
+    {"candidate_tries", candidate_tries, METH_VARARGS, "candidate_tries(start_units, cont_units, max_chars) -> capsule; see ltmc.mining._Segmenter"},
     {"discard_candidate", discard_candidate, METH_VARARGS, "discard_candidate(tries, role, text); see ltmc.mining._Segmenter.discard"},
     {"segment_candidates", segment_candidates, METH_VARARGS, "segment_candidates(tries, word, without, first_role) -> units; see ltmc.mining._Segmenter.py_segment"},
     {"slice_counts", slice_counts, METH_VARARGS, "slice_counts(words, prefix_lo, prefix_hi, inner_lo, inner_hi, final_lo, final_hi) -> (prefix counts, inner counts); see ltmc.mining.py_slice_counts"},

@@ -199,9 +199,7 @@ class _Segmenter:
         self.start, self.cont = start, cont
         self._tries = None
         if native is not None:
-            lists = list(start), list(cont)
-            index = [{unit: i for i, unit in enumerate(units)} for units in lists]
-            self._tries = native.candidate_tries(lists[0], index[0], lists[1], index[1], MAX_TOKEN_CHARS)
+            self._tries = native.candidate_tries(list(start), list(cont), MAX_TOKEN_CHARS)
 
     def discard(self, role: str, unit: str) -> None:
         (self.cont if role == "cont" else self.start).discard(unit)
@@ -282,35 +280,31 @@ class _Segmentations:
         return recounted
 
 
-def _piece_key(piece: str, form_of: dict[str, str]) -> str:
-    """A piece as the codebook stores it: a word as its form, without the space and
-    sentence capital that are implied; anything else as it is (no form begins like
-    one of those). It heads a bond so, and its cost on its own depends on it."""
-    core = _core(piece)
-    return form_of.get(core, core) if core[:1].isalnum() else piece
-
-
-class _Heads(dict):
-    """_piece_key of each piece that heads a bond, computed on first use."""
+class _PieceKeys(dict):
+    """Each piece as the codebook stores it, computed on first use: a word as its
+    form, without the space and sentence capital that are implied; anything else as
+    it is (no form begins like one of those). A bond is stored with its head piece
+    so, and a piece's cost on its own depends on it."""
 
     def __init__(self, form_of: dict[str, str]) -> None:
         super().__init__()
         self.form_of = form_of
 
     def __missing__(self, piece: str) -> str:
-        head = self[piece] = _piece_key(piece, self.form_of)
-        return head
+        core = _core(piece)
+        key = self[piece] = self.form_of.get(core, core) if core[:1].isalnum() else piece
+        return key
 
 
 class _PieceCost(dict):
     """Tokens of a piece on its own under the current candidates, computed on first use."""
 
-    def __init__(self, split: dict[str, list[str]], form_of: dict[str, str], literal_cost) -> None:
+    def __init__(self, split: dict[str, list[str]], keys: _PieceKeys, literal_cost) -> None:
         super().__init__()
-        self.split, self.form_of, self.literal_cost = split, form_of, literal_cost
+        self.split, self.keys, self.literal_cost = split, keys, literal_cost
 
     def __missing__(self, piece: str) -> int:
-        key = _piece_key(piece, self.form_of)
+        key = self.keys[piece]
         cost = self[piece] = len(self.split[key]) if key[:1].isalnum() else self.literal_cost(piece)
         return cost
 
@@ -330,22 +324,22 @@ class _BondCover:
     changes cost (``forget``).
     """
 
-    def __init__(self, sample: list[str], pool: dict[str, int], heads: _Heads, form_of: dict[str, str]) -> None:
+    def __init__(self, sample: list[tuple[str, ...]], pool: dict[str, int], keys: _PieceKeys) -> None:
+        """``sample``: the pieces of each sampled chunk."""
         # Runs of pieces that bonds may join, each with the bonds starting at each position.
         self.runs: list[tuple[tuple[str, ...], dict[int, list[tuple[int, str]]]]] = []
         self.inner: dict[str, tuple[tuple[str, ...], dict[int, list[tuple[int, str]]]]] = {}
         self.seen: Counter[str] = Counter()  # occurrences of each bond in the sample
         self.pool = pool
-        for chunk in sample:
-            parts = tuple(pieces(chunk))
-            spans = self._spans(parts, pool, heads)
+        for parts in sample:
+            spans = self._spans(parts, pool, keys)
             self.seen.update(text for found in spans.values() for _, text in found)
             self.runs.extend(self._runs(parts, spans))
             for begin, found in spans.items():
                 for step, text in found:
                     if text not in self.inner:
                         own = parts[begin : begin + step]
-                        inner = self._spans(own, pool, heads)
+                        inner = self._spans(own, pool, keys)
                         inner[0] = [(k, t) for k, t in inner[0] if k < step]
                         self.inner[text] = (own, inner)
         self.used = [self._cover(parts, spans, pool)[1] for parts, spans in self.runs]
@@ -362,19 +356,19 @@ class _BondCover:
         self.by_bond: dict[str, list[str]] = {}
         for text, (own, inner) in self.inner.items():
             for part in own:
-                self.by_piece.setdefault(_piece_key(part, form_of), []).append(text)
+                self.by_piece.setdefault(keys[part], []).append(text)
             for found in inner.values():
                 for _, other in found:
                     self.by_bond.setdefault(other, []).append(text)
         self.own_cost: dict[str, int] = {}
 
     @staticmethod
-    def _spans(parts, pool, heads) -> dict[int, list[tuple[int, str]]]:
+    def _spans(parts, pool, keys) -> dict[int, list[tuple[int, str]]]:
         """Per position, the bonds of ``pool`` that start there, longest first."""
         spans: dict[int, list[tuple[int, str]]] = {}
         n = len(parts)
         for begin in range(n - 1):
-            text, found = heads[parts[begin]], []
+            text, found = keys[parts[begin]], []
             for end in range(begin + 1, begin + MAX_BOND_PIECES):
                 if end == n:
                     break
@@ -458,11 +452,11 @@ def mine(texts: Iterable[str], vocab_size: int, progress=None) -> tuple[Codebook
     return mine_from_counts(counts, vocab_size)
 
 
-def _word_counts(counts: CorpusCounts) -> tuple[Counter, Counter, dict[str, str]]:
+def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[Counter, Counter, dict[str, str]]:
     """Word forms as the codebook sees them, literal pieces, and piece → form."""
-    # Bonds are priced on the sample by the cost of each piece, so every piece in it
-    # needs a count; one that pruning dropped was rare.
-    missing = {piece for chunk in counts.sample for piece in pieces(chunk)} - counts.pieces.keys()
+    # Bonds are priced on the sample (its chunks' pieces) by the cost of each piece,
+    # so every piece in it needs a count; one that pruning dropped was rare.
+    missing = {piece for parts in sample for piece in parts} - counts.pieces.keys()
     piece_counts = counts.pieces
     if missing:
         piece_counts = dict(counts.pieces)
@@ -489,7 +483,8 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     budget = vocab_size - FIRST_FREE_ID
     if budget < 0:
         raise ValueError(f"vocab size must be at least {FIRST_FREE_ID}")
-    words, literals, form_of = _word_counts(counts)
+    sample = [tuple(pieces(chunk)) for chunk in counts.sample]
+    words, literals, form_of = _word_counts(counts, sample)
 
     # Characters are always kept: with them no common text falls back to bytes.
     chars: Counter[str] = Counter()
@@ -533,12 +528,12 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
             cont.setdefault(unit, "suffix")
     literal_candidates = {p: n for p, n in literals.items() if n >= MIN_COUNT and len(p) > 1}
 
-    heads = _Heads(form_of)
+    keys = _PieceKeys(form_of)
     bonds: Counter[str] = Counter()
     for parts, n in counts.ngrams.items():
         if n < MIN_COUNT:
             continue
-        text = heads[parts[0]] + "".join(parts[1:])
+        text = keys[parts[0]] + "".join(parts[1:])
         if len(text) <= MAX_TOKEN_CHARS and _storable(text):
             bonds[text] += n
 
@@ -554,7 +549,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
     # Keep the bond candidates that could matter: a few times the budget, by count.
     counted = -np.fromiter(bonds.values(), dtype=np.float64, count=len(bonds))
     bond_pool = {text: bonds[text] for text in _least(bonds, counted, 2 * budget)}
-    cover = _BondCover(counts.sample, bond_pool, heads, form_of)
+    cover = _BondCover(sample, bond_pool, keys)
 
     room = budget - len(fixed)
     reserve: dict[tuple[str, str], float] = {}
@@ -580,7 +575,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int) -> tuple[Codebook, M
                     loss[(role, unit)] = uses and uses * (cost_without(role, unit) - 1)
         for text, n in literal_candidates.items():
             loss[("literal", text)] = n * (len(text) - 1)
-        piece_cost = _PieceCost(split, form_of, literal_cost)
+        piece_cost = _PieceCost(split, keys, literal_cost)
         for text, saved in cover.savings(piece_cost).items():
             loss[("bond", text)] = saved
         values = np.fromiter(loss.values(), dtype=np.float64, count=len(loss))

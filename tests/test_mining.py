@@ -187,15 +187,15 @@ def test_segmentations_after_drops_equal_segmenting_everything_again(units, word
 
 @pytest.fixture(scope="module")
 def bond_sample(sample_texts):
-    """Chunks of the sample texts and every run of 2-4 of their pieces as a bond."""
+    """The pieces of the sampled chunks, and every run of 2-4 of them as a bond."""
     counts = CorpusCounts()
     for text in sample_texts:
         counts.add(text)
-    heads = mining._Heads({})
+    keys = mining._PieceKeys({})
     bonds = Counter()
     for parts, n in counts.ngrams.items():
-        bonds[heads[parts[0]] + "".join(parts[1:])] += n
-    return counts.sample, dict(bonds.most_common(300)), heads
+        bonds[keys[parts[0]] + "".join(parts[1:])] += n
+    return [tuple(mining.pieces(chunk)) for chunk in counts.sample], dict(bonds.most_common(300)), keys
 
 
 class _Costs(dict):
@@ -206,9 +206,9 @@ class _Costs(dict):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 299), st.integers(0, 299)), min_size=1, max_size=4))
 def test_bond_savings_kept_up_to_date_equal_a_cover_built_again(bond_sample, rounds):
-    sample, bonds, heads = bond_sample
+    sample, bonds, keys = bond_sample
     pool = dict(bonds)
-    cover = mining._BondCover(sample, pool, heads, {})
+    cover = mining._BondCover(sample, pool, keys)
     costs = _Costs()
     cover.savings(costs)
     pieces_seen = sorted({part for own, _ in cover.inner.values() for part in own})
@@ -218,5 +218,5 @@ def test_bond_savings_kept_up_to_date_equal_a_cover_built_again(bond_sample, rou
             del pool[text]
         piece = pieces_seen[recost_at % len(pieces_seen)]
         costs[piece] = len(piece) + 3
-        cover.forget(dropped, [mining._piece_key(piece, {})])
-        assert cover.savings(costs) == mining._BondCover(sample, dict(pool), heads, {}).savings(costs)
+        cover.forget(dropped, [keys[piece]])
+        assert cover.savings(costs) == mining._BondCover(sample, dict(pool), keys).savings(costs)
