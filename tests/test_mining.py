@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import numpy as np
@@ -32,6 +33,20 @@ def test_the_budget_is_filled_exactly_when_the_corpus_allows(counts):
         book, report = mine_from_counts(counts, vocab_size)
         assert len(book) == vocab_size, vocab_size
         assert report.filled
+
+
+def test_a_rare_character_gets_an_id_only_when_ids_are_left_over():
+    # Words of 15 letters, and "ω" seen 3 times: under the 20 uses a piece needs to
+    # be a candidate. A quarter of a 200-id budget would hold every character, but
+    # "ω" takes no id from the words while they fill the budget, and still decodes.
+    rng = random.Random(7)
+    words = ["".join(rng.choice("абвгдеклмнопрст") for _ in range(rng.randint(3, 7))) for _ in range(400)]
+    texts = [" ".join(rng.choice(words) for _ in range(12)) + ".\n" for _ in range(2000)] + ["ω, ω и ω.\n"]
+    tight, report = mine(texts, FIRST_FREE_ID + 200)
+    assert report.filled
+    assert "ω" not in {t.text for t in tight.tokens} and "а" in {t.text for t in tight.tokens}
+    assert "ω" in {t.text for t in mine(texts, 100_000)[0].tokens}
+    assert tight.decode(tight.encode("Буква ω.")) == "Буква ω."
 
 
 def test_mining_is_deterministic_and_independent_of_text_order(sample_texts):
