@@ -65,7 +65,11 @@ typedef struct {
 
 typedef struct {
     Trie start, cont;
+    uint64_t serial;    /* unique per Tries made in this process: which codebook a memo entry is for */
+    uint64_t turnovers; /* of the encoder's caches (make_room), which void the memo's entries */
 } Tries;
+
+static uint64_t tries_made;
 
 #define TRIES_CAPSULE "ltmc._fastpath.Tries"
 
@@ -178,6 +182,8 @@ static Tries *tries_of(PyObject *tables)
                      trie_build(&tries->start, start_ids) < 0 || trie_build(&tries->cont, cont_ids) < 0;
         Py_XDECREF(start_ids);
         Py_XDECREF(cont_ids);
+        if (!failed)
+            tries->serial = ++tries_made;
         native = failed ? NULL : PyCapsule_New(tries, TRIES_CAPSULE, tries_free);
         if (native == NULL) {
             if (tries != NULL) {
@@ -325,7 +331,7 @@ done:
 typedef struct {
     PyObject *role, *variants, *literal, *space_after, *cap_effect, *space_id;
     PyObject *bonds, *caches, *old_caches, *word_cache, *cache_limit, *encode_other;
-    const Tries *tries;
+    Tries *tries;
 } Tables;
 
 #define N_FIELDS 12 /* the PyObject fields above, in order */
@@ -657,6 +663,7 @@ static int make_room(const Tables *t)
         PyList_SET_ITEM(t->caches, s, old);
     }
     PyDict_Clear(t->word_cache);
+    t->tries->turnovers++;
     return 0;
 }
 
@@ -706,7 +713,7 @@ enum { OTHER = 0, LETTER = 1, MARK = 2, NUMBER = 3, SPACE = 4 };
  * would be allocated, hashed, compared character by character and freed. The
  * table is indexed by a hash of the piece's code points and holds at most
  * INTERN_SLOTS strings. */
-#define INTERN_SLOTS 65536
+#define INTERN_SLOTS 262144
 static PyObject *interned[INTERN_SLOTS];
 
 static int same_chars(PyObject *piece, int kind, const void *data, Py_ssize_t begin, Py_ssize_t length)
@@ -822,6 +829,42 @@ static PyObject *node_item(PyObject *node, Py_ssize_t index)
     return PyList_GET_ITEM(node, index);
 }
 
+/* A memo in front of the bond trie's first level and the young caches. A piece
+ * is mostly the same object each time it recurs (split_pieces interns them), so a
+ * table indexed by its address answers both questions with one probe, where the
+ * two dict probes miss the CPU cache in tables of ~1M entries. With 2^18 slots
+ * here and for interning, 84% of lookups are answered over five passes of 29 MB
+ * (71% with 2^16 for both); the table is 16 MB. An entry is for one codebook's
+ * tries (serial) and one generation of the caches (turnovers): it holds what the
+ * dicts held when it was made, and is void once they turn over, so the caches
+ * see the same lookups, inserts and moves from the old cache as without it. It
+ * holds references to its piece (so the address is not reused), the bond node and
+ * the hits, kept until the slot is reused. */
+#define MEMO_BITS 18
+typedef struct {
+    PyObject *piece;
+    uint64_t serial, turnovers;
+    int node_known;
+    PyObject *node; /* the bond trie's node for the piece, or NULL where no bond starts */
+    PyObject *hits[N_STATES];
+} MemoSlot;
+static MemoSlot memo[1 << MEMO_BITS];
+
+static MemoSlot *memo_for(PyObject *piece, const Tries *tries)
+{
+    MemoSlot *m = &memo[(((uintptr_t)piece >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - MEMO_BITS)];
+    if (m->piece == piece && m->serial == tries->serial && m->turnovers == tries->turnovers)
+        return m;
+    Py_XSETREF(m->piece, Py_NewRef(piece));
+    Py_CLEAR(m->node);
+    for (int s = 0; s < N_STATES; s++)
+        Py_CLEAR(m->hits[s]);
+    m->serial = tries->serial;
+    m->turnovers = tries->turnovers;
+    m->node_known = 0;
+    return m;
+}
+
 static PyObject *encode_pieces(PyObject *module, PyObject *args)
 {
     PyObject *parts, *source;
@@ -843,9 +886,15 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
     while (i < n) {
         PyObject *piece = PyList_GET_ITEM(parts, i);
         Py_ssize_t step = 1;
-        PyObject *node = PyDict_GetItemWithError(t.bonds, piece);
-        if (node == NULL && PyErr_Occurred())
-            goto fail;
+        MemoSlot *m = memo_for(piece, t.tries);
+        if (!m->node_known) {
+            PyObject *found = PyDict_GetItemWithError(t.bonds, piece);
+            if (found == NULL && PyErr_Occurred())
+                goto fail;
+            m->node = Py_XNewRef(found);
+            m->node_known = 1;
+        }
+        PyObject *node = m->node; /* the trie holds it too */
         for (Py_ssize_t end = i + 1; node != NULL && end < n; end++) {
             PyObject *children = node_item(node, 1);
             if (children == NULL || !PyDict_CheckExact(children)) {
@@ -868,11 +917,20 @@ static PyObject *encode_pieces(PyObject *module, PyObject *args)
             }
         }
         /* `piece` is borrowed from `parts` or the bond trie; a miss touches neither. */
-        PyObject *hit = PyDict_GetItemWithError(PyList_GET_ITEM(t.caches, state), piece);
-        if (hit != NULL)
+        m = memo_for(piece, t.tries);
+        PyObject *hit = m->hits[state];
+        if (hit != NULL) {
             Py_INCREF(hit);
-        else if (PyErr_Occurred() || (hit = encode_new_piece(&t, piece, state)) == NULL)
-            goto fail;
+        } else {
+            hit = PyDict_GetItemWithError(PyList_GET_ITEM(t.caches, state), piece);
+            if (hit != NULL)
+                Py_INCREF(hit);
+            else if (PyErr_Occurred() || (hit = encode_new_piece(&t, piece, state)) == NULL)
+                goto fail;
+            /* again: encoding may have run Python code, or turned the caches over */
+            m = memo_for(piece, t.tries);
+            Py_XSETREF(m->hits[state], Py_NewRef(hit));
+        }
         if (!PyBytes_CheckExact(hit) || PyBytes_GET_SIZE(hit) < 4) {
             PyErr_SetString(PyExc_TypeError, "a cached piece must be bytes: a header, then its ids, as int32");
             Py_DECREF(hit);

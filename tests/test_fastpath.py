@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ltmc import fastpath, runner
 from ltmc.codebook import Codebook
+from ltmc.mining import mine
 from ltmc.pretokenize import PIECE_PATTERN, pieces
 
 needs_c = pytest.mark.skipif(not fastpath.ACCELERATED, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")
@@ -119,6 +120,19 @@ def test_both_turn_a_full_cache_over_alike(codebook, sample_texts):
         assert fastpath.encode_pieces(pieces(text), in_c._tables) == fastpath.py_encode_pieces(pieces(text), in_python._tables)
         assert in_c._tables.caches == in_python._tables.caches and in_c._tables.old_caches == in_python._tables.old_caches
         assert 0 < sum(map(len, in_c._tables.old_caches)) == 40 and sum(map(len, in_c._tables.caches)) <= 40
+
+
+@needs_c
+def test_codebooks_taking_turns_on_the_same_pieces_get_their_own_ids(codebook, sample_texts):
+    # The C loop's memo is indexed by the piece object, which interning makes the
+    # same whichever codebook encodes it.
+    other = mine(sample_texts, 400)[0]
+    books, references = [_prepared(codebook), _prepared(other)], [_prepared(codebook), _prepared(other)]
+    parts = pieces("".join(sample_texts))
+    for _ in range(2):
+        for book, reference in zip(books, references):
+            assert fastpath.encode_pieces(parts, book._tables) == fastpath.py_encode_pieces(parts, reference._tables)
+    assert fastpath.encode_pieces(parts, books[0]._tables) != fastpath.encode_pieces(parts, books[1]._tables)
 
 
 @pytest.mark.parametrize("side", ["c", "python"])
