@@ -1,0 +1,43 @@
+"""README.md: its examples on the bundled fixtures are what the commands print."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import chdir
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import ltmc
+from ltmc.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def walkthrough(tmp_path_factory):
+    """The README's commands, run as it shows them, in a folder holding fixtures/."""
+    here = tmp_path_factory.mktemp("readme")
+    shutil.copytree(ROOT / "fixtures", here / "fixtures")
+    cli = CliRunner()
+    with chdir(here):
+        mined = cli.invoke(app, ["mine-bonds", "fixtures", "-o", "codebook.json", "--vocab-size", "4096"])
+        encoded = cli.invoke(app, ["encode", "fixtures", "-o", "out", "--codebook", "codebook.json"])
+    return mined, encoded, ltmc.load_codebook(here / "out" / "codebook.json")
+
+
+def test_the_mining_and_encoding_examples_match(walkthrough):
+    mined, encoded, _ = walkthrough
+    assert mined.exit_code == 0 and encoded.exit_code == 0
+    wrote = next(line for line in mined.output.splitlines() if line.startswith("wrote "))
+    assert wrote in README
+    assert encoded.output.strip().splitlines()[0] in README
+
+
+def test_the_python_api_example_matches(walkthrough):
+    *_, book = walkthrough
+    ids = book.encode("— Может, к обеду перестанет? — сказала она.")
+    assert f"# {ids}" in README
+    assert f"# {[book.piece_of(i) for i in ids]}" in README
