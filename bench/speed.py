@@ -177,9 +177,9 @@ def pick_input(corpus: Path, megabytes: float, dest: Path) -> int:
     return total
 
 
-def split_halves(root: Path, dest: Path) -> tuple[Path, Path]:
+def split_halves(root: Path, dest: Path) -> None:
     """``dest``/a and ``dest``/b: links to the files under ``root`` in sorted order,
-    the first ones up to half of the bytes in a, the rest in b."""
+    the first ones up to half of the bytes in a, the rest in b, at the same paths."""
     files = [p for p in sorted(root.rglob("*")) if p.is_file()]
     half, seen = sum(p.stat().st_size for p in files) / 2, 0
     for path in files:
@@ -188,7 +188,6 @@ def split_halves(root: Path, dest: Path) -> tuple[Path, Path]:
         link = dest / side / path.relative_to(root)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(path.resolve())
-    return dest / "a", dest / "b"
 
 
 def at_once(first: list[str], second: list[str]) -> list[str]:
@@ -198,6 +197,11 @@ def at_once(first: list[str], second: list[str]) -> list[str]:
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _joined_halves(root: Path) -> dict[str, bytes]:
+    """root/a and root/b as one tree: what split_halves cut apart."""
+    return {**tree_bytes(root / "a"), **tree_bytes(root / "b")}
 
 
 def measure(args, tmp: Path) -> tuple[list[Job], dict]:
@@ -249,13 +253,10 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
     def ltmc_decode(step, shards, out, w, n_bytes=size):
         return Spec("ltmc", step, w, [*LTMC, "decode", str(shards), "-o", str(out), "-w", str(w)], out, n_bytes=n_bytes)
 
-    def halves_encode(step, halves, out, n_bytes=size):
-        """The ceiling: two independent one-worker encodes at once, one per half."""
-        a, b = (ltmc_encode(step, half, out / half.name, 1).cmd for half in halves)
-        return Spec("ltmc-halves", step, 2, at_once(a, b), out, n_bytes=n_bytes)
-
-    def halves_decode(step, shards, out, n_bytes=size):
-        a, b = (ltmc_decode(step, shards / side, out / side, 1).cmd for side in ("a", "b"))
+    def halves(make, step, sources, out, n_bytes=size):
+        """The ceiling: two independent one-worker jobs (``make``: ltmc_encode or
+        ltmc_decode) at once, on sources/a and sources/b, into out/a and out/b."""
+        a, b = (make(step, sources / side, out / side, 1).cmd for side in ("a", "b"))
         return Spec("ltmc-halves", step, 2, at_once(a, b), out, n_bytes=n_bytes)
 
     def peer(step, tool, name, source, out, w):
@@ -263,10 +264,10 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
 
     # One tool's runs with 1 and 2 workers next to each other: a turn's scaling ratio
     # compares runs close in time, and with the ceiling run in the same turn.
-    halves = split_halves(src, tmp / "input-halves")
+    split_halves(src, tmp / "input-halves")
     in_turns(
         *(ltmc_encode("encode", src, tmp / f"ltmc-{w}", w) for w in args.workers),
-        halves_encode("encode", halves, tmp / "halves"),
+        halves(ltmc_encode, "encode", tmp / "input-halves", tmp / "halves"),
         *(peer("encode", "tiktoken", "tiktoken", src, tmp / f"tt-{w}", w) for w in args.workers),
         *(peer("encode", "hf", f"hf:{hf}", src, tmp / f"hf-{w}", w) for w in args.workers),
     )
@@ -275,7 +276,7 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
 
     in_turns(
         *(ltmc_decode("decode", tmp / f"ltmc-{w}", tmp / f"ltmc-restored-{w}", w) for w in args.workers),
-        halves_decode("decode", tmp / "halves", tmp / "halves-restored"),
+        halves(ltmc_decode, "decode", tmp / "halves", tmp / "halves-restored"),
         *(peer("decode", "tiktoken", "tiktoken", tmp / f"tt-{w}", tmp / f"tt-restored-{w}", w) for w in args.workers),
         *(peer("decode", "hf", f"hf:{hf}", tmp / f"hf-{w}", tmp / f"hf-restored-{w}", w) for w in args.workers),
     )
@@ -298,24 +299,26 @@ def measure(args, tmp: Path) -> tuple[list[Job], dict]:
         big = tmp / "scale-input"
         big_size = repeated_corpus(require_corpus(args.corpus), args.scale_copies, big)
         log(f"scaling input: ru/ linked {args.scale_copies} times, {big_size / 1e6:.0f} MB")
-        big_halves = split_halves(big, tmp / "scale-halves")
+        split_halves(big, tmp / "scale-halves")
         in_turns(
             *(ltmc_encode("encode-big", big, tmp / f"big-{w}", w, n_bytes=big_size) for w in args.workers),
-            halves_encode("encode-big", big_halves, tmp / "big-halves", n_bytes=big_size),
+            halves(ltmc_encode, "encode-big", tmp / "scale-halves", tmp / "big-halves", n_bytes=big_size),
         )
         in_turns(
             *(ltmc_decode("decode-big", tmp / f"big-{w}", tmp / f"big-restored-{w}", w, n_bytes=big_size) for w in args.workers),
-            halves_decode("decode-big", tmp / "big-halves", tmp / "big-halves-restored", n_bytes=big_size),
+            halves(ltmc_decode, "decode-big", tmp / "big-halves", tmp / "big-halves-restored", n_bytes=big_size),
         )
         big_shards = [tree_bytes(tmp / f"big-{w}") for w in args.workers]
         checks["ltmc_big_identical_across_workers"] = all(s == big_shards[0] for s in big_shards)
-        checks["ltmc_big_lossless"] = all(tree_bytes(tmp / f"big-restored-{w}") == tree_bytes(big) for w in args.workers)
-        checks["ltmc_big_halves_lossless"] = all(tree_bytes(tmp / "big-halves-restored" / h.name) == tree_bytes(h) for h in big_halves)
+        big_original = tree_bytes(big)
+        checks["ltmc_big_lossless"] = all(tree_bytes(tmp / f"big-restored-{w}") == big_original for w in args.workers)
+        checks["ltmc_big_halves_lossless"] = _joined_halves(tmp / "big-halves-restored") == big_original
+        del big_original  # 407 MB by default, not needed past here
 
     log("checking outputs ...")
     original = tree_bytes(src)
     checks["ltmc_lossless"] = all(tree_bytes(tmp / f"ltmc-restored-{w}") == original for w in args.workers)
-    checks["ltmc_halves_lossless"] = all(tree_bytes(tmp / "halves-restored" / h.name) == tree_bytes(h) for h in halves)
+    checks["ltmc_halves_lossless"] = _joined_halves(tmp / "halves-restored") == original
     shard_sets = [tree_bytes(tmp / f"ltmc-{w}") for w in args.workers]
     if args.dask:
         shard_sets += [tree_bytes(tmp / f"dask-{w}") for w in args.workers]
