@@ -7,6 +7,10 @@ BPE of N ids is trained on the mining part; both then tokenize the evaluation pa
 o200k_base (GPT-4o, loaded offline from the bpe-openai package) tokenizes too. The ltmc
 shards are decoded and checked byte for byte against the originals.
 
+A second codebook of N ids is mined for paired positions (``mine-bonds --paired``), and
+its shards are counted in positions: a head id and the continuation id after it share one
+(``ltmc.pairing``), so the sequence is shorter while the embedding table stays N rows.
+
     python bench/compression.py                  # sizes 8192 16384 32768 65536
     python bench/compression.py --quick          # 8192 only, smaller mining part
     python bench/compression.py --sizes 32768 --eval-authors Chekhov Gogol
@@ -97,18 +101,20 @@ def count_bpe(tokenizer, texts: list[str]) -> int:
     return sum(map(len, ids))
 
 
-def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: int, scratch: Path, label: str = "ltmc") -> dict:
+def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: int, scratch: Path, label: str = "ltmc", paired: bool = False) -> dict:
+    """Mine (for paired positions with ``paired``), encode the evaluation part, check it decodes back."""
+    from ltmc import stats
     from ltmc.runner import decode_corpus, encode_corpus, mine_corpus
 
     start = time.perf_counter()
-    book, report, failures = mine_corpus([str(mining_dir)], size)
+    book, report, failures = mine_corpus([str(mining_dir)], size, paired=paired)
     mined_s = time.perf_counter() - start
     if failures:
         fail(f"mining skipped inputs: {'; '.join(f'{f.label}: {f.message}' for f in failures)}")
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.kinds.most_common())
-    log(f"  ltmc  mined {len(book)} ids in {mined_s:.1f} s ({'filled' if report.filled else 'NOT filled'}; {kinds})")
+    log(f"  ltmc  mined {len(book)} ids{' for pairs' if paired else ''} in {mined_s:.1f} s ({'filled' if report.filled else 'NOT filled'}; {kinds})")
 
-    out = scratch / f"{label}-{size}"
+    out = scratch / f"{label}-{size}{'-paired' if paired else ''}"
     start = time.perf_counter()
     encoded = encode_corpus([str(eval_dir)], out, codebook=book, workers=workers, strict=True, force=True)
     encode_s = time.perf_counter() - start
@@ -119,9 +125,11 @@ def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: 
     verify_s = time.perf_counter() - start
     if decoded.mismatches or decoded.documents != n_eval:
         fail(f"ltmc is not lossless at {size}: {len(decoded.mismatches)} of {n_eval} files differ after decoding, e.g. {decoded.mismatches[:3]}", 1)
-    log(f"  ltmc  {encoded.tokens:,} tokens; encoded in {encode_s:.1f} s, decoded and verified {decoded.documents} files in {verify_s:.1f} s")
+    positions = stats.collect(out)["positions"]
+    log(f"  ltmc  {encoded.tokens:,} tokens, {positions:,} paired positions; encoded in {encode_s:.1f} s, decoded and verified {decoded.documents} files in {verify_s:.1f} s")
     return {
         "ltmc_tokens": encoded.tokens,
+        "ltmc_positions": positions,
         "ltmc_ids": len(book),
         "ltmc_filled": report.filled,
         "ltmc_kinds": dict(report.kinds),
@@ -133,7 +141,7 @@ def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: 
 
 
 def render_table(result: dict) -> str:
-    header = ["ids", "ltmc tokens", "BPE tokens", "o200k tokens", "ltmc/BPE", "ltmc chars/tok", "BPE chars/tok", "o200k chars/tok"]
+    header = ["ids", "ltmc tokens", "BPE tokens", "o200k tokens", "ltmc/BPE", "ltmc positions", "positions/BPE", "ltmc chars/tok", "chars/position", "BPE chars/tok", "o200k chars/tok"]
     rows = [
         [
             f"{r['ids']}",
@@ -141,7 +149,10 @@ def render_table(result: dict) -> str:
             f"{r['bpe_tokens']:,}",
             f"{r['o200k_tokens']:,}",
             f"{r['ratio_ltmc_bpe']:.3f}",
+            f"{r['ltmc_positions']:,}",
+            f"{r['ratio_positions_bpe']:.3f}",
             f"{r['ltmc_chars_per_token']:.2f}",
+            f"{r['ltmc_chars_per_position']:.2f}",
             f"{r['bpe_chars_per_token']:.2f}",
             f"{r['o200k_chars_per_token']:.2f}",
         ]
@@ -160,17 +171,24 @@ def render_table(result: dict) -> str:
         "",
         "seconds:",
         *(
-            f"  {r['ids']:>6}: ltmc mining {r['mining_s']:.1f}, encode {r['encode_s']:.1f}, decode+verify {r['verify_s']:.1f}; BPE training {r['bpe_train_s']:.1f}"
+            f"  {r['ids']:>6}: ltmc mining {r['mining_s']:.1f} (for pairs {r['paired_mining_s']:.1f}), encode {r['encode_s']:.1f}, decode+verify {r['verify_s']:.1f}; BPE training {r['bpe_train_s']:.1f}"
             for r in result["rows"]
         ),
         "ltmc is decoded and verified byte for byte at every size (lossless).",
+        "positions: a codebook of the same size mined for pairs (mine-bonds --paired), its ids paired: a head and the",
+        "continuation after it share one position (ltmc.pairing); the embedding table is as large as the codebook.",
+        *(
+            f"  {r['ids']:>6}: the codebook above, paired: {r['tokens_codebook_positions']:,} positions; the paired one, unpaired: {r['paired_codebook_tokens']:,} tokens"
+            for r in result["rows"]
+        ),
     ]
     if any("oracle_ltmc_tokens" in r for r in result["rows"]):
         lines += [
             "",
             "oracle (both mined on the evaluation part itself: the ceiling when no author is unseen):",
             *(
-                f"  {r['ids']:>6}: ltmc {r['oracle_ltmc_tokens']:,} ({r['oracle_ltmc_tokens'] / r['bpe_tokens']:.3f} of the BPE above), "
+                f"  {r['ids']:>6}: ltmc {r['oracle_ltmc_tokens']:,} ({r['oracle_ltmc_tokens'] / r['bpe_tokens']:.3f} of the BPE above; "
+                f"{r['oracle_ltmc_positions']:,} positions, {r['oracle_ltmc_positions'] / r['bpe_tokens']:.3f}), "
                 f"BPE {r['oracle_bpe_tokens']:,}; ltmc/BPE both on the evaluation part {r['oracle_ltmc_tokens'] / r['oracle_bpe_tokens']:.3f}"
                 for r in result["rows"]
             ),
@@ -220,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             log(f"[{size}] mining an ltmc codebook on {result['split']['mining_bytes'] / 1e6:.1f} MB")
             row = {"ids": size, **run_ltmc(size, mining_dir, eval_dir, len(evaluation), args.workers, scratch)}
+            row["tokens_codebook_positions"] = row.pop("ltmc_positions")
+            paired = run_ltmc(size, mining_dir, eval_dir, len(evaluation), args.workers, scratch, paired=True)
+            row["ltmc_positions"] = paired["ltmc_positions"]
+            row["paired_codebook_tokens"] = paired["ltmc_tokens"]
+            row["paired_mining_s"] = paired["mining_s"]
             start = time.perf_counter()
             bpe = train_bpe(mining_texts, size)  # ltmc.baselines: the same baseline as the report
             row["bpe_train_s"] = round(time.perf_counter() - start, 2)
@@ -230,11 +253,14 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"[{size}] oracle: ltmc mined and BPE trained on the evaluation part itself")
                 oracle = run_ltmc(size, eval_dir, eval_dir, len(evaluation), args.workers, scratch, label="oracle")
                 row["oracle_ltmc_tokens"] = oracle["ltmc_tokens"]
+                row["oracle_ltmc_positions"] = run_ltmc(size, eval_dir, eval_dir, len(evaluation), args.workers, scratch, label="oracle", paired=True)["ltmc_positions"]
                 row["oracle_bpe_tokens"] = count_bpe(train_bpe(eval_texts, size), eval_texts)
                 log(f"  BPE   on the evaluation part: {row['oracle_bpe_tokens']:,} tokens")
             row["o200k_tokens"] = o200k_tokens
             row["ratio_ltmc_bpe"] = row["ltmc_tokens"] / row["bpe_tokens"]
+            row["ratio_positions_bpe"] = row["ltmc_positions"] / row["bpe_tokens"]
             row["ltmc_chars_per_token"] = eval_chars / row["ltmc_tokens"]
+            row["ltmc_chars_per_position"] = eval_chars / row["ltmc_positions"]
             row["bpe_chars_per_token"] = eval_chars / row["bpe_tokens"]
             row["o200k_chars_per_token"] = eval_chars / o200k_tokens
             result["rows"].append(row)

@@ -145,15 +145,16 @@ def mine_bonds(
     paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Codebook file to write; '-' for stdout.")],
     vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = 32768,
+    paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
 ):
     """Learn a codebook (bytes, characters, endings, stems, word forms, hyperbonds) from a corpus.
 
-    [bold]Example:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768
+    [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired
     """
     with progress_bar("mining", _input_size(paths)) as advance:
-        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict)
+        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired)
     _report_failures(failures)
     if output == "-":
         sys.stdout.buffer.write(book.to_json())
@@ -162,7 +163,7 @@ def mine_bonds(
             book.save(output)
         except OSError as error:
             raise LtmcError(f"{output}: cannot write the codebook ({error.strerror}); give a file path in a writable folder", ExitCode.IO) from None
-    summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "kinds": dict(report.kinds)}
+    summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
     if not report.filled:
         err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")
     if as_json:
@@ -256,7 +257,7 @@ def stats(
     report_file: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report (charts, baselines, cost model).")] = None,
     model: Annotated[str, typer.Option("--model", help="Model shape for the report's cost model (n_head optional).")] = "d_model=256,n_layer=6,n_ctx=1024",
 ):
-    """Report sizes, chars/token, tokens/word and where the tokens go.
+    """Report sizes, chars/token, tokens/word, paired positions and where the tokens go.
 
     [bold]Example:[/] ltmc stats out/ --json   ·   ltmc stats out/ --report report.html
     """
@@ -271,7 +272,7 @@ def stats(
         _print_json(report)
         return
     table = Table("measure", "value", title=f"ltmc stats: {out_dir}")
-    for key in ("documents", "bytes", "chars", "words", "scenes", "tokens", "chars_per_token", "tokens_per_word", "distinct_ids", "vocab_size"):
+    for key in ("documents", "bytes", "chars", "words", "scenes", "tokens", "chars_per_token", "tokens_per_word", "positions", "chars_per_position", "distinct_ids", "vocab_size"):
         value = report[key]
         table.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.3f}")
     out.print(table)
@@ -308,21 +309,23 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="nanogpt (train.bin/val.bin), llmc (llm.c .bin with header) or hf (Parquet input_ids).")],
     dest: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the files into.")],
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene).")] = 0.1,
+    paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it) instead of single ids; nanogpt and hf.")] = False,
     as_json: AsJson = False,
 ):
     """Write the token stream in a format trainers read (nanoGPT, llm.c, HuggingFace).
 
-    [bold]Example:[/] ltmc export out/ --format nanogpt -o data/books/
+    [bold]Examples:[/] ltmc export out/ --format nanogpt -o data/books/   ·   ltmc export out/ -f hf --paired -o data/pairs/
     """
     from ltmc import export as export_mod
 
-    result = export_mod.export(out_dir, dest, fmt.lower(), val_fraction)
+    result = export_mod.export(out_dir, dest, fmt.lower(), val_fraction, paired=paired)
     if as_json:
         _print_json(result.to_dict())
         return
     err.print(
         f"wrote {fmt} to {dest}: {', '.join(result.files)} ({result.dtype}; train {result.scenes['train']:,} scenes, "
         f"{result.tokens['train']:,} tokens; val {result.scenes['val']:,} scenes, {result.tokens['val']:,} tokens)"
+        + (f"; paired: train {result.positions['train']:,} positions, val {result.positions['val']:,}" if paired else "")
     )
     if val_fraction > 0 and result.scenes["val"] == 0:
         err.print("[yellow]note:[/] no scene fell into validation (corpus too small for --val-fraction?)")

@@ -24,6 +24,12 @@ codebook (to decode with) and ``meta.json`` (what was written, and how):
     row per scene: ``input_ids`` (list<int32>, no separator), ``path``, ``scene``.
     ``datasets.load_dataset("parquet", data_files=...)`` loads them.
 
+``--paired`` (nanogpt and hf): positions instead of ids (see ``ltmc.pairing``).
+The nanogpt streams hold two ids per position, head then tail, so
+``np.memmap(...).reshape(-1, 2)`` gives the positions, with (256, 256) as the
+separator; the hf rows hold ``head_ids`` and ``tail_ids`` instead of ``input_ids``.
+An empty slot holds 256.
+
 The train/validation split is by scene and deterministic: a scene goes to
 validation when the first 8 bytes of sha256(path NUL scene) read as a fraction
 fall below ``val_fraction``. It does not depend on the order, the shard layout or
@@ -37,16 +43,17 @@ import os
 import pickle
 import shutil
 import struct
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ltmc import pairing
 from ltmc.codebook import SEPARATOR_ID
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.shards import CODEBOOK, Output
@@ -60,6 +67,9 @@ HF_SHARD_ROWS = 100_000
 META = "meta.json"
 
 HF_SCHEMA = pa.schema([("input_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())])
+HF_PAIRED_SCHEMA = pa.schema(
+    [("head_ids", pa.list_(pa.int32())), ("tail_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())]
+)
 
 
 # -- pure parts -----------------------------------------------------------------
@@ -88,35 +98,33 @@ def split_batch(batch: pa.RecordBatch, val_fraction: float = VAL_FRACTION) -> tu
     return batch.filter(pc.invert(val)), batch.filter(val)
 
 
-def stream_bytes(batch: pa.RecordBatch, dtype: str) -> bytes:
-    """The flat little-endian token stream of ``batch``: separator, scene ids, separator, …"""
-    arrow_type = pa.uint16() if dtype == "uint16" else pa.uint32()
+def stream_bytes(batch: pa.RecordBatch, dtype: str, is_tail: np.ndarray | None = None) -> bytes:
+    """The flat little-endian token stream of ``batch``: separator, scene ids, separator, …
+
+    With ``is_tail`` (``pairing.tail_mask``), the stream of positions instead: two ids
+    each, head then tail (``pairing``), the separator as the position (256, 256)."""
     ids = batch.column("ids")
-    if len(ids) == 0:
-        return b""
-    values = pc.cast(ids.flatten(), arrow_type)  # raises if an id does not fit
-    width = 2 if dtype == "uint16" else 4
-    data = memoryview(values.buffers()[1])[values.offset * width : (values.offset + len(values)) * width]
-    if sys.byteorder != "little":
-        import array
-
-        swapped = array.array("H" if width == 2 else "I", data.tobytes())
-        swapped.byteswap()
-        data = memoryview(swapped.tobytes())
-    separator = SEPARATOR_ID.to_bytes(width, "little")
-    lengths = ids.value_lengths().to_pylist()
-    parts: list = []
-    start = 0
-    for n in lengths:
-        parts.append(separator)
-        parts.append(data[start * width : (start + n) * width])
-        start += n
-    return b"".join(parts)
+    flat = ids.flatten().to_numpy(zero_copy_only=False)
+    offsets = ids.offsets.to_numpy()
+    is_separator = np.zeros(len(flat) + len(ids), dtype=bool)
+    is_separator[offsets[:-1] - offsets[0] + np.arange(len(ids))] = True
+    stream = np.full(len(is_separator), SEPARATOR_ID, dtype=np.int64)
+    stream[~is_separator] = flat
+    if is_tail is not None:
+        stream = pairing.pair(stream, is_tail).ravel()
+    arrow_type = pa.uint16() if dtype == "uint16" else pa.uint32()
+    fitted = pc.cast(pa.array(stream), arrow_type)  # raises if an id does not fit
+    return fitted.to_numpy().astype("<u2" if dtype == "uint16" else "<u4").tobytes()
 
 
-def to_hf(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Token rows → HuggingFace rows (input_ids, path, scene)."""
-    return pa.RecordBatch.from_arrays([batch.column("ids"), batch.column("path"), batch.column("scene")], schema=HF_SCHEMA)
+def to_hf(batch: pa.RecordBatch, is_tail: np.ndarray | None = None) -> pa.RecordBatch:
+    """Token rows → HuggingFace rows (input_ids, path, scene), or with ``is_tail``
+    (head_ids, tail_ids, path, scene): the scene's positions, one slot per column."""
+    where = [batch.column("path"), batch.column("scene")]
+    if is_tail is None:
+        return pa.RecordBatch.from_arrays([batch.column("ids"), *where], schema=HF_SCHEMA)
+    heads, tails = pairing.pair_scenes(batch.column("ids"), is_tail)
+    return pa.RecordBatch.from_arrays([heads, tails, *where], schema=HF_PAIRED_SCHEMA)
 
 
 def llmc_header(n_tokens: int, dtype: str) -> bytes:
@@ -136,12 +144,26 @@ class ExportResult:
     format: str
     dtype: str
     vocab_size: int
+    is_tail: np.ndarray | None = None  # set when the export is paired
     files: list[str] = field(default_factory=list)
     scenes: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
     tokens: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
+    positions: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
+
+    @property
+    def paired(self) -> bool:
+        return self.is_tail is not None
+
+    def units(self, part: pa.RecordBatch) -> int:
+        """What one split's part adds to its stream: ids, or positions when paired."""
+        if not part.num_rows:
+            return 0
+        if self.paired:
+            return pairing.count_positions(part.column("ids"), self.is_tail)
+        return len(part.column("ids").values)
 
     def to_dict(self) -> dict:
-        return {
+        fields = {
             "dest": str(self.dest),
             "format": self.format,
             "dtype": self.dtype,
@@ -150,7 +172,11 @@ class ExportResult:
             "files": self.files,
             "scenes": self.scenes,
             "tokens": self.tokens,
+            "paired": self.paired,
         }
+        if self.paired:
+            fields |= {"empty_id": pairing.EMPTY, "positions": self.positions}
+        return fields
 
 
 class _StreamFile:
@@ -179,16 +205,22 @@ class _StreamFile:
         os.replace(self.tmp, self.path)
 
 
-def export(out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None) -> ExportResult:
-    """Write the shards of ``out_dir`` to ``dest`` in format ``fmt`` (see the module doc)."""
+def export(
+    out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None, paired: bool = False
+) -> ExportResult:
+    """Write the shards of ``out_dir`` to ``dest`` in format ``fmt`` (see the module doc);
+    ``paired``: positions of (head, tail) ids instead of single ids (``pairing``)."""
     if fmt not in FORMATS:
         raise LtmcError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", ExitCode.USAGE)
+    if paired and fmt == "llmc":
+        raise LtmcError("--paired writes two ids per position, which llm.c's loader cannot read; use --format nanogpt or hf", ExitCode.USAGE)
     if not 0 <= val_fraction < 1:
         raise LtmcError(f"--val-fraction must be in [0, 1), not {val_fraction}", ExitCode.USAGE)
     output = Output.open(out_dir)
     dest = Path(dest)
     vocab_size = len(output.codebook)
-    result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size)
+    is_tail = pairing.tail_mask(output.codebook) if paired else None
+    result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size, is_tail)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         splits = _split_stream(output.iter_batches(), val_fraction, result, progress)
@@ -219,6 +251,8 @@ def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result
         for name, part in (("train", train), ("val", val)):
             result.scenes[name] += part.num_rows
             result.tokens[name] += len(part.column("ids").values) if part.num_rows else 0
+            if result.paired:
+                result.positions[name] += result.units(part)
         if progress:
             progress(batch.num_rows)
         yield train, val
@@ -229,11 +263,11 @@ def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows:
-                files[name].write(stream_bytes(part, result.dtype), len(part.column("ids").values) + part.num_rows)
+                files[name].write(stream_bytes(part, result.dtype, result.is_tail), result.units(part) + part.num_rows)
     for f in files.values():
         f.close()
         result.files.append(f.path.name)
-    meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK}
+    meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK, "paired": result.paired}
     (dest / "meta.pkl").write_bytes(pickle.dumps(meta))
     result.files.append("meta.pkl")
 
@@ -255,7 +289,7 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows:
-                target(name).write(stream_bytes(part, result.dtype), len(part.column("ids").values) + part.num_rows)
+                target(name).write(stream_bytes(part, result.dtype), result.units(part) + part.num_rows)
     for name in ("train", "val"):
         if current[name] is None:
             target(name)  # an empty split still gets a (header-only) file
@@ -275,7 +309,7 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
 
     def flush(name: str) -> None:
         tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.tmp"
-        table = pa.Table.from_batches(pending[name], schema=HF_SCHEMA)
+        table = pa.Table.from_batches(pending[name], schema=HF_PAIRED_SCHEMA if result.paired else HF_SCHEMA)
         pq.write_table(table, tmp, compression="zstd")
         written[name].append(tmp)
         pending[name], rows[name] = [], 0
@@ -283,7 +317,7 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows:
-                pending[name].append(to_hf(part))
+                pending[name].append(to_hf(part, result.is_tail))
                 rows[name] += part.num_rows
                 if rows[name] >= HF_SHARD_ROWS:
                     flush(name)

@@ -154,14 +154,14 @@ def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], st
     return inputs
 
 
-def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False):
-    """Mine a codebook from the inputs; returns (codebook, report, failures)."""
+def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False):
+    """Mine a codebook from the inputs (for paired positions with ``paired``); returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
         inputs = _open_inputs(arguments, strict, failures, stack)
         texts = (text for item in inputs for text in item.texts())
         with _few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
-            book, report = mine(texts, vocab_size, progress)
+            book, report = mine(texts, vocab_size, progress, paired)
     return book, report, failures
 
 

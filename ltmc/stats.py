@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from ltmc import pairing
 from ltmc.codebook import KINDS
 from ltmc.shards import Output
 
@@ -16,6 +17,7 @@ TOP = 15
 def collect(out_dir: str | Path, top: int = TOP) -> dict:
     output = Output.open(out_dir)
     book = output.codebook
+    is_tail = pairing.tail_mask(book)
     totals = Counter()
     usage: Counter[int] = Counter()
     for batch in output.iter_batches():
@@ -24,6 +26,7 @@ def collect(out_dir: str | Path, top: int = TOP) -> dict:
             totals[column] += pc.sum(batch.column(column)).as_py() or 0
         flat = batch.column("ids").values
         totals["tokens"] += len(flat)
+        totals["positions"] += pairing.count_positions(batch.column("ids"), is_tail)
         counts = pc.value_counts(flat)
         usage.update(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
     tokens = totals["tokens"]
@@ -44,6 +47,8 @@ def collect(out_dir: str | Path, top: int = TOP) -> dict:
         "tokens": tokens,
         "chars_per_token": round(totals["n_chars"] / tokens, 4) if tokens else 0.0,
         "tokens_per_word": round(tokens / totals["n_words"], 4) if totals["n_words"] else 0.0,
+        "positions": totals["positions"],  # paired: a head and the ending after it share one (ltmc.pairing)
+        "chars_per_position": round(totals["n_chars"] / totals["positions"], 4) if totals["positions"] else 0.0,
         "distinct_ids": len(usage),
         "vocab_size": len(book),
         "codebook": book.fingerprint,

@@ -154,6 +154,16 @@ def test_mine_bonds_to_file(cli, books, tmp_path):
     assert sum(summary["kinds"].values()) == len(book)
 
 
+def test_mine_bonds_for_pairs(cli, books, tmp_path):
+    flat = _json(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "flat.json"), "-V", "600", "--json"]))
+    result = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "pairs.json"), "-V", "600", "--paired", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = _json(result)
+    assert summary["paired"] is True and flat["paired"] is False
+    assert summary["fingerprint"] != flat["fingerprint"]
+    assert summary["kinds"].get("word", 0) < flat["kinds"].get("word", 0)
+
+
 def test_mine_bonds_to_stdout(cli, books):
     result = cli.invoke(app, ["mine-bonds", str(books), "-o", "-", "-V", "600"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltmc import mining
+from ltmc import mining, pairing
 from ltmc.codebook import FIRST_FREE_ID
 from ltmc.mining import CorpusCounts, mine, mine_from_counts
 
@@ -47,6 +47,33 @@ def test_a_rare_character_gets_an_id_only_when_ids_are_left_over():
     assert "ω" not in {t.text for t in tight.tokens} and "а" in {t.text for t in tight.tokens}
     assert "ω" in {t.text for t in mine(texts, 100_000)[0].tokens}
     assert tight.decode(tight.encode("Буква ω.")) == "Буква ω."
+
+
+def _verb_lines(seed: int, n: int) -> list[str]:
+    stems = ["чита", "писа", "дума", "слуша", "игра", "гуля", "работа", "отвеча", "спрашива", "понима", "зна", "дела"]
+    endings = ["л", "ла", "ли", "ло", "ть", "ю", "ет", "ем", "ют", "ешь", "ете"]
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(stems) + rng.choice(endings) for _ in range(10)) + ".\n" for _ in range(n)]
+
+
+@pytest.mark.parametrize("vocab_size", [400, 600])
+def test_mining_for_pairs_spends_ids_on_stems_not_whole_forms(vocab_size):
+    # 132 forms of 12 stems: a stem and its ending take one position, as the whole
+    # form does, so the ids that would spell each form whole are better spent elsewhere.
+    train, unseen = "".join(_verb_lines(1, 400)), "".join(_verb_lines(2, 100))
+    flat, _ = mine([train], vocab_size)
+    paired, report = mine([train], vocab_size, paired=True)
+    assert report.filled
+    kinds = lambda book: Counter(t.kind for t in book.tokens)  # noqa: E731
+    assert kinds(paired)["word"] < kinds(flat)["word"] / 4
+    for text in (train, unseen):
+        assert paired.decode(paired.encode(text)) == text
+        assert positions(paired, text) < positions(flat, text)
+    assert len(flat.encode(unseen)) < len(paired.encode(unseen))  # the ids it gave up
+
+
+def positions(book, text: str) -> int:
+    return len(pairing.pair(np.array(book.encode(text)), pairing.tail_mask(book)))
 
 
 def test_mining_is_deterministic_and_independent_of_text_order(sample_texts):
@@ -153,10 +180,11 @@ def test_least_is_the_head_of_a_full_sort(loss, data):
     assert sorted(mining._least(loss, values, count)) == sorted(key for key, _ in head)
 
 
-def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sample_texts):
-    with_c = mine(sample_texts * 2, 900)[0]
+@pytest.mark.parametrize("paired", [False, True])
+def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sample_texts, paired):
+    with_c = mine(sample_texts * 2, 900, paired=paired)[0]
     monkeypatch.setattr(mining, "native", None)
-    assert mine(sample_texts * 2, 900)[0].fingerprint == with_c.fingerprint
+    assert mine(sample_texts * 2, 900, paired=paired)[0].fingerprint == with_c.fingerprint
 
 
 def test_mining_prices_every_sampled_piece_after_the_piece_table_is_pruned(monkeypatch, sample_texts):

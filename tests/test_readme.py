@@ -41,3 +41,10 @@ def test_the_python_api_example_matches(walkthrough):
     ids = book.encode("— Может, к обеду перестанет? — сказала она.")
     assert f"# {ids}" in README
     assert f"# {[book.piece_of(i) for i in ids]}" in README
+
+
+def test_the_sentence_worked_by_hand_in_formats_md_runs():
+    worked = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8").split("## A sentence worked by hand", 1)[1]
+    code = worked.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "pairing.pair" in code
+    exec(compile(code, "formats.md", "exec"), {})

@@ -1,0 +1,142 @@
+"""Paired positions: a head and the continuation after it in one position, and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from ltmc import pairing, stats
+from ltmc.cli import app
+from ltmc.codebook import SEPARATOR_ID, Codebook
+from ltmc.errors import ExitCode
+from ltmc.export import export, read_meta
+from ltmc.fastpath import FLIP_ID
+from ltmc.pairing import EMPTY
+from ltmc.runner import encode_corpus
+from ltmc.shards import Output
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+# A codebook small enough to spell a sentence by hand.
+HAND = Codebook.from_entries(
+    [("stem", "подня"), ("ending", "лась"), ("punct", ","), ("word", "и"), ("stem", "б"), ("suffix", "аз"), ("ending", "аров")]
+)
+ID = {HAND.piece_of(i): i for i in range(259, len(HAND))} | {"FLIP": FLIP_ID}
+IS_TAIL = pairing.tail_mask(HAND)
+
+
+def test_the_sentence_worked_out_by_hand():
+    ids = [ID[t] for t in ("подня", "лась", ",", "и", "FLIP", "б", "аз", "аров")]
+    assert HAND.decode(ids) == "Поднялась, и Базаров"
+    # "," and "и" take no tail, nor does the marker; б takes аз, and аров, a second
+    # continuation, has no head: 8 ids in 6 positions.
+    want = [("подня", "лась"), (",", None), ("и", None), ("<|flip|>", None), ("б", "аз"), (None, "аров")]
+    spelled = [tuple(None if i == EMPTY else HAND.piece_of(i) for i in p) for p in pairing.pair(np.array(ids), IS_TAIL)]
+    assert spelled == want
+    assert pairing.unpair(pairing.pair(np.array(ids), IS_TAIL)).tolist() == ids
+
+
+def test_tail_mask_marks_exactly_the_continuations():
+    assert [HAND.piece_of(i) for i in np.flatnonzero(IS_TAIL)] == ["лась", "аз", "аров"]
+    assert not IS_TAIL[:259].any()
+
+
+scenes_of_ids = st.lists(st.lists(st.integers(0, len(HAND) - 1).filter(lambda i: i != SEPARATOR_ID), max_size=30), max_size=6)
+
+
+@given(scenes_of_ids)
+def test_positions_round_trip_and_cannot_be_merged(scenes):
+    column = pa.array(scenes, pa.list_(pa.int32()))
+    heads, tails = pairing.pair_scenes(column, IS_TAIL)
+    assert pairing.count_positions(column, IS_TAIL) == len(heads.values)
+    for ids, h, t in zip(scenes, heads.to_pylist(), tails.to_pylist()):
+        pairs = np.array([h, t], dtype=np.int32).T.reshape(-1, 2)
+        assert pairing.unpair(pairs).tolist() == ids
+        for head, tail in zip(h, t):
+            assert head == EMPTY or not IS_TAIL[head]
+            assert tail == EMPTY or IS_TAIL[tail]
+            assert (head, tail) != (EMPTY, EMPTY)
+        # Greedy is tight: no head with an empty tail is followed by a lone tail.
+        for (h1, t1), (h2, t2) in zip(zip(h, t), zip(h[1:], t[1:])):
+            assert not (h1 != EMPTY and t1 == EMPTY and h2 == EMPTY)
+
+
+@given(scenes_of_ids)
+def test_a_flat_stream_with_separators_pairs_and_comes_back(scenes):
+    stream = [i for ids in scenes for i in (SEPARATOR_ID, *ids)]
+    pairs = pairing.pair(np.array(stream, dtype=np.int32), IS_TAIL)
+    assert pairing.unpair(pairs).tolist() == stream
+    assert sum(1 for h, t in pairs if h == t == SEPARATOR_ID) == len(scenes)
+
+
+def test_a_sliced_column_pairs_as_its_rows():
+    column = pa.array([[ID["б"], ID["аз"]], [ID["аров"]], [ID["и"], ID["лась"], ID["аров"]]], pa.list_(pa.int32()))
+    heads, tails = pairing.pair_scenes(column.slice(1), IS_TAIL)
+    assert heads.to_pylist() == [[EMPTY], [ID["и"], EMPTY]]
+    assert tails.to_pylist() == [[ID["аров"]], [ID["лась"], ID["аров"]]]
+    assert pairing.count_positions(column.slice(1), IS_TAIL) == 3
+
+
+def test_an_id_outside_the_codebook_is_refused():
+    with pytest.raises(ValueError, match="outside the codebook"):
+        pairing.pair(np.array([len(HAND)]), IS_TAIL)
+
+
+# -- where the pairs are used ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, codebook) -> Path:
+    out = tmp_path_factory.mktemp("pairs") / "out"
+    encode_corpus([str(FIXTURES)], out, codebook, workers=1)
+    return out
+
+
+def all_scenes(out: Path) -> list[list[int]]:
+    return [ids for batch in Output.open(out).iter_batches(["ids"]) for ids in batch.column("ids").to_pylist()]
+
+
+def test_stats_count_fewer_positions_than_tokens(encoded, codebook):
+    report = stats.collect(encoded)
+    by_hand = 0
+    is_tail = pairing.tail_mask(codebook)
+    for ids in all_scenes(encoded):
+        by_hand += sum(1 for k, i in enumerate(ids) if not (k and is_tail[i] and not is_tail[ids[k - 1]]))
+    assert report["positions"] == by_hand
+    assert 0.5 * report["tokens"] < report["positions"] < report["tokens"]
+
+
+def test_paired_nanogpt_export_reads_back_as_positions(encoded, tmp_path, codebook):
+    dest = tmp_path / "ng"
+    result = export(encoded, dest, "nanogpt", 0.0, paired=True)
+    pairs = np.fromfile(dest / "train.bin", dtype="<u2").reshape(-1, 2)
+    assert len(pairs) == result.positions["train"] + result.scenes["train"]
+    stream = pairing.unpair(pairs)
+    assert stream.tolist() == [i for ids in all_scenes(encoded) for i in (SEPARATOR_ID, *ids)]
+    meta = read_meta(dest)
+    assert meta["paired"] is True and meta["empty_id"] == EMPTY
+    assert result.positions["train"] == stats.collect(encoded)["positions"]
+
+
+def test_paired_hf_export_has_a_column_per_slot(encoded, tmp_path, codebook):
+    export(encoded, tmp_path / "hf", "hf", 0.0, paired=True)
+    table = pq.read_table(tmp_path / "hf" / "train-00000-of-00001.parquet")
+    assert table.column_names == ["head_ids", "tail_ids", "path", "scene"]
+    texts = []
+    for h, t in zip(table.column("head_ids").to_pylist(), table.column("tail_ids").to_pylist()):
+        texts.append(codebook.decode(pairing.unpair(np.array([h, t]).T).tolist()))
+    assert texts == [codebook.decode(ids) for ids in all_scenes(encoded)]
+
+
+def test_cli_refuses_paired_llmc_in_one_line(encoded, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(encoded), "-f", "llmc", "--paired", "-o", str(tmp_path / "l")])
+    assert result.exit_code == ExitCode.USAGE
+    assert "llm.c" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
