@@ -7,7 +7,7 @@ LTMC ?= ltmc
 DEMO_OUT ?= demo-out
 DEMO_VOCAB ?= 4096
 
-.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory clean
+.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory bench-train clean
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -40,6 +40,9 @@ bench-speed:
 
 bench-memory:
 	$(PYTHON) bench/memory.py
+
+bench-train:
+	$(PYTHON) bench/train.py
 
 bench-implied:
 	$(PYTHON) bench/implied.py

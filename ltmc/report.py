@@ -314,6 +314,8 @@ def render(data: dict) -> str:
         _card("tokens", _int(s["tokens"])),
         _card("chars / token", f"{s['chars_per_token']}", key=True),
         _card("tokens / word", f"{s['tokens_per_word']}", key=True),
+        _card("paired positions", _int(s["positions"])),
+        _card("chars / position", f"{s['chars_per_position']}", key=True),
         _card("vocabulary size", _int(s["vocab_size"])),
         _card("ids in use", _int(s["distinct_ids"])),
         _card("mean scene", f"{data['scene_lengths']['mean']:,.0f} tokens"),

@@ -48,9 +48,9 @@ def test_report_holds_the_stats_and_fetches_nothing(encoded, tmp_path):
     parser.feed(page_path.read_text(encoding="utf-8"))
     parser.close()
     text = " ".join(parser.text)
-    for key in ("documents", "bytes", "chars", "words", "scenes", "tokens", "vocab_size", "distinct_ids"):
+    for key in ("documents", "bytes", "chars", "words", "scenes", "tokens", "positions", "vocab_size", "distinct_ids"):
         assert f"{stats[key]:,}" in text, key
-    assert str(stats["chars_per_token"]) in text
+    assert str(stats["chars_per_token"]) in text and str(stats["chars_per_position"]) in text
     assert str(stats["tokens_per_word"]) in text
     for kind, share in stats["share_by_kind"].items():
         if share:
