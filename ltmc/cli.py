@@ -356,6 +356,9 @@ def show(
     """
     from rich.text import Text
 
+    import numpy as np
+
+    from ltmc import pairing
     from ltmc.glyphs import token_pieces
 
     if text == "-":
@@ -363,8 +366,10 @@ def show(
     book = Codebook.load(codebook)
     tokens = token_pieces(book, text)
     n_ids = sum(len(t["ids"]) for t in tokens)
+    ids = [i for t in tokens for i in t["ids"]]
+    n_positions = len(pairing.pair(np.asarray(ids, dtype=np.int32), pairing.tail_mask(book)))
     if as_json:
-        _print_json({"chars": len(text), "tokens": n_ids, "pieces": tokens})
+        _print_json({"chars": len(text), "tokens": n_ids, "positions": n_positions, "pieces": tokens})
         return
     view = Text()
     for i, t in enumerate(tokens):
@@ -381,7 +386,7 @@ def show(
         legend.append(f" {kind} {n} ", style=_SHOW_STYLES.get(kind, ""))
         legend.append(" ")
     ratio = len(text) / n_ids if n_ids else 0.0
-    legend.append(f"· {n_ids} tokens, {len(text)} chars, {ratio:.2f} chars/token", style="dim")
+    legend.append(f"· {n_ids} tokens ({n_positions} paired positions), {len(text)} chars, {ratio:.2f} chars/token", style="dim")
     out.print(legend)
 
 

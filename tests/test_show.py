@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from ltmc import cli
 
+from ltmc import pairing
 from ltmc.cli import app
 from ltmc.glyphs import token_pieces
 
@@ -30,6 +31,11 @@ def test_show_json(codebook_file, codebook):
     doc = orjson.loads(result.stdout)
     assert doc["tokens"] == len(codebook.encode(SENTENCE))
     assert doc["chars"] == len(SENTENCE)
+    # Each continuation that follows a head shares its position.
+    is_tail = pairing.tail_mask(codebook)
+    ids = codebook.encode(SENTENCE)
+    joined = sum(1 for a, b in zip(ids, ids[1:]) if is_tail[b] and not is_tail[a])
+    assert doc["positions"] == doc["tokens"] - joined < doc["tokens"]
     assert "".join(p["text"] for p in doc["pieces"]) == SENTENCE
 
 

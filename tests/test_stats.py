@@ -82,6 +82,7 @@ def test_empty_corpus_has_zero_ratios(tmp_path, codebook, write_tree):
     runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
     report = stats.collect(tmp_path / "out")
     assert (report["bytes"], report["tokens"], report["chars_per_token"]) == (0, 0, 0.0)
+    assert (report["positions"], report["chars_per_position"]) == (0, 0.0)
 
 
 def test_stats_of_a_missing_directory(tmp_path):
