@@ -17,7 +17,8 @@
    same way, with its uses found as the encoder finds them: the sampled chunks
    are covered by pieces and bonds, the longest bond first, left to right, and
    a bond's count is scaled by the share of its sampled occurrences that the
-   cover takes.
+   cover takes. Mined for pairs (``paired``), costs are counted in paired
+   positions (``ltmc.pairing``) instead of tokens.
 
 Counting is bounded: the n-gram and piece tables are pruned of their rarest
 entries whenever they grow past a cap, and the sample is thinned whenever it
