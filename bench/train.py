@@ -1,7 +1,7 @@
 """Does a small model learn as well from paired positions as from single ids?
 
-One codebook is mined for pairs (``mine-bonds --paired``) on the mining part of
-../shared/corpus/ru. The same small GPT is then trained twice, with the same seed,
+One codebook is mined for pairs (``mine-bonds --paired``; ``--mined-for ids``: for
+the fewest ids) on the mining part of ../shared/corpus/ru. The same small GPT is then trained twice, with the same seed,
 steps, batch and context of T positions: once on the flat ids, once on the paired
 positions (ltmc.pairing), where a position's input is the sum of its two ids'
 embeddings and its output two softmaxes over the same table's rows, one over the
@@ -13,6 +13,7 @@ nats of every id or position, over the characters they spell), and the time.
 
     python bench/train.py                       # 8192 ids, 1200 steps each (~25 min on 2 cores)
     python bench/train.py --steps 400 --train-mb 1
+    python bench/train.py --mined-for ids --streams flat   # the flat model on the codebook for ids
     python bench/train.py --json > train.json
 
 Needs torch (CPU is enough: pip install torch --index-url https://download.pytorch.org/whl/cpu).
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--streams", nargs="+", choices=("flat", "paired"), default=["flat", "paired"])
+    parser.add_argument("--mined-for", choices=("pairs", "ids"), default="pairs", help="what the codebook is mined for (mine-bonds --paired or not)")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
@@ -195,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
     mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
     mining_texts = [read_text(w.path) for w in mining]
-    log(f"mining {args.vocab_size} ids for pairs on {sum(map(len, mining_texts)):,} chars")
-    book, _ = mine(mining_texts, args.vocab_size, paired=True)
+    log(f"mining {args.vocab_size} ids for {args.mined_for} on {sum(map(len, mining_texts)):,} chars")
+    book, _ = mine(mining_texts, args.vocab_size, paired=args.mined_for == "pairs")
     train_scenes = sample_scenes(mining_texts, args.train_mb)
     val_scenes = sample_scenes([read_text(w.path) for w in evaluation], args.val_mb)
     val_chars = sum(map(len, val_scenes))
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"codebook: {len(book)} ids mined for pairs; validation: {val_chars:,} chars of {', '.join(DEFAULT_EVAL_AUTHORS)}")
+        print(f"codebook: {len(book)} ids mined for {args.mined_for}; validation: {val_chars:,} chars of {', '.join(DEFAULT_EVAL_AUTHORS)}")
         print(f"model: d_model {args.d_model}, {args.layers} layers, {args.heads} heads, {args.steps} steps of {args.batch} windows of {args.ctx}")
         print()
         print("| stream | chars per place | train chars seen (approx.) | train s | val bits/char |")
