@@ -71,14 +71,13 @@ def sample_scenes(texts: list[str], megabytes: float) -> list[str]:
 
 
 def flat_stream(book, scenes: list[str]) -> np.ndarray:
-    """The separator 256 before every scene, then its ids, as a trainer's flat stream."""
-    from ltmc.codebook import SEPARATOR_ID
+    """The separator 256 before every scene, then its ids: the stream `ltmc export` writes."""
+    import pyarrow as pa
 
-    parts = []
-    for scene in scenes:
-        parts.append([SEPARATOR_ID])
-        parts.append(book.encode(scene))
-    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+    from ltmc.export import stream_bytes
+
+    ids, _ = book.encode_scenes(scenes)
+    return np.frombuffer(stream_bytes(pa.RecordBatch.from_arrays([ids], names=["ids"]), "uint32"), dtype="<u4").astype(np.int64)
 
 
 def build_model(torch, vocab: int, args, head_ids=None, tail_ids=None):

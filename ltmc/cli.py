@@ -365,8 +365,8 @@ def show(
         text = sys.stdin.read()
     book = Codebook.load(codebook)
     tokens = token_pieces(book, text)
-    n_ids = sum(len(t["ids"]) for t in tokens)
     ids = [i for t in tokens for i in t["ids"]]
+    n_ids = len(ids)
     n_positions = len(pairing.pair(np.asarray(ids, dtype=np.int32), pairing.tail_mask(book)))
     if as_json:
         _print_json({"chars": len(text), "tokens": n_ids, "positions": n_positions, "pieces": tokens})

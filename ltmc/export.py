@@ -154,14 +154,6 @@ class ExportResult:
     def paired(self) -> bool:
         return self.is_tail is not None
 
-    def units(self, part: pa.RecordBatch) -> int:
-        """What one split's part adds to its stream: ids, or positions when paired."""
-        if not part.num_rows:
-            return 0
-        if self.paired:
-            return pairing.count_positions(part.column("ids"), self.is_tail)
-        return len(part.column("ids").values)
-
     def to_dict(self) -> dict:
         fields = {
             "dest": str(self.dest),
@@ -180,27 +172,27 @@ class ExportResult:
 
 
 class _StreamFile:
-    """A growing flat token file (optionally with an llm.c header), written to a temp name."""
+    """A growing flat token file of ``dtype`` ids (optionally with an llm.c header), written to a temp name."""
 
-    def __init__(self, path: Path, header_dtype: str | None) -> None:
+    def __init__(self, path: Path, dtype: str, header: bool) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.tmp")
-        self.header_dtype = header_dtype
-        self.tokens = 0
+        self.dtype, self.header = dtype, header
+        self.tokens = 0  # ids written, separators included
         self.fh = open(self.tmp, "wb")
-        if header_dtype:
-            self.fh.write(llmc_header(0, header_dtype))
+        if header:
+            self.fh.write(llmc_header(0, dtype))
 
-    def write(self, data: bytes, n_tokens: int) -> None:
+    def write(self, data: bytes) -> None:
         self.fh.write(data)
-        self.tokens += n_tokens
+        self.tokens += len(data) // np.dtype(self.dtype).itemsize
 
     def close(self) -> None:
-        if self.header_dtype:
+        if self.header:
             if self.tokens >= 2**31:
                 raise LtmcError(f"{self.path}: more than 2^31 tokens do not fit llm.c's int32 header", ExitCode.DATA)
             self.fh.seek(0)
-            self.fh.write(llmc_header(self.tokens, self.header_dtype))
+            self.fh.write(llmc_header(self.tokens, self.dtype))
         self.fh.close()
         os.replace(self.tmp, self.path)
 
@@ -251,19 +243,19 @@ def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result
         for name, part in (("train", train), ("val", val)):
             result.scenes[name] += part.num_rows
             result.tokens[name] += len(part.column("ids").values) if part.num_rows else 0
-            if result.paired:
-                result.positions[name] += result.units(part)
+            if result.paired and part.num_rows:
+                result.positions[name] += pairing.count_positions(part.column("ids"), result.is_tail)
         if progress:
             progress(batch.num_rows)
         yield train, val
 
 
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
-    files = {name: _StreamFile(dest / f"{name}.bin", None) for name in ("train", "val")}
+    files = {name: _StreamFile(dest / f"{name}.bin", result.dtype, header=False) for name in ("train", "val")}
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows:
-                files[name].write(stream_bytes(part, result.dtype, result.is_tail), result.units(part) + part.num_rows)
+                files[name].write(stream_bytes(part, result.dtype, result.is_tail))
     for f in files.values():
         f.close()
         result.files.append(f.path.name)
@@ -282,14 +274,14 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
             if f is not None:
                 f.close()
                 result.files.append(f.path.name)
-            f = current[name] = _StreamFile(dest / f"{name}_{index[name]:06d}.bin", result.dtype)
+            f = current[name] = _StreamFile(dest / f"{name}_{index[name]:06d}.bin", result.dtype, header=True)
             index[name] += 1
         return f
 
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows:
-                target(name).write(stream_bytes(part, result.dtype), result.units(part) + part.num_rows)
+                target(name).write(stream_bytes(part, result.dtype))
     for name in ("train", "val"):
         if current[name] is None:
             target(name)  # an empty split still gets a (header-only) file

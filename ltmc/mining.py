@@ -310,8 +310,8 @@ class _Segmentations:
         take one position, as the whole form does; spelled so, the form shows that its
         id saves nothing, and its start and continuation are seen to be used. Of such
         splits, the longest start whose continuation is an ending, else the longest
-        start (on bench/compression.py's split, 0.6% fewer positions at 8192 ids than
-        the longest start alone, and 0.4% at 32768)."""
+        start (on bench/compression.py's split, 0.6% fewer positions at 8192 and at
+        32768 ids than the longest start alone)."""
         units = self.segmenter.segment(word)
         if len(units) == 1:
             start, cont = self.segmenter.start, self.segmenter.cont
