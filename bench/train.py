@@ -1,22 +1,36 @@
-"""Does a small model learn as well from paired positions as from single ids?
+"""Bits per byte at equal compute: a small GPT on BPE, on ltmc's ids and on ltmc's positions.
 
-One codebook is mined for pairs (``mine-bonds --paired``; ``--mined-for ids``: for
-the fewest ids) on the mining part of ../shared/corpus/ru. The same small GPT is then trained twice, with the same seed,
-steps, batch and context of T positions: once on the flat ids, once on the paired
-positions (ltmc.pairing), where a position's input is the sum of its two ids'
-embeddings and its output two softmaxes over the same table's rows, one over the
-head ids and one over the tail ids. The tail is predicted given the true head (as
-teacher forcing), through one small block of its own; both output layers together
-are as wide as the codebook (+1 for the empty slot), so a step costs a little more
-than a flat one (that block). Reported: validation bits per character on unseen authors (the
-nats of every id or position, over the characters they spell), and the time.
+The question ltmc exists to answer: does a model trained on its tokens predict text
+by authors it never saw better than the same model trained on byte-level BPE, for
+the same training FLOPs?
 
-    python bench/train.py                       # 8192 ids, 1200 steps each (~25 min on 2 cores)
-    python bench/train.py --steps 400 --train-mb 1
-    python bench/train.py --mined-for ids --streams flat   # the flat model on the codebook for ids
-    python bench/train.py --json > train.json
+- Split: ../shared/corpus/ru by author (bench/common.py). Every tokenizer is trained
+  on the mining part at the same vocabulary size, specials included
+  (bench/lm_data.py: the arms ``bpe``, ``flat``, ``paired``).
+- Model: ``ltmc.nn.GPT``, the same code for every arm; paired adds the tail block.
+- Compute: the flat arms take ``--steps`` steps of ``--batch`` windows of ``--ctx``
+  places; the paired arm's steps are cut so its training FLOPs (tail block and
+  both softmaxes counted, ``GPTConfig.flops_per_place``) are the same.
+- Setting ``fresh``: windows are taken without replacement from the mining part's
+  scenes (no text is seen twice; the run stops with an error if there is too little).
+  Setting ``repeated``: a ``--repeat-mb`` sample of it, seen many times.
+- Score: bits per UTF-8 byte of ``--val-mb`` of scenes from all the unseen authors'
+  books, every prediction counted (separators and markers included); mean and
+  spread over the seeds. The learning rate is chosen per arm on a dev set of the
+  mining part (``--sweep``), never on the unseen authors.
+- Breakdown: the bits laid on the text they predict, per word class (both) and per
+  token kind (ltmc).
 
-Needs torch (CPU is enough: pip install torch --index-url https://download.pytorch.org/whl/cpu).
+Each run's result is a JSON file in ``--results`` (kept: a rerun reads it instead of
+training again; ``--force`` retrains), so results accumulate.
+
+    python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 3 arms
+    python bench/train.py --full                # + LR sweep, base model, 32768 ids, repeated setting (hours)
+    python bench/train.py --table               # the table of every result kept, nothing trained
+    python bench/train.py --device cuda --sizes base large --steps 4000
+
+Needs torch (``pip install torch==2.13.0`` is the CPU build on the dev machine) and
+the bench extras (``pip install -e '.[bench,torch]'``).
 """
 
 from __future__ import annotations
@@ -24,210 +38,303 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_CORPUS, DEFAULT_EVAL_AUTHORS, fail, list_works, log, read_text, require_corpus, split_by_author  # noqa: E402
+from lm_data import ARMS, is_paired  # noqa: E402
+from common import DEFAULT_CORPUS, DEFAULT_EVAL_AUTHORS, PROJECT_ROOT, fail, list_works, log, read_text, require_corpus, split_by_author  # noqa: E402
+
+SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for smoke runs
+    "tiny": {"d_model": 32, "n_layer": 2, "n_head": 2},
+    "small": {"d_model": 128, "n_layer": 5, "n_head": 4},
+    "base": {"d_model": 256, "n_layer": 6, "n_head": 8},
+    "large": {"d_model": 512, "n_layer": 6, "n_head": 8},
+}
+SWEEP = (1.5e-3, 3e-3, 6e-3)
+DEFAULT_LR = 3e-3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="The same small GPT on flat ids and on paired positions.")
-    parser.add_argument("--vocab-size", type=int, default=8192)
-    parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--ctx", type=int, default=256, help="positions per window (ids for the flat model)")
-    parser.add_argument("--d-model", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--train-mb", type=float, default=4.0, help="training text, MB of characters' UTF-8, sampled by scene")
-    parser.add_argument("--val-mb", type=float, default=0.5, help="validation text from the unseen authors")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--arms", nargs="+", default=["bpe", "flat", "paired"], choices=ARMS, help="default: bpe flat paired")
+    parser.add_argument("--vocab-sizes", nargs="+", type=int, default=None, help="default 8192 (--full: 8192 32768)")
+    parser.add_argument("--sizes", nargs="+", default=None, choices=tuple(SIZES), help="default small (--full: small base)")
+    parser.add_argument("--settings", nargs="+", default=None, choices=("fresh", "repeated"), help="default fresh (--full: both)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=400, help="steps of the flat arms; paired gets the same FLOPs")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--ctx", type=int, default=256, help="places per window")
+    parser.add_argument("--lr", type=float, default=None, help=f"fixed learning rate (default: the sweep's best if kept, else {DEFAULT_LR})")
+    parser.add_argument("--sweep", action="store_true", help=f"choose each arm's learning rate among {SWEEP} on seed 0, scored on the dev set")
+    parser.add_argument("--repeat-mb", type=float, default=1.0, help="training text of the repeated setting")
+    parser.add_argument("--val-mb", type=float, default=2.0, help="text of the unseen authors to score on")
+    parser.add_argument("--dev-mb", type=float, default=0.5, help="mining-part text held out to choose learning rates")
+    parser.add_argument("--full", action="store_true", help="the sweep, both sizes, both vocabulary sizes, both settings")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--streams", nargs="+", choices=("flat", "paired"), default=["flat", "paired"])
-    parser.add_argument("--mined-for", choices=("pairs", "ids"), default="pairs", help="what the codebook is mined for (mine-bonds --paired or not)")
-    parser.add_argument("--json", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache" / "train")
+    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "train")
+    parser.add_argument("--force", action="store_true", help="train again even where a result is kept")
+    parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    args.vocab_sizes = args.vocab_sizes or ([8192, 32768] if args.full else [8192])
+    args.sizes = args.sizes or (["small", "base"] if args.full else ["small"])
+    args.settings = args.settings or (["fresh", "repeated"] if args.full else ["fresh"])
+    args.sweep = args.sweep or args.full
+    return args
 
 
-def sample_scenes(texts: list[str], megabytes: float) -> list[str]:
-    """Scenes chosen by a hash of their text, up to ``megabytes``: the same on every run."""
-    from ltmc.scenes import split_scenes
-
-    scenes = sorted((zlib.crc32(s.encode("utf-8", "surrogateescape")), s) for t in texts for s in split_scenes(t))
-    chosen, size = [], 0
-    for _, scene in scenes:
-        if size >= megabytes * 1e6:
-            break
-        chosen.append(scene)
-        size += len(scene.encode("utf-8", "surrogateescape"))
-    return chosen
+# -- one run ------------------------------------------------------------------------------
 
 
-def flat_stream(book, scenes: list[str]) -> np.ndarray:
-    """The separator 256 before every scene, then its ids: the stream `ltmc export` writes."""
-    import pyarrow as pa
-
-    from ltmc.export import stream_bytes
-
-    ids, _ = book.encode_scenes(scenes)
-    return np.frombuffer(stream_bytes(pa.RecordBatch.from_arrays([ids], names=["ids"]), "uint32"), dtype="<u4").astype(np.int64)
-
-
-def build_model(torch, vocab: int, args, head_ids=None, tail_ids=None):
-    nn, F = torch.nn, torch.nn.functional
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.norm1, self.norm2 = nn.LayerNorm(args.d_model), nn.LayerNorm(args.d_model)
-            self.qkv = nn.Linear(args.d_model, 3 * args.d_model)
-            self.proj = nn.Linear(args.d_model, args.d_model)
-            self.mlp = nn.Sequential(nn.Linear(args.d_model, 4 * args.d_model), nn.GELU(), nn.Linear(4 * args.d_model, args.d_model))
-
-        def forward(self, h):
-            b, t, d = h.shape
-            q, k, v = self.qkv(self.norm1(h)).view(b, t, 3, args.heads, d // args.heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, d)
-            h = h + self.proj(a)
-            return h + self.mlp(self.norm2(h))
-
-    class GPT(nn.Module):
-        """Tied input and output table; paired when given the head and tail id sets."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.embed = nn.Embedding(vocab, args.d_model)
-            self.pos = nn.Embedding(args.ctx, args.d_model)
-            self.blocks = nn.ModuleList(Block() for _ in range(args.layers))
-            self.norm = nn.LayerNorm(args.d_model)
-            for table in (self.embed, self.pos):  # small, so the tied output starts near uniform
-                nn.init.normal_(table.weight, std=0.02)
-            self.paired = head_ids is not None
-            if self.paired:
-                # The ending agrees with its stem and its context: a block of its own reads both.
-                self.tail_norm = nn.LayerNorm(args.d_model)
-                self.tail_mlp = nn.Sequential(nn.Linear(args.d_model, 4 * args.d_model), nn.GELU(), nn.Linear(4 * args.d_model, args.d_model))
-                self.tail_out = nn.LayerNorm(args.d_model)
-                self.register_buffer("head_ids", torch.as_tensor(head_ids))
-                self.register_buffer("tail_ids", torch.as_tensor(tail_ids))
-                # id → its row among the head (or tail) ids; -1 where it cannot stand
-                for name, ids in (("head_row", head_ids), ("tail_row", tail_ids)):
-                    row = torch.full((vocab,), -1, dtype=torch.long)
-                    row[torch.as_tensor(ids)] = torch.arange(len(ids))
-                    self.register_buffer(name, row)
-
-        def forward(self, x, y):
-            """Summed nats of predicting ``y`` (the next id or position) at every place."""
-            inputs = self.embed(x).sum(dim=2) if self.paired else self.embed(x)
-            h = inputs + self.pos.weight[: x.shape[1]]
-            for block in self.blocks:
-                h = block(h)
-            z = self.norm(h)
-            if not self.paired:
-                return F.cross_entropy((z @ self.embed.weight.T).flatten(0, 1), y.flatten(), reduction="sum")
-            head, tail = y[..., 0], y[..., 1]
-            head_logits = z @ self.embed.weight[self.head_ids].T
-            given_head = self.tail_norm(z + self.embed(head))
-            given_head = self.tail_out(given_head + self.tail_mlp(given_head))
-            tail_logits = given_head @ self.embed.weight[self.tail_ids].T
-            return F.cross_entropy(head_logits.flatten(0, 1), self.head_row[head].flatten(), reduction="sum") + F.cross_entropy(
-                tail_logits.flatten(0, 1), self.tail_row[tail].flatten(), reduction="sum"
-            )
-
-    return GPT()
+def window_order(n_places: int, ctx: int, needed: int, seed: int, repeated: bool) -> np.ndarray:
+    """Window starts (in units of ``ctx``): each window once, in a seeded order; when
+    ``repeated``, pass after pass in a new order each time."""
+    n_windows = (n_places - 1) // ctx
+    rng = np.random.default_rng(seed)
+    if not repeated:
+        if needed > n_windows:
+            fail(f"the fresh setting needs {needed:,} windows and the training text has {n_windows:,}; lower --steps or --batch")
+        return rng.permutation(n_windows)[:needed]
+    passes = -(-needed // n_windows)
+    return np.concatenate([rng.permutation(n_windows) for _ in range(passes)])[:needed]
 
 
-def train_and_score(torch, stream: np.ndarray, val: np.ndarray, val_chars: int, vocab: int, args, head_ids=None, tail_ids=None) -> dict:
-    torch.manual_seed(args.seed)
-    model = build_model(torch, vocab, args, head_ids, tail_ids)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1)
-    warmup = max(1, args.steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))
-    )
-    data = torch.from_numpy(stream)
-    rng = np.random.default_rng(args.seed)
+def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
+    return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
+
+
+def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, args) -> dict:
+    """Train one arm (or read its kept result) and score it on the dev set or the unseen authors."""
+    from ltmc.nn import GPT, GPTConfig, bits_per_byte, fit, score
+
+    key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], seed, lr, args, stage)
+    path = args.results / f"{key}.json"
+    kept = args.cache / f"nats-{key}.npy"
+    if path.exists() and not args.force:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if stage == "eval" and kept.exists():  # the breakdown as the code now computes it
+            result.update(breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64)))
+        return result
+    paired = is_paired(job["arm"])
+    config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, **SIZES[job["size"]])
+    reference = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, **SIZES[job["size"]])
+    steps = round(args.steps * reference.flops_per_place() / config.flops_per_place())
+    train_stream = arm_data["repeat" if job["setting"] == "repeated" else "train"]
+    target = arm_data["dev" if stage == "dev" else "eval"]
+    log(f"    {key}: {steps} steps")
+    torch.manual_seed(seed)
+    model = GPT(config, train_stream.is_tail).to(args.device)
+    windows = window_order(len(train_stream.places), args.ctx, steps * args.batch, seed, job["setting"] == "repeated")
     start = time.perf_counter()
-    model.train()
-    for step in range(args.steps):
-        offsets = rng.integers(0, len(stream) - args.ctx - 1, size=args.batch)
-        window = torch.stack([data[o : o + args.ctx + 1] for o in offsets])
-        loss = model(window[:, :-1], window[:, 1:]) / (args.batch * args.ctx)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        if step % max(1, args.steps // 8) == 0 or step == args.steps - 1:
-            log(f"    step {step:>5}: {loss.item():.3f} nats per place")
+    fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
     train_s = time.perf_counter() - start
-    model.eval()
-    nats = 0.0
-    values = torch.from_numpy(val)
-    with torch.no_grad():
-        for begin in range(0, len(val) - 1, args.ctx):
-            window = values[begin : begin + args.ctx + 1].unsqueeze(0)
-            if window.shape[1] > 1:
-                nats += model(window[:, :-1], window[:, 1:]).item()
-    return {
-        "bits_per_char": nats / math.log(2) / val_chars,
+    nats = score(model, target.places, device=args.device)
+    if stage == "eval":  # kept, so the breakdown can be redone without training again
+        np.save(kept, nats.astype(np.float32))
+    result = {
+        "key": key,
+        "stage": stage,
+        **{k: job[k] for k in ("setting", "size", "vocab", "arm")},
+        "seed": seed,
+        "lr": lr,
+        "steps": steps,
+        "batch": args.batch,
+        "ctx": args.ctx,
+        "body_params": config.body_params(),
+        "flops_per_step": config.flops_per_place() * args.batch * args.ctx,
+        "flops": config.flops_per_place() * args.batch * args.ctx * steps,
         "train_s": round(train_s, 1),
-        "places_per_window": args.ctx,
-        "train_places": args.steps * args.batch * args.ctx,
-        "val_places": len(val),
+        "train_bytes_seen": int(np.mean(train_stream.place_bytes) * steps * args.batch * args.ctx),
+        "train_text_bytes": train_stream.n_bytes,
+        "bytes_per_place": target.n_bytes / (len(target.places) - 1),
+        "scored_bytes": target.n_bytes,
+        "scored_places": len(target.places) - 1,
+        "bits_per_byte": bits_per_byte(float(nats.sum()), target.n_bytes),
     }
+    if stage == "eval":
+        result.update(breakdown(job["arm"], arm_data, nats))
+    from lm_data import save_json
+
+    save_json(path, result)
+    log(f"    {key}: {result['bits_per_byte']:.4f} bits/byte ({train_s:.0f} s)")
+    return result
+
+
+def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
+    """Where the bits on the unseen authors go: per word class, and per token kind (ltmc)."""
+    from lm_data import bits_by_class, bits_by_kind
+
+    target = arm_data["eval"]
+    places, slot_bytes = target.places[1:], target.slot_bytes[1:]
+    is_separator = (places == 256) if places.ndim == 1 else (places == 256).all(axis=1)
+    out = {"bits_by_class": bits_by_class(nats, slot_bytes.reshape(len(places), -1).sum(axis=1), arm_data["classes"], is_separator)}
+    if arm != "bpe":
+        out["bits_by_kind"] = bits_by_kind(arm_data["book"], places, nats.reshape(places.shape), slot_bytes)
+    return out
+
+
+# -- the whole bench ------------------------------------------------------------------------
+
+
+def prepare(args) -> dict:
+    """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
+    from lm_data import Tokenizers, byte_classes, common_forms, scene_order, stream, take_mb, utf8_len
+
+    mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
+    mining_texts = [read_text(w.path) for w in mining]
+    scenes = scene_order(mining_texts)
+    dev = take_mb(scenes[::-1], args.dev_mb)
+    train_scenes = scenes[: len(scenes) - len(dev)]
+    repeat = take_mb(train_scenes, args.repeat_mb)
+    eval_scenes = take_mb(scene_order([read_text(w.path) for w in evaluation]), args.val_mb)
+    log(f"text: train {utf8_len(train_scenes):,} bytes, dev {utf8_len(dev):,}, repeated {utf8_len(repeat):,}, unseen authors {utf8_len(eval_scenes):,} ({len(eval_scenes):,} scenes of {len(evaluation)} books)")
+    classes = byte_classes(eval_scenes, common_forms(train_scenes))
+    data = {}
+    for vocab in args.vocab_sizes:
+        tokenizers = Tokenizers(mining_texts, vocab, args.cache)
+        for arm in args.arms:
+            log(f"  streams of {arm} at {vocab} ids")
+            data[vocab, arm] = {
+                "book": tokenizers.get(arm) if arm != "bpe" else None,
+                "classes": classes,
+                **{label: stream(tokenizers, arm, part, label) for label, part in (("train", train_scenes), ("repeat", repeat), ("dev", dev), ("eval", eval_scenes))},
+            }
+            for label in ("train", "dev", "eval"):
+                s = data[vocab, arm][label]
+                if int(s.place_bytes.sum()) != s.n_bytes:
+                    fail(f"{arm} at {vocab}: the {label} stream spells {int(s.place_bytes.sum()):,} bytes of {s.n_bytes:,}", 1)
+    return data
+
+
+def best_lr(torch, job: dict, arm_data: dict, args) -> float:
+    if args.lr is not None:
+        return args.lr
+    tried = {}
+    for lr in SWEEP:
+        key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], 0, lr, args, "dev")
+        path = args.results / f"{key}.json"
+        if args.sweep or path.exists():
+            tried[lr] = one_run(torch, job, arm_data, lr, 0, "dev", args)["bits_per_byte"]
+    return min(tried, key=tried.get) if tried else DEFAULT_LR
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per (setting, size, vocab, arm): mean and spread over seeds, and the change against BPE."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["setting"], r["size"], r["vocab"], r["arm"]), []).append(r)
+    rows = []
+    for (setting, size, vocab, arm), runs in sorted(groups.items()):
+        values = [r["bits_per_byte"] for r in runs]
+        rows.append(
+            {
+                "setting": setting, "size": size, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
+                "bits_per_byte": statistics.mean(values), "spread": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "bytes_per_place": runs[0]["bytes_per_place"], "steps": runs[0]["steps"], "flops_per_step": runs[0]["flops_per_step"],
+                "flops": runs[0]["flops"], "body_params": runs[0]["body_params"], "train_s": statistics.mean(r["train_s"] for r in runs),
+            }
+        )
+    for row in rows:
+        bpe = next((r for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "vocab"))), None)
+        row["vs_bpe"] = row["bits_per_byte"] / bpe["bits_per_byte"] - 1 if bpe else None
+    return rows
+
+
+def render(rows: list[dict]) -> str:
+    lines = [
+        "| setting | model | ids | arm | lr | seeds | bits/byte (mean ± sd) | vs BPE | bytes/place | steps | GFLOPs/step | PFLOPs total | train s |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        vs = "–" if r["arm"] == "bpe" or r["vs_bpe"] is None else f"{100 * r['vs_bpe']:+.1f} %"
+        lines.append(
+            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M) | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
+            f"{r['bits_per_byte']:.4f} ± {r['spread']:.4f} | {vs} | {r['bytes_per_place']:.2f} | {r['steps']} | "
+            f"{r['flops_per_step'] / 1e9:.2f} | {r['flops'] / 1e15:.4f} | {r['train_s']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def render_breakdown(results: list[dict]) -> str:
+    """Bits per byte of each word class and (ltmc) bits per kind, averaged over the seeds."""
+    lines = []
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["setting"], r["size"], r["vocab"]), []).append(r)
+    for (setting, size, vocab), runs in sorted(groups.items()):
+        arms = sorted({r["arm"] for r in runs}, key=ARMS.index)
+        classes = list(runs[0]["bits_by_class"])
+        lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")
+        lines.append("| class | bytes | " + " | ".join(arms) + " |")
+        lines.append("|---|---:|" + "---:|" * len(arms))
+        for name in classes:
+            cells = []
+            for arm in arms:
+                mine = [r for r in runs if r["arm"] == arm]
+                bits = statistics.mean(r["bits_by_class"][name]["bits"] for r in mine)
+                total = statistics.mean(sum(c["bits"] for c in r["bits_by_class"].values()) for r in mine)
+                n = mine[0]["bits_by_class"][name]["bytes"]
+                cells.append(f"{bits / n:.3f} ({100 * bits / total:.1f} %)" if n else f"– ({100 * bits / total:.1f} %)")
+            lines.append(f"| {name} | {runs[0]['bits_by_class'][name]['bytes']:,} | " + " | ".join(cells) + " |")
+        for arm in (a for a in arms if a != "bpe"):
+            mine = [r for r in runs if r["arm"] == arm and isinstance(next(iter(r["bits_by_kind"].values())), dict)]
+            if not mine:
+                continue
+            kinds = sorted(mine[0]["bits_by_kind"], key=lambda k: -mine[0]["bits_by_kind"][k]["bits"])
+            total = statistics.mean(sum(v["bits"] for v in r["bits_by_kind"].values()) for r in mine)
+            lines.append(f"\n{arm}, by token kind: share of all bits, and bits per byte the kind spells\n")
+            lines.append("| kind | share of bits | bytes | bits/byte |")
+            lines.append("|---|---:|---:|---:|")
+            for k in kinds:
+                bits = statistics.mean(r["bits_by_kind"].get(k, {"bits": 0.0})["bits"] for r in mine)
+                n = mine[0]["bits_by_kind"][k]["bytes"]
+                lines.append(f"| {k} | {100 * bits / total:.1f} % | {n:,} | {bits / n:.3f} |" if n else f"| {k} | {100 * bits / total:.1f} % | 0 | – |")
+    return "\n".join(lines)
+
+
+def kept_results(args) -> list[dict]:
+    paths = sorted(args.results.glob("eval-*.json")) if args.results.is_dir() else []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.table:
+        results = kept_results(args)
+        if not results:
+            fail(f"no results kept in {args.results}")
+        print(render(summarize(results)) + "\n" + render_breakdown(results))
+        return 0
     try:
         import torch
     except ImportError:
-        fail("torch is not installed; pip install torch --index-url https://download.pytorch.org/whl/cpu")
-    from ltmc import pairing
-    from ltmc.mining import mine
-
-    mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
-    mining_texts = [read_text(w.path) for w in mining]
-    log(f"mining {args.vocab_size} ids for {args.mined_for} on {sum(map(len, mining_texts)):,} chars")
-    book, _ = mine(mining_texts, args.vocab_size, paired=args.mined_for == "pairs")
-    train_scenes = sample_scenes(mining_texts, args.train_mb)
-    val_scenes = sample_scenes([read_text(w.path) for w in evaluation], args.val_mb)
-    val_chars = sum(map(len, val_scenes))
-    is_tail = pairing.tail_mask(book)
-    flat, val_flat = flat_stream(book, train_scenes), flat_stream(book, val_scenes)
-    paired, val_paired = (pairing.pair(s, is_tail).astype(np.int64) for s in (flat, val_flat))
-    # The empty slot (256) can stand in both, so the two sets share that one row.
-    head_ids = np.flatnonzero(~is_tail)
-    tail_ids = np.concatenate(([pairing.EMPTY], np.flatnonzero(is_tail)))
-    log(f"train: {len(train_scenes):,} scenes, {len(flat):,} ids, {len(paired):,} positions; val: {val_chars:,} chars, {len(val_flat):,} ids, {len(val_paired):,} positions")
-
-    result = {"vocab_size": len(book), "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "val_chars": val_chars, "runs": {}}
-    streams = {"flat": ("flat ids", flat, val_flat, (None, None)), "paired": ("paired positions", paired, val_paired, (head_ids, tail_ids))}
-    for name, stream, val, sets in (streams[s] for s in args.streams):
-        log(f"  {name}: {args.steps} steps of {args.batch} × {args.ctx}")
-        run = train_and_score(torch, stream, val, val_chars, len(book), args, *sets)
-        run["chars_per_place"] = val_chars / len(val)
-        result["runs"][name] = run
-        log(f"  {name}: {run['bits_per_char']:.4f} bits/char on unseen authors, trained in {run['train_s']} s")
-
+        fail("torch is not installed: pip install torch==2.13.0 (the CPU build), or pip install -e '.[torch]'")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = prepare(args)
+    jobs = [
+        {"setting": setting, "size": size, "vocab": vocab, "arm": arm}
+        for setting in args.settings for size in args.sizes for vocab in args.vocab_sizes for arm in args.arms
+    ]
+    rates = [best_lr(torch, job, data[job["vocab"], job["arm"]], args) for job in jobs]
+    results = []
+    for seed in args.seeds:  # seed by seed, so that every arm has a result early
+        for job, lr in zip(jobs, rates):
+            results.append(one_run(torch, job, data[job["vocab"], job["arm"]], lr, seed, "eval", args))
+    rows = summarize(results)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({"rows": rows, "runs": results}, indent=1, ensure_ascii=False))
     else:
-        print(f"codebook: {len(book)} ids mined for {args.mined_for}; validation: {val_chars:,} chars of {', '.join(DEFAULT_EVAL_AUTHORS)}")
-        print(f"model: d_model {args.d_model}, {args.layers} layers, {args.heads} heads, {args.steps} steps of {args.batch} windows of {args.ctx}")
-        print()
-        print("| stream | chars per place | train chars seen (approx.) | train s | val bits/char |")
-        print("|---|---:|---:|---:|---:|")
-        for name, run in result["runs"].items():
-            print(f"| {name} | {run['chars_per_place']:.2f} | {run['train_places'] * run['chars_per_place']:,.0f} | {run['train_s']} | {run['bits_per_char']:.4f} |")
+        print(render(rows) + "\n" + render_breakdown(results))
     return 0
 
 

@@ -62,8 +62,9 @@ def load_o200k():
     return tiktoken.Encoding(name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=O200K_SPECIAL)
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int):
-    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``texts``, or None without the package."""
+def train_bpe(texts: Iterable[str], vocab_size: int, special_tokens: tuple[str, ...] = ()):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``texts``, or None without the
+    package; ``special_tokens`` take ids within ``vocab_size``."""
     try:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     except ImportError:
@@ -74,6 +75,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int):
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=list(special_tokens),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer)

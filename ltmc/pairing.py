@@ -56,6 +56,15 @@ def pair(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None 
     return _fill(flat, *_joins(flat, starts, is_tail))
 
 
+def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``pair`` puts each id: (its position, whether in the tail slot), so that
+    anything known per id (its bytes, its loss) can be laid out as the positions are."""
+    flat = np.asarray(flat, dtype=np.int32)
+    starts = np.zeros(1, dtype=np.int64) if scene_starts is None else np.asarray(scene_starts, dtype=np.int64)
+    tail, joins = _joins(flat, starts, is_tail)
+    return np.cumsum(~joins) - 1, tail
+
+
 def _fill(flat: np.ndarray, tail: np.ndarray, joins: np.ndarray) -> np.ndarray:
     position = np.cumsum(~joins) - 1
     pairs = np.full((int(position[-1]) + 1 if len(flat) else 0, 2), EMPTY, dtype=np.int32)

@@ -140,3 +140,12 @@ def test_cli_refuses_paired_llmc_in_one_line(encoded, tmp_path):
     assert result.exit_code == ExitCode.USAGE
     assert "llm.c" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_slots_say_where_pair_puts_each_id(codebook, sample_texts):
+    is_tail = pairing.tail_mask(codebook)
+    flat = np.asarray([SEPARATOR_ID, *codebook.encode(sample_texts[0])], dtype=np.int32)
+    places = pairing.pair(flat, is_tail)
+    position, in_tail = pairing.slots(flat, is_tail)
+    assert (places[position, in_tail.astype(int)] == flat).all()
+    assert len(np.unique(np.stack((position, in_tail)), axis=1).T) == len(flat)  # no two ids share a slot

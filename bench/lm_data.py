@@ -1,0 +1,295 @@
+"""The streams bench/train.py trains on: one per arm (tokenizer), all from the same text.
+
+Arms:
+- ``bpe``: byte-level BPE (HF tokenizers) trained on the mining part, the separator
+  one of its ids;
+- ``flat``: ltmc ids, codebook mined for the fewest ids;
+- ``paired``: ltmc positions (``ltmc.pairing``), codebook mined for the fewest positions;
+- ``paired-ids``: ltmc positions made from the ``flat`` arm's codebook (fewer ids per
+  text, a few more positions).
+Every arm has the same vocabulary size, specials included.
+
+Each stream is the separator followed by a scene's ids, scene after scene, and
+every place knows the bytes it spells, so that the bits a model spends can be
+laid on the text they stand for: per token kind (ltmc) and per word class (both).
+Tokenizers and streams are cached in ``--cache``, keyed by everything they depend on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import regex
+
+from common import log
+
+ARMS = ("bpe", "flat", "paired", "paired-ids")
+SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
+MARKER_IDS = (257, 258)  # ltmc's GLUE and FLIP
+
+
+@dataclass
+class Stream:
+    """A tokenized text: ``places`` (n,) or (n, 2), and per place what it stands for."""
+
+    places: np.ndarray
+    slot_bytes: np.ndarray  # UTF-8 bytes each id adds to the text (0 for separators, markers), shaped as places
+    n_bytes: int  # of the text (the scenes' UTF-8)
+    vocab_size: int
+    is_tail: np.ndarray | None = None  # paired streams: which ids are continuations
+
+    @property
+    def place_bytes(self) -> np.ndarray:
+        return self.slot_bytes.sum(axis=1) if self.slot_bytes.ndim == 2 else self.slot_bytes
+
+
+def is_paired(arm: str) -> bool:
+    return arm.startswith("paired")
+
+
+def scene_order(texts: list[str]) -> list[str]:
+    """Every scene of ``texts``, in an order fixed by a hash of its text: the same on every run."""
+    from ltmc.scenes import split_scenes
+
+    return [s for _, s in sorted((zlib.crc32(s.encode("utf-8", "surrogateescape")), s) for t in texts for s in split_scenes(t))]
+
+
+def take_mb(scenes: list[str], megabytes: float) -> list[str]:
+    out, size = [], 0
+    for scene in scenes:
+        if size >= megabytes * 1e6:
+            break
+        out.append(scene)
+        size += len(scene.encode("utf-8", "surrogateescape"))
+    return out
+
+
+def utf8_len(scenes: list[str]) -> int:
+    return sum(len(s.encode("utf-8", "surrogateescape")) for s in scenes)
+
+
+class Tokenizers:
+    """The three arms' tokenizers at one vocabulary size, mined once and cached."""
+
+    def __init__(self, mining_texts: list[str], vocab_size: int, cache: Path) -> None:
+        self.texts, self.vocab_size, self.cache = mining_texts, vocab_size, cache
+        digest = hashlib.sha256("\0".join(mining_texts[:: max(1, len(mining_texts) // 20)]).encode("utf-8", "surrogateescape"))
+        self.key = f"{vocab_size}-{len(mining_texts)}-{sum(map(len, mining_texts))}-{digest.hexdigest()[:10]}"
+        cache.mkdir(parents=True, exist_ok=True)
+        self._made: dict = {}
+
+    def get(self, arm: str):
+        if arm not in self._made:
+            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired")
+        return self._made[arm]
+
+    def _codebook(self, paired: bool):
+        from ltmc.codebook import Codebook
+        from ltmc.mining import mine
+
+        path = self.cache / f"codebook-{'pairs' if paired else 'ids'}-{self.key}.json"
+        if path.exists():
+            return Codebook.load(path)
+        log(f"  mining {self.vocab_size} ids for {'pairs' if paired else 'ids'}")
+        book, _ = mine(self.texts, self.vocab_size, paired=paired)
+        book.save(path)
+        return book
+
+    def _bpe(self):
+        from tokenizers import Tokenizer
+
+        from ltmc.baselines import train_bpe
+
+        path = self.cache / f"bpe-{self.key}.json"
+        if path.exists():
+            return Tokenizer.from_file(str(path))
+        log(f"  training byte-level BPE of {self.vocab_size} ids")
+        tokenizer = train_bpe(self.texts, self.vocab_size, special_tokens=(SEPARATOR_TEXT,))
+        tokenizer.save(str(path))
+        return tokenizer
+
+
+def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> Stream:
+    """The arm's stream for ``scenes``, cached under ``label`` and a hash of the scenes."""
+    digest = hashlib.sha256("\0".join(scenes).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    path = tokenizers.cache / f"stream2-{arm}-{label}-{tokenizers.key}-{digest}.npz"
+    tok = tokenizers.get(arm)
+    is_tail = None
+    if arm != "bpe":
+        from ltmc.pairing import tail_mask
+
+        is_tail = tail_mask(tok)
+    if path.exists():
+        saved = np.load(path)
+        return Stream(saved["places"], saved["slot_bytes"], int(saved["n_bytes"]), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+    if arm == "bpe":
+        flat, spans = _bpe_stream(tok, scenes)
+    else:
+        flat, spans = _ltmc_stream(tok, scenes)
+    places, slot_bytes = flat, spans
+    if is_paired(arm):
+        places, slot_bytes = _pair(flat, spans, is_tail)
+    np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=utf8_len(scenes))
+    return Stream(places, slot_bytes, utf8_len(scenes), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+
+
+def _bpe_stream(tokenizer, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    sep = tokenizer.token_to_id(SEPARATOR_TEXT)
+    sizes = bpe_token_sizes(tokenizer)
+    encodings = tokenizer.encode_batch(scenes, add_special_tokens=False)
+    ids = np.fromiter((i for e in encodings for i in (sep, *e.ids)), dtype=np.int64)
+    for scene, e in zip(scenes[:50], encodings[:50]):  # the baseline must be lossless to be fair
+        if tokenizer.decode(e.ids) != scene:
+            raise SystemExit("error: the BPE baseline does not decode back to its input")
+    return ids, sizes[ids]
+
+
+def bpe_token_sizes(tokenizer) -> np.ndarray:
+    """UTF-8 bytes each BPE id spells: byte-level BPE writes byte b as the character
+    ``_BYTE_CHARS[b]``; specials spell nothing."""
+    char_bytes = {c: 1 for c in _byte_chars()}
+    sizes = np.zeros(tokenizer.get_vocab_size(), dtype=np.int64)
+    specials = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+    for token, token_id in tokenizer.get_vocab().items():
+        if token not in specials:
+            sizes[token_id] = sum(char_bytes[c] for c in token)
+    return sizes
+
+
+def _byte_chars() -> list[str]:
+    """The 256 characters byte-level BPE writes bytes as: printable Latin-1 bytes stand for
+    themselves, the others are moved past 255 in order, so none is whitespace or a control."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    moved = [b for b in range(256) if b not in keep]
+    return [chr(b) for b in keep] + [chr(256 + k) for k in range(len(moved))]
+
+
+def _ltmc_stream(book, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The separator then each scene's ids; each id's bytes, read off the decoder run
+    token by token from the state the previous ones left (markers go with the next id)."""
+    from ltmc.codebook import SEPARATOR_ID
+    from ltmc.fastpath import decode_run
+
+    ids_column, _ = book.encode_scenes(scenes)
+    tables = book._tables  # the decoder's own rules, not a second copy of them
+
+    ids, sizes = [], []
+    for scene_ids in ids_column.to_pylist():
+        ids.append(SEPARATOR_ID)
+        sizes.append(0)
+        cap, space, markers = True, False, []
+        for token_id in scene_ids:
+            ids.append(token_id)
+            if token_id in MARKER_IDS:  # it spells nothing and changes the id after it
+                markers.append(token_id)
+                sizes.append(0)
+                continue
+            out, cap, space = decode_run(tables, [*markers, token_id], cap, space)
+            markers = []
+            sizes.append(len(out))
+    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+
+
+def _pair(flat: np.ndarray, sizes: np.ndarray, is_tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions, and the bytes each of their two slots spells (0 where empty)."""
+    from ltmc.pairing import pair, slots
+
+    places = pair(flat, is_tail).astype(np.int64)
+    position, in_tail = slots(flat, is_tail)
+    slot_bytes = np.zeros(places.shape, dtype=np.int64)
+    slot_bytes[position, in_tail.astype(np.int64)] = sizes
+    return places, slot_bytes
+
+
+# -- where the bits go ------------------------------------------------------------------
+
+WORD = regex.compile(r"[\p{L}\p{M}]+(?:[-'’][\p{L}\p{M}]+)*")
+SENTENCE_END = regex.compile(r"[.!?…]['\"»”)\]]*\s*$|^\s*$|\n\s*[—–-]?\s*$")
+COMMON_FORMS = 5000  # the most frequent lower-case forms of the training text are "common"
+CLASSES = ("name", "sentence start", "common word", "rare word", "other")
+
+
+def common_forms(texts: list[str]) -> set[str]:
+    counts = Counter(m.group().lower() for t in texts for m in WORD.finditer(t))
+    return {w for w, _ in counts.most_common(COMMON_FORMS)}
+
+
+def byte_classes(scenes: list[str], common: set[str]) -> np.ndarray:
+    """One class index per UTF-8 byte of the scenes, in order: a capitalised word after
+    the start of a sentence is a ``name``, the first word of one a ``sentence start``,
+    other words ``common`` or ``rare`` by their form; spaces and punctuation ``other``."""
+    out = []
+    for scene in scenes:
+        classes = np.full(len(scene.encode("utf-8", "surrogateescape")), CLASSES.index("other"), dtype=np.int8)
+        char_to_byte = np.concatenate(([0], np.cumsum([len(c.encode("utf-8", "surrogateescape")) for c in scene])))
+        for m in WORD.finditer(scene):
+            word = m.group()
+            if word[0].isupper():
+                klass = "sentence start" if SENTENCE_END.search(scene[max(0, m.start() - 12) : m.start()]) else "name"
+            else:
+                klass = "common word" if word.lower() in common else "rare word"
+            classes[char_to_byte[m.start()] : char_to_byte[m.end()]] = CLASSES.index(klass)
+        out.append(classes)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int8)
+
+
+def bits_by_class(place_nats: np.ndarray, place_bytes: np.ndarray, classes: np.ndarray, is_separator: np.ndarray) -> dict:
+    """Each place's nats spread evenly over the bytes it spells; a place that spells
+    nothing (a marker) gives its nats to the next byte's class, the separators theirs
+    to ``separator``. → {class: {bits, bytes}}."""
+    nats = place_nats.reshape(len(place_bytes), -1).sum(axis=1)
+    separator_bits = float(nats[is_separator].sum() / np.log(2))
+    nats = np.where(is_separator, 0.0, nats)
+    total_bytes = int(place_bytes.sum())
+    if total_bytes != len(classes):
+        raise ValueError(f"the stream spells {total_bytes} bytes, the text has {len(classes)}")
+    starts = np.concatenate(([0], np.cumsum(place_bytes)[:-1]))
+    spelled = place_bytes > 0
+    # The spelling places cover the text in order, so their bytes follow one another.
+    per_byte = np.append(np.repeat(nats[spelled] / place_bytes[spelled], place_bytes[spelled]), 0.0)
+    np.add.at(per_byte, starts[~spelled], nats[~spelled])  # past the last byte: the "end" slot
+    result = {}
+    labels = np.append(classes, len(CLASSES))
+    for index, name in enumerate((*CLASSES, "end")):
+        mask = labels == index
+        bits = float(per_byte[mask].sum() / np.log(2))
+        if mask[:-1].any() or bits:
+            result[name] = {"bits": bits, "bytes": int(mask[:-1].sum())}
+    result["separator"] = {"bits": separator_bits, "bytes": 0}
+    return result
+
+
+def bits_by_kind(book, places: np.ndarray, place_nats: np.ndarray, slot_bytes: np.ndarray) -> dict:
+    """{kind: {bits, bytes}} over the predicted ids: ltmc's kinds, the two markers and the
+    separator apart; in a paired place, an empty slot is ``empty head`` or ``empty tail``."""
+    names = np.array([_kind_name(book, i) for i in range(len(book))])
+    labels = names[places]
+    if places.ndim == 2:  # a slot holding 256 is empty, unless both are: the separator
+        head, tail = places[:, 0], places[:, 1]
+        labels[(head == 256) & (tail != 256), 0] = "empty head"
+        labels[(tail == 256) & (head != 256), 1] = "empty tail"
+    labels, nats, sizes = labels.reshape(-1), place_nats.reshape(-1), slot_bytes.reshape(-1)
+    return {str(k): {"bits": float(nats[labels == k].sum() / np.log(2)), "bytes": int(sizes[labels == k].sum())} for k in np.unique(labels)}
+
+
+def _kind_name(book, token_id: int) -> str:
+    if token_id == 256:
+        return "separator"
+    if token_id == 257:
+        return "glue"
+    if token_id == 258:
+        return "flip"
+    return book.kind_of(token_id)
+
+
+def save_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)

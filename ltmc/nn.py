@@ -1,0 +1,287 @@
+"""Small GPTs on ltmc's streams, flat or paired (``pip install 'ltmc[torch]'``).
+
+The core never imports this module: it needs torch.
+
+A flat stream is one id per place, as ``ltmc export`` writes it. A paired stream
+(``ltmc export --paired``, ``ltmc.pairing``) has two ids per place, a head and the
+continuation after it (``EMPTY`` where a slot is empty). The paired model:
+
+- embeds a place as the sum of its two ids' rows of one table of
+  ``len(codebook)`` rows, so the table is no bigger than the flat model's;
+- predicts the head with a softmax over the head ids, then the tail *given the
+  head* with a softmax over the tail ids, through a small block that reads the
+  place's state and the head's row: an ending agrees with its stem. The two
+  softmaxes together are as wide as one over the codebook (plus the empty slot).
+
+Both share the transformer body and tie the output to the input table. A
+model's loss is summed nats; ``bits_per_byte`` turns that into the measure that
+compares tokenizers: bits per UTF-8 byte of the text the ids stand for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ltmc.codebook import CONT_KINDS, SEPARATOR_ID, Codebook
+
+EMPTY = SEPARATOR_ID  # the empty slot of a paired place; (EMPTY, EMPTY) is the separator
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int
+    n_ctx: int = 256
+    d_model: int = 128
+    n_layer: int = 3
+    n_head: int = 4
+    paired: bool = False
+
+    def body_params(self) -> int:
+        """Weights besides the embedding tables (and biases and norms, which are few)."""
+        tail_block = 8 * self.d_model**2 if self.paired else 0
+        return 12 * self.d_model**2 * self.n_layer + tail_block
+
+    def flops_per_place(self) -> int:
+        """Training FLOPs for one place (forward and backward, 3 × forward), counting
+        every matrix product: the body, attention over the window, the output
+        layer (both softmaxes when paired: together one codebook wide, plus the
+        empty slot) and the paired tail block."""
+        d = self.d_model
+        forward = 2 * 12 * d * d * self.n_layer  # qkv, projection, 4× MLP
+        forward += 2 * 2 * self.n_ctx * d * self.n_layer  # q·k and attention·v over the window
+        forward += 2 * d * (self.vocab_size + (1 if self.paired else 0))
+        if self.paired:
+            forward += 2 * 8 * d * d  # the tail block's MLP
+        return 3 * forward
+
+
+def tail_mask(book: Codebook) -> np.ndarray:
+    """Per id, whether it is a continuation (the only ids a tail slot holds)."""
+    from ltmc.pairing import tail_mask as mask
+
+    return mask(book)
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        d = config.d_model
+        self.n_head = config.n_head
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, t, d = h.shape
+        q, k, v = self.qkv(self.norm1(h)).view(b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, d)
+        h = h + self.proj(a)
+        return h + self.mlp(self.norm2(h))
+
+
+class PairedOutput(nn.Module):
+    """The head softmax, then the tail's given the head, over one tied table."""
+
+    def __init__(self, d_model: int, is_tail: np.ndarray) -> None:
+        super().__init__()
+        is_tail = np.asarray(is_tail, dtype=bool)
+        head_ids = np.flatnonzero(~is_tail)
+        # The empty slot stands in both sets: a place with no tail predicts EMPTY there.
+        tail_ids = np.concatenate(([EMPTY], np.flatnonzero(is_tail)))
+        self.register_buffer("head_ids", torch.as_tensor(head_ids))
+        self.register_buffer("tail_ids", torch.as_tensor(tail_ids))
+        for name, ids in (("head_row", head_ids), ("tail_row", tail_ids)):
+            row = torch.full((len(is_tail),), -1, dtype=torch.long)
+            row[torch.as_tensor(ids)] = torch.arange(len(ids))
+            self.register_buffer(name, row)
+        self.norm = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+        self.out_norm = nn.LayerNorm(d_model)
+
+    def head_logits(self, z: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        return z @ table[self.head_ids].T
+
+    def tail_logits(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        given_head = self.norm(z + F.embedding(head, table))
+        given_head = self.out_norm(given_head + self.mlp(given_head))
+        return given_head @ table[self.tail_ids].T
+
+    def place_nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Nats of each slot of ``target`` (…, 2): the head's, then the tail's given the true head."""
+        head, tail = target[..., 0], target[..., 1]
+        head_nats = F.cross_entropy(self.head_logits(z, table).flatten(0, -2), self.head_row[head].flatten(), reduction="none")
+        tail_nats = F.cross_entropy(self.tail_logits(z, head, table).flatten(0, -2), self.tail_row[tail].flatten(), reduction="none")
+        return torch.stack((head_nats, tail_nats), dim=-1).view(target.shape)
+
+    def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+        """One (head, tail) for each row of ``z`` (b, d)."""
+        head = self.head_ids[_draw(self.head_logits(z, table), temperature, generator)]
+        tail = self.tail_ids[_draw(self.tail_logits(z, head, table), temperature, generator)]
+        return torch.stack((head, tail), dim=-1)
+
+
+def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    return torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator).squeeze(-1)
+
+
+class GPT(nn.Module):
+    """A small pre-norm GPT whose output is tied to its input table; paired when
+    ``config.paired`` (then ``is_tail`` says which ids are continuations)."""
+
+    def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None) -> None:
+        super().__init__()
+        if config.paired and (is_tail is None or len(is_tail) != config.vocab_size):
+            raise ValueError("a paired model needs is_tail, one flag per id of the codebook")
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos = nn.Embedding(config.n_ctx, config.d_model)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm = nn.LayerNorm(config.d_model)
+        self.paired_output = PairedOutput(config.d_model, is_tail) if config.paired else None
+        for table in (self.embed, self.pos):  # small, so the tied output starts near uniform
+            nn.init.normal_(table.weight, std=0.02)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The final states for places ``x``: (b, t) ids, or (b, t, 2) when paired."""
+        inputs = self.embed(x).sum(dim=2) if self.config.paired else self.embed(x)
+        h = inputs + self.pos.weight[: x.shape[1]]
+        for block in self.blocks:
+            h = block(h)
+        return self.norm(h)
+
+    def place_nats(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Nats of predicting each of ``y`` (the next place of every place in ``x``);
+        (b, t), or (b, t, 2) when paired: the head's and the tail's."""
+        z = self.hidden(x)
+        if self.paired_output is not None:
+            return self.paired_output.place_nats(z, y, self.embed.weight)
+        return F.cross_entropy((z @ self.embed.weight.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean nats per place (the training loss; a paired place's two slots summed)."""
+        nats = self.place_nats(x, y)
+        return nats.sum() / (y.shape[0] * y.shape[1])
+
+    @torch.no_grad()
+    def generate(self, places: torch.Tensor, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``places`` (t,) or (t, 2) followed by ``n`` sampled places."""
+        out = places
+        for _ in range(n):
+            z = self.hidden(out[-self.config.n_ctx :].unsqueeze(0))[0, -1:]
+            if self.paired_output is not None:
+                nxt = self.paired_output.sample(z, self.embed.weight, temperature, generator)
+            else:
+                nxt = _draw(z @ self.embed.weight.T, temperature, generator)
+            out = torch.cat((out, nxt))
+        return out
+
+
+def fit(
+    model: GPT,
+    places: np.ndarray,
+    steps: int,
+    batch: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    windows: np.ndarray | None = None,
+    device: str = "cpu",
+    log=None,
+) -> list[float]:
+    """Train ``model`` on ``places`` (a flat or paired stream) with AdamW and a warm-up
+    then cosine schedule down to a tenth of ``lr``; the loss of every step, in nats per place.
+
+    Each sample is a window of ``n_ctx + 1`` places; ``windows`` gives their starts in
+    units of ``n_ctx``, ``batch`` per step (default: random, seeded windows)."""
+    n_ctx = model.config.n_ctx
+    if len(places) <= n_ctx:
+        raise ValueError(f"{len(places)} places are too few for one window of {n_ctx} + 1")
+    rng = np.random.default_rng(seed)
+    if windows is None:
+        windows = rng.integers(0, (len(places) - 1) // n_ctx, size=steps * batch)
+    torch.manual_seed(seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay; norms and biases do not
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
+    warmup = max(1, steps // 10)
+
+    def rate(step: int) -> float:
+        return min(1.0, (step + 1) / warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step, steps) / steps)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    data = torch.from_numpy(np.asarray(places, dtype=np.int64))
+    model.train()
+    losses = []
+    for step in range(steps):
+        starts = windows[step * batch : (step + 1) * batch] * n_ctx
+        sample = torch.stack([data[s : s + n_ctx + 1] for s in starts]).to(device)
+        loss = model(sample[:, :-1], sample[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        if log and (step % max(1, steps // 6) == 0 or step == steps - 1):
+            log(f"step {step:>5}/{steps}: {losses[-1]:.3f} nats per place")
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def score(model: GPT, places: np.ndarray, batch: int = 32, device: str = "cpu") -> np.ndarray:
+    """Nats of every prediction in ``places`` (each place after the first), in windows of
+    ``n_ctx``: (n - 1,) for a flat stream, (n - 1, 2) for a paired one."""
+    model.eval()
+    n_ctx = model.config.n_ctx
+    data = torch.from_numpy(np.asarray(places, dtype=np.int64))
+    starts = list(range(0, len(places) - 1, n_ctx))
+    out = []
+    for k in range(0, len(starts), batch):
+        group = [data[s : s + n_ctx + 1] for s in starts[k : k + batch]]
+        full = [w for w in group if len(w) == n_ctx + 1]
+        rest = [w.unsqueeze(0) for w in group[len(full) :]]  # the stream's last, shorter window
+        for sample in ([torch.stack(full)] if full else []) + rest:
+            sample = sample.to(device)
+            out.extend(model.place_nats(sample[:, :-1], sample[:, 1:]).cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+def bits_per_byte(nats: float, n_bytes: int) -> float:
+    """Summed nats over the ids of some text → bits per UTF-8 byte of that text."""
+    return nats / math.log(2) / n_bytes
+
+
+def generate_text(model: GPT, book: Codebook, prompt: str = "", n: int = 64, temperature: float = 1.0, seed: int = 0) -> str:
+    """Sample ``n`` places after ``prompt`` (a new scene starts) and decode the whole as text."""
+    from ltmc.pairing import pair, unpair
+
+    ids = np.array([SEPARATOR_ID, *book.encode(prompt)], dtype=np.int64)
+    places = pair(ids, tail_mask(book)) if model.config.paired else ids
+    generator = torch.Generator().manual_seed(seed)
+    out = model.generate(torch.as_tensor(places, dtype=torch.long), n, temperature, generator).numpy()
+    flat = unpair(out) if model.config.paired else out
+    # The separator starts a scene afresh: text after a sampled one is a new scene.
+    return book.decode([int(i) for i in flat[1:]])
+
+
+def load_export(folder: str | Path, split: str = "train") -> tuple[np.ndarray, dict]:
+    """A nanogpt export's ``{split}.bin`` as places ((n,) or (n, 2) when paired), and its meta.json."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    data = np.fromfile(folder / f"{split}.bin", dtype=np.dtype(meta.get("dtype", "uint16")).newbyteorder("<"))
+    if meta.get("paired"):
+        data = data.reshape(-1, 2)
+    return data.astype(np.int64), meta
+
+

@@ -1,0 +1,84 @@
+"""bench/train.py end to end on a tiny corpus written here: every arm trains, is scored in
+bits per byte of the unseen authors' text, and its bits are laid on that text exactly."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("tokenizers")
+
+BENCH = Path(__file__).parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import lm_data  # noqa: E402
+import train  # noqa: E402
+
+from conftest import SAMPLE_TEXTS  # noqa: E402
+
+AUTHORS = ("Chekhov", "Turgenev", "Herzen", "Blok", "Gogol", "Pushkin")
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for k, author in enumerate(AUTHORS):
+        folder = root / "ru" / "prose" / author
+        folder.mkdir(parents=True)
+        # Each author's own text, long enough for a few windows of 16 places.
+        text = "\n\n".join(SAMPLE_TEXTS[(k + j) % len(SAMPLE_TEXTS)] for j in range(4)) * 3
+        (folder / "Книга.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_every_arm_trains_and_its_bits_cover_the_text(tiny_corpus, tmp_path, capsys):
+    args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
+    args += ["--vocab-sizes", "600", "--steps", "10", "--batch", "2", "--ctx", "16", "--seeds", "0", "1", "--sizes", "tiny"]
+    args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", *lm_data.ARMS, "--json"]
+    assert train.main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = {row["arm"]: row for row in summary["rows"]}
+    assert set(rows) == set(lm_data.ARMS) and all(row["seeds"] == 2 for row in rows.values())
+    flat_flops = rows["flat"]["flops"]
+    for row in rows.values():
+        assert 0 < row["bits_per_byte"] < 20
+        # equal compute: the paired arms take fewer steps, to within one step the flat arms' FLOPs
+        assert abs(row["flops"] - flat_flops) <= row["flops_per_step"] / 2
+    assert rows["paired"]["steps"] < rows["flat"]["steps"]
+    for run in summary["runs"]:
+        by_class = run["bits_by_class"]
+        total = sum(c["bits"] for c in by_class.values())
+        # every bit counted once: the classes add up to the run's bits per byte
+        assert total / run["scored_bytes"] == pytest.approx(run["bits_per_byte"], rel=1e-4)
+        if run["arm"] != "bpe":
+            kinds = run["bits_by_kind"]
+            assert sum(k["bits"] for k in kinds.values()) == pytest.approx(total, rel=1e-4)
+            assert sum(k["bytes"] for k in kinds.values()) == run["scored_bytes"]
+    # kept: a second call reads the results instead of training again
+    kept = sorted((tmp_path / "results").glob("eval-*.json"))
+    assert len(kept) == 2 * len(lm_data.ARMS)
+    before = [p.stat().st_mtime_ns for p in kept]
+    assert train.main(args) == 0
+    assert [p.stat().st_mtime_ns for p in kept] == before
+
+
+def test_byte_level_alphabet_spells_every_byte_once():
+    chars = lm_data._byte_chars()
+    assert len(set(chars)) == 256 and not any(c.isspace() for c in chars)
+
+
+def test_bits_by_class_spreads_each_place_over_its_bytes():
+    # places: separator, "ab" (2 bytes), a marker (0 bytes), "c" (1 byte)
+    nats = np.log(2) * np.array([1.0, 4.0, 2.0, 3.0])
+    place_bytes = np.array([0, 2, 0, 1])
+    classes = np.array([0, 1, 2])  # a name, a sentence start, a common word
+    out = lm_data.bits_by_class(nats, place_bytes, classes, np.array([True, False, False, False]))
+    assert out["separator"]["bits"] == pytest.approx(1.0)
+    assert out["name"] == {"bits": pytest.approx(2.0), "bytes": 1}
+    assert out["sentence start"] == {"bits": pytest.approx(2.0), "bytes": 1}
+    assert out["common word"] == {"bits": pytest.approx(5.0), "bytes": 1}  # the marker's 2 go to the byte after it

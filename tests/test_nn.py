@@ -1,0 +1,146 @@
+"""ltmc.nn: the flat and paired models on streams of the sample texts (needs the torch extra)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ltmc import pairing  # noqa: E402
+from ltmc.codebook import SEPARATOR_ID  # noqa: E402
+from ltmc.nn import EMPTY, GPT, GPTConfig, bits_per_byte, fit, generate_text, load_export, score, tail_mask  # noqa: E402
+
+TINY = {"n_ctx": 32, "d_model": 32, "n_layer": 2, "n_head": 2}
+
+
+@pytest.fixture(scope="module")
+def flat_stream(codebook, sample_texts) -> np.ndarray:
+    ids = []
+    for text in sample_texts:
+        ids += [SEPARATOR_ID, *codebook.encode(text)]
+    return np.asarray(ids, dtype=np.int64)
+
+
+def make(codebook, paired: bool) -> GPT:
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(codebook), paired=paired, **TINY)
+    return GPT(config, tail_mask(codebook) if paired else None)
+
+
+def test_flops_per_place_by_hand():
+    # d=4, 1 layer, window 8, 10 ids: 2·12·16 + 2·2·8·4 + 2·4·10 = 384 + 128 + 80 = 592 forward; ×3
+    assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1).flops_per_place() == 3 * 592
+    # paired: the empty slot's row in the tail softmax (+2·4) and the tail block's MLP (+2·8·16)
+    assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1, paired=True).flops_per_place() == 3 * (592 + 8 + 256)
+
+
+def test_bits_per_byte():
+    assert bits_per_byte(math.log(2) * 10, 5) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_shapes(codebook, flat_stream, paired):
+    model = make(codebook, paired)
+    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+    x = torch.as_tensor(places[None, :33])
+    with torch.no_grad():
+        nats = model.place_nats(x[:, :-1], x[:, 1:])
+    assert nats.shape == ((1, 32, 2) if paired else (1, 32))
+    assert (nats >= 0).all()
+    # An untrained model is near uniform: about ln(ids it chooses among) per slot.
+    if paired:
+        is_tail = tail_mask(codebook)
+        expected = math.log((~is_tail).sum()) + math.log(is_tail.sum() + 1)
+    else:
+        expected = math.log(len(codebook))
+    assert float(nats.sum(-1).mean() if paired else nats.mean()) == pytest.approx(expected, rel=0.1)
+
+
+def test_paired_probabilities_sum_to_one(codebook):
+    """P(head) · P(tail | head) over every (head, tail) a place can hold is a distribution."""
+    model = make(codebook, True)
+    out = model.paired_output
+    z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]]))[0, -1:]
+    table = model.embed.weight
+    with torch.no_grad():
+        head_logp = torch.log_softmax(out.head_logits(z, table), -1)[0]
+        total = 0.0
+        for k in range(0, len(out.head_ids), 256):
+            heads = out.head_ids[k : k + 256]
+            tail_logp = torch.log_softmax(out.tail_logits(z.expand(len(heads), -1), heads, table), -1)
+            total += torch.exp(head_logp[k : k + 256, None] + tail_logp).sum().item()
+    assert total == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_loss_falls(codebook, flat_stream, paired):
+    model = make(codebook, paired)
+    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+    before = score(model, places).sum()
+    losses = fit(model, places, steps=30, batch=8, lr=1e-2)
+    after = score(model, places).sum()
+    assert after < 0.8 * before
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_score_counts_every_prediction(codebook, flat_stream, paired):
+    model = make(codebook, paired)
+    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+    nats = score(model, places)
+    assert len(nats) == len(places) - 1  # the last window is shorter than n_ctx, and still scored
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired):
+    model = make(codebook, paired)
+    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+    fit(model, places, steps=20, batch=8, lr=1e-2)
+    text = generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1)
+    assert isinstance(text, str) and text.startswith("Когда") and len(text) > len("Когда")
+    assert generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1) == text  # seeded
+    out = model.generate(torch.as_tensor(places[:5]), 10, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    if paired:  # each slot holds only what it can: heads never continue, tails always do (or are empty)
+        is_tail = tail_mask(codebook)
+        new = out[5:].numpy()
+        assert not is_tail[new[:, 0]].any()
+        assert all(is_tail[t] or t == EMPTY for t in new[:, 1])
+
+
+def test_trains_on_a_paired_export(tmp_path, codebook, codebook_file):
+    """From the fixture books through `ltmc encode` and `ltmc export --paired` to a model."""
+    from typer.testing import CliRunner
+
+    from ltmc.cli import app
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    runner = CliRunner()
+    for command in (["encode", str(fixtures), "-o", str(tmp_path / "out"), "-c", str(codebook_file)], ["export", str(tmp_path / "out"), "--format", "nanogpt", "--paired", "-o", str(tmp_path / "nano")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    places, meta = load_export(tmp_path / "nano")
+    assert meta["paired"] and places.ndim == 2 and places.shape[1] == 2
+    model = GPT(GPTConfig(vocab_size=meta["vocab_size"], paired=True, **TINY), tail_mask(codebook))
+    losses = fit(model, places, steps=5, batch=4)
+    assert all(math.isfinite(v) for v in losses)
+
+
+def test_the_core_never_imports_torch(tmp_path, codebook_file):
+    """encode, decode and a paired export run without loading torch: it is an extra."""
+    import subprocess
+    import sys
+
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    out, nano = tmp_path / "out", tmp_path / "nano"
+    probe = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom ltmc.cli import app\n"
+        f"codes = [CliRunner().invoke(app, args).exit_code for args in ({['encode', str(fixtures), '-o', str(out), '-c', str(codebook_file)]!r}, "
+        f"{['decode', str(out), '--verify']!r}, {['export', str(out), '--format', 'nanogpt', '--paired', '-o', str(nano)]!r})]\n"
+        "print(codes, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["[0,", "0,", "0]", "False"]
