@@ -82,7 +82,6 @@ class AtomicFile:
         self.path = Path(path)
         check_replaceable(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX, dir=self.path.parent)
         except OSError as err:
             raise os_error(err, self.path) from None
@@ -130,3 +129,11 @@ def write_atomic(path: str | Path, data: bytes, *, allow_stdout: bool = False) -
     """Write ``data`` to ``path`` atomically (see the module doc)."""
     with atomic_file(path, allow_stdout=allow_stdout) as fh:
         fh.write(data)
+
+
+def write_parquet(path: str | Path, table, **options) -> None:
+    """Write a pyarrow ``table`` as a Parquet file, atomically (``options`` go to pyarrow)."""
+    import pyarrow.parquet as pq  # here, not at the top: most writers need no pyarrow
+
+    with atomic_file(path) as fh:
+        pq.write_table(table, fh, **options)

@@ -10,7 +10,7 @@ from ltmc.files import atomic_file, os_error, write_atomic
 
 
 def test_write_atomic_replaces_whole_and_leaves_no_temporary(tmp_path):
-    target = tmp_path / "sub" / "out.bin"
+    target = tmp_path / "out.bin"
     write_atomic(target, b"one")
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two"
