@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
-from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
+from ltmc.fastpath import CLEAR, CONT, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
 VERSION = 2
@@ -110,6 +110,10 @@ def role_of(kind: str, text: str) -> int:
 def _effects(text: str, rules: Rules) -> tuple[bool, int]:
     """(is a space implied after this text, what it does to sentence-start state)."""
     last = text[-1]
+    if rules.last_decides and last.isalnum():
+        # Most tokens end in a letter or digit, which settles both at once; this runs
+        # for every id at every start-up, which no number of workers shares.
+        return True, CLEAR
     space_after = last.isalnum() or last in rules.space_after
     if rules.last_decides:
         return space_after, _last_effect(text)
@@ -164,6 +168,12 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _four_spellings(raw: bytes, text: str) -> tuple[bytes, bytes, bytes, bytes]:
+    """A START token's spellings, at index 2 * (space implied) + (capital implied)."""
+    capital = upper_first(text).encode("utf-8")
+    return raw, capital, b" " + raw, b" " + capital
+
+
 class Codebook:
     """An immutable vocabulary with its encoder and decoder."""
 
@@ -184,32 +194,15 @@ class Codebook:
         cap_effect = [KEEP] * FIRST_FREE_ID
         variants: list[tuple[bytes, bytes, bytes, bytes] | None] = [None] * FIRST_FREE_ID
         by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
-        # This loop runs over every id at every start-up, which no number of workers
-        # shares, so role_of and _effects are inlined for the common case: a text
-        # that ends in a letter or digit, whose effects version 2 settles at once.
-        settled_by_letter = rules.last_decides
         for token_id in range(FIRST_FREE_ID, len(entries)):
             kind, text = entries[token_id]
             raw = text.encode("utf-8")
             literal.append(raw)
-            if settled_by_letter and text[-1].isalnum():
-                space_after.append(True)
-                cap_effect.append(CLEAR)
-            else:
-                implied_space, effect = _effects(text, rules)
-                space_after.append(implied_space)
-                cap_effect.append(effect)
-            if kind in CONT_KINDS:
-                token_role = CONT
-                variants.append(None)
-            elif kind in START_KINDS and text[0].isalnum():
-                token_role = START
-                capital = upper_first(text).encode("utf-8")
-                # index: 2 * (space implied) + (capital implied)
-                variants.append((raw, capital, b" " + raw, b" " + capital))
-            else:
-                token_role = LITERAL
-                variants.append(None)
+            implied_space, effect = _effects(text, rules)
+            space_after.append(implied_space)
+            cap_effect.append(effect)
+            token_role = role_of(kind, text)
+            variants.append(_four_spellings(raw, text) if token_role == START else None)
             role.append(token_role)
             by_role[token_role].setdefault(text, token_id)
         self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
@@ -416,7 +409,7 @@ class Codebook:
 
     def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
         """Many scenes at once, the same as ``decode_bytes`` on each row: in C
-        (``fastpath.decode_flat``, without the GIL) or vectorised in numpy."""
+        (``fastpath.decode_flat``, without the GIL) when the extension is built."""
         # The row's values by its offsets, not ids.flatten(): that loads pyarrow.compute (~45 ms).
         offsets = ids.offsets.to_numpy(zero_copy_only=False)
         flat = np.ascontiguousarray(ids.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], np.int32)
@@ -424,10 +417,8 @@ class Codebook:
         table = self._spellings()
         if flat.size == 0:
             return pa.array([b""] * len(ids), pa.large_binary())
-        if decode_flat is None:
-            if flat.min() < 0 or flat.max() >= len(self):
-                raise self._bad_id(flat.tolist())
-            return _decode_vectorised(flat, starts, table)
+        if decode_flat is None:  # without the extension: the reference decoder, scene by scene
+            return pa.array([self.decode_bytes(flat[a:b].tolist()) for a, b in zip(starts[:-1], starts[1:])], pa.large_binary())
         try:
             data, ends = decode_flat(flat, starts, table.role, table.space_after, table.cap_effect, table.spelling_offsets, table.spelling_data)
         except IndexError:  # an id outside the codebook
@@ -473,41 +464,6 @@ class _Spellings:
         _, offsets, data = self.spellings.buffers()
         self.spelling_offsets = np.frombuffer(offsets, np.int64)
         self.spelling_data = data
-
-
-def _decode_vectorised(flat: np.ndarray, starts: np.ndarray, table: _Spellings) -> pa.LargeBinaryArray:
-    """``Codebook.decode_scenes`` without the extension. The decoder's state before
-    each token (space implied? capital implied? GLUE or FLIP pending?) is a function
-    of the tokens before it, and each is found for all positions at once as "where
-    was the last token that set it": a running maximum of positions. The token's
-    spelling is then one of four per id, and one ``take`` lays all the bytes end to end."""
-    n = flat.size
-    at = np.arange(n, dtype=np.int32)
-    role = table.role[flat]
-    # A scene starts afresh at its first token and after a scene separator.
-    fresh = np.zeros(n + 1, bool)
-    fresh[starts] = True
-    fresh[1:] |= flat == SEPARATOR_ID
-    since = np.maximum.accumulate(np.where(fresh[:n], at, np.int32(0)))
-
-    def last_before(mask: np.ndarray) -> np.ndarray:
-        """Position of the last token before each one where ``mask`` holds, or -1."""
-        last = np.maximum.accumulate(np.where(mask, at, np.int32(-1)))
-        return np.concatenate((np.array([-1], np.int32), last[:-1]))
-
-    previous = last_before(role != MARKER)
-    space = (previous >= since) & table.space_after[flat[previous]]
-    effect = table.cap_effect[flat]
-    setter = last_before(effect != KEEP)
-    cap = np.where(setter >= since, effect[setter] == SET, True)
-    pending_from = np.maximum(last_before(role == START), since - 1)
-    glue = last_before(flat == GLUE_ID) > pending_from
-    flip = last_before(flat == FLIP_ID) > pending_from
-    variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
-    spelled = table.spellings.take(pa.array(flat.astype(np.int64) * 4 + variant))
-    _, offsets, data = spelled.buffers()
-    ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts) - 1, [None, pa.py_buffer(ends), data])
 
 
 @contextmanager
