@@ -95,25 +95,36 @@ class Token:
     text: str
 
 
+def roles(entries: Iterable[tuple[str, str]]) -> list[int]:
+    """The role of each (kind, text) entry (see the module doc)."""
+    out = []
+    for kind, text in entries:
+        if kind == "special":
+            out.append(MARKER)
+        elif kind in CONT_KINDS:
+            out.append(CONT)
+        elif kind in START_KINDS and text[:1].isalnum():
+            out.append(START)
+        else:  # bytes, punctuation, whitespace, and bonds that begin with neither
+            out.append(LITERAL)
+    return out
+
+
 def role_of(kind: str, text: str) -> int:
-    if kind in ("byte",):
-        return LITERAL
-    if kind == "special":
-        return MARKER
-    if kind in CONT_KINDS:
-        return CONT
-    if kind in START_KINDS and text[:1].isalnum():
-        return START
-    return LITERAL
+    return roles(((kind, text),))[0]
+
+
+def effects(texts: Iterable[str], rules: Rules) -> list[tuple[bool, int]]:
+    """``_effects`` of each text. This runs over every id at every start-up, which no
+    number of workers shares: one call for all, and most texts end in a letter or
+    digit, which under version 2's rules settles both at once."""
+    settled_by_letter = rules.last_decides
+    return [(True, CLEAR) if settled_by_letter and text[-1].isalnum() else _effects(text, rules) for text in texts]
 
 
 def _effects(text: str, rules: Rules) -> tuple[bool, int]:
     """(is a space implied after this text, what it does to sentence-start state)."""
     last = text[-1]
-    if rules.last_decides and last.isalnum():
-        # Most tokens end in a letter or digit, which settles both at once; this runs
-        # for every id at every start-up, which no number of workers shares.
-        return True, CLEAR
     space_after = last.isalnum() or last in rules.space_after
     if rules.last_decides:
         return space_after, _last_effect(text)
@@ -168,12 +179,6 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _four_spellings(raw: bytes, text: str) -> tuple[bytes, bytes, bytes, bytes]:
-    """A START token's spellings, at index 2 * (space implied) + (capital implied)."""
-    capital = upper_first(text).encode("utf-8")
-    return raw, capital, b" " + raw, b" " + capital
-
-
 class Codebook:
     """An immutable vocabulary with its encoder and decoder."""
 
@@ -187,23 +192,24 @@ class Codebook:
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
+        role = roles(entries)
         # Bytes and markers (from_entries puts them first) imply nothing.
-        role = [role_of(kind, text) for kind, text in entries[:FIRST_FREE_ID]]
+        implied = effects([text for _, text in entries[FIRST_FREE_ID:]], rules)
+        space_after = [False] * FIRST_FREE_ID + [space for space, _ in implied]
+        cap_effect = [KEEP] * FIRST_FREE_ID + [effect for _, effect in implied]
         literal = [bytes([i]) for i in range(N_BYTES)] + [b""] * (FIRST_FREE_ID - N_BYTES)
-        space_after = [False] * FIRST_FREE_ID
-        cap_effect = [KEEP] * FIRST_FREE_ID
         variants: list[tuple[bytes, bytes, bytes, bytes] | None] = [None] * FIRST_FREE_ID
         by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
         for token_id in range(FIRST_FREE_ID, len(entries)):
-            kind, text = entries[token_id]
+            text = entries[token_id][1]
             raw = text.encode("utf-8")
             literal.append(raw)
-            implied_space, effect = _effects(text, rules)
-            space_after.append(implied_space)
-            cap_effect.append(effect)
-            token_role = role_of(kind, text)
-            variants.append(_four_spellings(raw, text) if token_role == START else None)
-            role.append(token_role)
+            token_role = role[token_id]
+            if token_role == START:
+                capital = upper_first(text).encode("utf-8")
+                variants.append((raw, capital, b" " + raw, b" " + capital))  # index: 2 * (space implied) + (capital implied)
+            else:
+                variants.append(None)
             by_role[token_role].setdefault(text, token_id)
         self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
         self._spelling_table: _Spellings | None = None
@@ -395,6 +401,12 @@ class Codebook:
             return decode_run(self._tables, ids, cap, space)
         except (IndexError, TypeError):
             raise self._bad_id(ids) from None
+
+    def decode_continuing(self, ids, cap: bool = True, space: bool = False) -> tuple[bytes, bool, bool]:
+        """The bytes ``ids`` stand for after text that left the decoder implying a
+        capital (``cap``) and a space (``space``), and what they leave implied: for
+        decoding token by token, as ``decode_bytes`` would decode them all at once."""
+        return self._decode_run(ids, cap, space)
 
     def _bad_id(self, ids) -> LtmcError:
         bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self)))

@@ -246,7 +246,7 @@ def test_a_bad_token_is_refused_even_with_a_matching_fingerprint(codebook, tmp_p
 
 @pytest.mark.parametrize("version", sorted(codebook_module.RULES))
 def test_each_id_gets_the_role_and_effects_its_text_has(version):
-    # Codebook.__init__ inlines role_of and _effects for speed; it must agree with them.
+    # Codebook.__init__ takes them for all ids at once (roles, effects); each must agree with the one-text rule.
     texts = ["дом", "Дом", "дом,", "а.", "«", "»", "\n", "\n  ", "?\u00a0–", "!", "12", "x2", ", что", ".\n–\u00a0", "…»", " ", "-"]
     entries = [(kind, text) for text in texts for kind in ("word", "stem", "suffix", "ending", "bond", "punct", "space")]
     book = Codebook.from_entries(entries, version)
