@@ -7,7 +7,7 @@ LTMC ?= ltmc
 DEMO_OUT ?= demo-out
 DEMO_VOCAB ?= 4096
 
-.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory bench-train clean
+.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory bench-train bench-train-full clean
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -43,6 +43,9 @@ bench-memory:
 
 bench-train:
 	$(PYTHON) bench/train.py
+
+bench-train-full:
+	$(PYTHON) bench/train.py --full
 
 bench-implied:
 	$(PYTHON) bench/implied.py

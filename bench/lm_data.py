@@ -6,7 +6,9 @@ Arms:
 - ``flat``: ltmc ids, codebook mined for the fewest ids;
 - ``paired``: ltmc positions (``ltmc.pairing``), codebook mined for the fewest positions;
 - ``paired-ids``: ltmc positions made from the ``flat`` arm's codebook (fewer ids per
-  text, a few more positions).
+  text, a few more positions);
+- ``flat-nobonds``: ltmc ids, codebook mined for ids with no bond among the candidates
+  (do bonds help a model, or only shorten the stream?).
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -29,7 +31,7 @@ import regex
 
 from common import log
 
-ARMS = ("bpe", "flat", "paired", "paired-ids")
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds")
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 MARKER_IDS = (257, 258)  # ltmc's GLUE and FLIP
 
@@ -86,18 +88,24 @@ class Tokenizers:
 
     def get(self, arm: str):
         if arm not in self._made:
-            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired")
+            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=arm != "flat-nobonds")
         return self._made[arm]
 
-    def _codebook(self, paired: bool):
+    def _codebook(self, paired: bool, bonds: bool):
+        from ltmc import mining
         from ltmc.codebook import Codebook
-        from ltmc.mining import mine
 
-        path = self.cache / f"codebook-{'pairs' if paired else 'ids'}-{self.key}.json"
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}"
+        path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
-        log(f"  mining {self.vocab_size} ids for {'pairs' if paired else 'ids'}")
-        book, _ = mine(self.texts, self.vocab_size, paired=paired)
+        log(f"  mining {self.vocab_size} ids for {name}")
+        counts = mining.CorpusCounts()
+        for text in self.texts:
+            counts.add(text)
+        if not bonds:  # bonds are mined from the n-grams of pieces: without them, none is a candidate
+            counts.ngrams.clear()
+        book, _ = mining.mine_from_counts(counts, self.vocab_size, paired=paired)
         book.save(path)
         return book
 

@@ -27,7 +27,7 @@ training again; ``--force`` retrains), so results accumulate.
     python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 3 arms
     python bench/train.py --full                # + LR sweep, base model, 32768 ids, repeated setting (hours)
     python bench/train.py --table               # the table of every result kept, nothing trained
-    python bench/train.py --device cuda --sizes base large --steps 4000
+    python bench/train.py --device cuda         # where a GPU is lent: base and large, 8192 and 32768 ids
 
 Needs torch (``pip install torch==2.13.0`` is the CPU build on the dev machine) and
 the bench extras (``pip install -e '.[bench,torch]'``).
@@ -67,16 +67,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", nargs="+", default=None, choices=tuple(SIZES), help="default small (--full: small base)")
     parser.add_argument("--settings", nargs="+", default=None, choices=("fresh", "repeated"), help="default fresh (--full: both)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=400, help="steps of the flat arms; paired gets the same FLOPs")
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=None, help="steps of the flat arms, 400 (cuda: 12000); the paired arms get the same FLOPs")
+    parser.add_argument("--batch", type=int, default=None, help="windows per step, 8 (cuda: 32)")
     parser.add_argument("--ctx", type=int, default=256, help="places per window")
     parser.add_argument("--lr", type=float, default=None, help=f"fixed learning rate (default: the sweep's best if kept, else {DEFAULT_LR})")
     parser.add_argument("--sweep", action="store_true", help=f"choose each arm's learning rate among {SWEEP} on seed 0, scored on the dev set")
-    parser.add_argument("--repeat-mb", type=float, default=1.0, help="training text of the repeated setting")
+    parser.add_argument("--repeat-mb", type=float, default=None, help="training text of the repeated setting, 1 MB (cuda: all of the mining part)")
     parser.add_argument("--val-mb", type=float, default=2.0, help="text of the unseen authors to score on")
     parser.add_argument("--dev-mb", type=float, default=0.5, help="mining-part text held out to choose learning rates")
     parser.add_argument("--full", action="store_true", help="the sweep, both sizes, both vocabulary sizes, both settings")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cuda: larger defaults (base and large models, 100M places, repeated over the whole mining part)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache" / "train")
@@ -85,9 +85,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    args.vocab_sizes = args.vocab_sizes or ([8192, 32768] if args.full else [8192])
-    args.sizes = args.sizes or (["small", "base"] if args.full else ["small"])
-    args.settings = args.settings or (["fresh", "repeated"] if args.full else ["fresh"])
+    # A GPU trains on 100M+ places, more than the 30 MB mining part holds: it repeats all of it.
+    gpu = args.device.startswith("cuda")
+    args.steps = args.steps or (12000 if gpu else 400)
+    args.batch = args.batch or (32 if gpu else 8)
+    args.repeat_mb = args.repeat_mb or (1e9 if gpu else 1.0)
+    args.vocab_sizes = args.vocab_sizes or ([8192, 32768] if args.full or gpu else [8192])
+    args.sizes = args.sizes or (["base", "large"] if gpu else ["small", "base"] if args.full else ["small"])
+    args.settings = args.settings or (["repeated"] if gpu else ["fresh", "repeated"] if args.full else ["fresh"])
     args.sweep = args.sweep or args.full
     return args
 

@@ -225,7 +225,8 @@ def fit(
     for step in range(steps):
         starts = windows[step * batch : (step + 1) * batch] * n_ctx
         sample = torch.stack([data[s : s + n_ctx + 1] for s in starts]).to(device)
-        loss = model(sample[:, :-1], sample[:, 1:])
+        with _autocast(device):
+            loss = model(sample[:, :-1], sample[:, 1:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -253,8 +254,14 @@ def score(model: GPT, places: np.ndarray, batch: int = 32, device: str = "cpu") 
         rest = [w.unsqueeze(0) for w in group[len(full) :]]  # the stream's last, shorter window
         for sample in ([torch.stack(full)] if full else []) + rest:
             sample = sample.to(device)
-            out.extend(model.place_nats(sample[:, :-1], sample[:, 1:]).cpu().numpy())
+            with _autocast(device):
+                out.extend(model.place_nats(sample[:, :-1], sample[:, 1:]).float().cpu().numpy())
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+def _autocast(device: str):
+    """bfloat16 matrix products on a GPU; full precision on the CPU."""
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda"))
 
 
 def bits_per_byte(nats: float, n_bytes: int) -> float:
