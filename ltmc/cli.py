@@ -279,8 +279,9 @@ def stats(
 
 def _write_report(out_dir: Path, dest: Path, model: str) -> None:
     from ltmc import report as report_mod
+    from ltmc.costmodel import parse_model
 
-    shape = report_mod.parse_model(model)
+    shape = parse_model(model)
     with err.status("writing the report (training the BPE baseline when the bench extras are installed)"):
         page, data = report_mod.build(out_dir, shape)
     report_mod.write(page, dest)
