@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import shutil
 from contextlib import ExitStack
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import pyarrow.compute as pc
 from ltmc import runner, shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.sources import Source, discover, read_bytes_blocks, sniff, text_blocks
+from ltmc.sources import Selection, Source, discover, log, read_bytes_blocks, sniff, text_blocks
 from ltmc.stages import TOKEN_SCHEMA, encode_scenes
 
 PARTS_DIR = ".ltmc-parts"
@@ -169,14 +170,15 @@ def encode_corpus_dask(
     progress: runner.Progress | None = None,
     force: bool = False,
     scheduler: str | None = None,
+    selection: Selection = Selection(),
 ) -> runner.EncodeResult:
     """:func:`ltmc.runner.encode_corpus` on a Dask cluster (a local one of ``workers`` processes by default)."""
     out_dir = Path(out_dir).absolute()
     result = runner.EncodeResult(out_dir)
-    sources = discover(arguments)
+    sources = discover(arguments, selection=selection)
     if any(s.path is None for s in sources):
         raise LtmcError("--engine dask reads files on the workers; it cannot read stdin ('-'): save it to a file first", ExitCode.USAGE)
-    sources = [Source(s.path.absolute(), s.name) for s in sources]
+    sources = [dataclasses.replace(s, path=s.path.absolute()) for s in sources]
     with ExitStack() as stack:
         client = _client(stack, workers, scheduler)
         inputs = []
@@ -186,6 +188,8 @@ def encode_corpus_dask(
                     _unwrap(sniffed)
                 result.failures.append(runner.Failure(source.label, sniffed.message))
             else:
+                if sniffed.doubt:
+                    log.warning(sniffed.doubt)
                 inputs.append(runner._Input(source, sniffed))
         if not inputs:
             raise LtmcError(f"{' '.join(arguments)}: no readable text files to encode", ExitCode.USAGE)

@@ -24,6 +24,7 @@ unambiguous.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -91,9 +92,14 @@ def glyph_lines(output: shards.Output) -> Iterator[str]:
 
 
 def write_glyphs(out_dir: str | Path, dest: str | Path) -> int:
-    """Write the glyph file of ``out_dir`` to ``dest``; returns the number of scenes written."""
+    """Write the glyph file of ``out_dir`` to ``dest`` ("-": stdout); returns the number of scenes written."""
     output = shards.Output.open(out_dir)
     scenes = 0
+    if dest == "-":
+        for line in glyph_lines(output):
+            scenes += not line.startswith("#")
+            sys.stdout.buffer.write(line.encode("utf-8") + b"\n")
+        return scenes
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")
     try:

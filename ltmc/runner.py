@@ -27,7 +27,7 @@ from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import Source, Sniffed, discover, encode_text, read_checked, sniff, text_blocks
+from ltmc.sources import UTF8, Selection, Source, Sniffed, discover, encode_text, log, read_checked, sniff, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, TOKEN_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch
@@ -131,7 +131,9 @@ def _grouped(items: Iterable, size: Callable[[object], int], limit: int) -> Iter
         yield group
 
 
-def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack, workers: int = 1) -> list[_Input]:
+def _open_inputs(
+    arguments: list[str], strict: bool, failures: list[Failure], stack: ExitStack, workers: int = 1, selection: Selection = Selection()
+) -> list[_Input]:
     """The inputs, each sniffed (size, sha256, encoding) on ``workers`` processes."""
 
     def skip(label: str, err: LtmcError) -> None:
@@ -139,7 +141,7 @@ def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], st
             raise err
         failures.append(Failure(label, str(err)))
 
-    sources = [Source(_spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip)]
+    sources = [Source(_spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip, selection)]
     groups = _grouped(sources, _stat_size, TASK_BYTES)
     sniffed_groups = map_ordered(_sniff_sources, groups, min(workers, len(sources)))
     inputs = []
@@ -147,6 +149,8 @@ def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], st
         if isinstance(sniffed, LtmcError):
             skip(source.label, sniffed)
         else:
+            if sniffed.doubt:
+                log.warning(sniffed.doubt)
             inputs.append(_Input(source, sniffed))
     if not inputs:
         detail = f"; {len(failures)} input(s) failed, the first: {failures[0].message}" if failures else "; pass text files or folders that hold some"
@@ -154,11 +158,13 @@ def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], st
     return inputs
 
 
-def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False):
+def mine_corpus(
+    arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False, selection: Selection = Selection()
+):
     """Mine a codebook from the inputs (for paired positions with ``paired``); returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
-        inputs = _open_inputs(arguments, strict, failures, stack)
+        inputs = _open_inputs(arguments, strict, failures, stack, selection=selection)
         texts = (text for item in inputs for text in item.texts())
         with _few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
             book, report = mine(texts, vocab_size, progress, paired)
@@ -314,11 +320,12 @@ def encode_corpus(
     strict: bool = False,
     progress: Progress | None = None,
     force: bool = False,
+    selection: Selection = Selection(),
 ) -> EncodeResult:
     out_dir = Path(out_dir)
     result = EncodeResult(out_dir)
     with ExitStack() as stack:
-        inputs = _open_inputs(arguments, strict, result.failures, stack, workers)
+        inputs = _open_inputs(arguments, strict, result.failures, stack, workers, selection)
         return encode_inputs(
             result, inputs, codebook, vocab_size, force, lambda book: _write_shards(inputs, out_dir, book, workers, progress)
         )
@@ -378,6 +385,8 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
         shard_list.append({"file": writer.path.name, "rows": writer.rows, "tokens": writer.tokens, "sha256": digest})
 
     codebook.prepare_encoder()
+    # No more workers than tasks: each small input, each MiB of a big one (-w 1000 on three files forks three).
+    workers = min(workers, len(inputs) + sum(i.sniffed.size for i in inputs) // TASK_BYTES)
     with ExitStack() as stack:
         # Beside the shards, so that a killed encode's leftovers go with its other temporary files.
         spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=shards.SPOOL_PREFIX, dir=out_dir)) if workers > 1 else None
@@ -408,7 +417,7 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
 
 
 def _document_entry(item: _Input) -> dict:
-    return {
+    entry = {
         "path": item.source.name,
         "bytes": item.sniffed.size,
         "sha256": item.sniffed.sha256,
@@ -417,6 +426,9 @@ def _document_entry(item: _Input) -> dict:
         "tokens": 0,
         "encoded_bytes": 0,
     }
+    if item.source.name_encoding != UTF8:  # recorded only when needed: outputs of UTF-8 names stay as they were
+        entry["name_encoding"] = item.source.name_encoding
+    return entry
 
 
 @dataclass
@@ -468,7 +480,7 @@ class _Restorer:
         which reports it in order, and one with an unsafe name fails before writing."""
         if not all(name in self.expected for name, _ in runs):
             return [(name, data.size, data, None) for name, data in runs]
-        relatives = [shards.safe_relative(name) for name, _ in runs] if self.destination else [None] * len(runs)
+        relatives = [shards.restored_relative(self.expected[name]) for name, _ in runs] if self.destination else [None] * len(runs)
         return [self._whole(name, data, relative) or (name, data.size, data, None) for (name, data), relative in zip(runs, relatives)]
 
     def _whole(self, name: str, data: pa.Buffer, relative: PurePosixPath | None) -> Run | None:
@@ -536,7 +548,7 @@ def decode_corpus(
                 current, whole_digest = name, hexdigest
                 joined = hexdigest is None or to_stdout
                 if joined:  # with files as the destination, only documents no thread finished
-                    target = destination.file(shards.safe_relative(name)) if root is not None else None
+                    target = destination.file(shards.restored_relative(expected[name])) if root is not None else None
                     joiner.open(target, hashing=hexdigest is None)
             elif whole_digest is not None and size:  # more bytes after a run its thread took for the whole document
                 whole_digest = None
@@ -559,7 +571,7 @@ def decode_corpus(
             if expected[name]["bytes"] != 0:  # only an empty file has no scenes
                 raise LtmcError(f"{output.root}: the manifest lists {name!r} ({expected[name]['bytes']} bytes) but the shards hold no rows for it; the manifest does not match its shards, re-run `ltmc encode`", ExitCode.DATA)
             if root is not None:
-                destination.file(shards.safe_relative(name)).write_bytes(b"")
+                destination.file(shards.restored_relative(expected[name])).write_bytes(b"")
             result.checked.append((name, expected[name]["sha256"] == hashlib.sha256(b"").hexdigest()))
             result.documents += 1
             if not result.checked[-1][1]:
@@ -671,12 +683,12 @@ class _Destination:
         return target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
 
 
-def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
+def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False, selection: Selection = Selection()):
     """Every distinct word form of the inputs with its analysis, most frequent first."""
     failures: list[Failure] = []
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
-        for item in _open_inputs(arguments, strict, failures, stack):
+        for item in _open_inputs(arguments, strict, failures, stack, selection=selection):
             for text in item.texts():
                 counts.update(WORD_PATTERN.findall(text))
             if progress:
