@@ -16,7 +16,6 @@ from typing import Annotated, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import orjson  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
@@ -30,6 +29,7 @@ from rich.markup import escape  # noqa: E402
 from ltmc import runner  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
+from ltmc.files import write_atomic, write_parquet  # noqa: E402
 from ltmc.sources import Selection  # noqa: E402
 
 err = Console(stderr=True, soft_wrap=True)  # one line per message, however wide the log
@@ -187,10 +187,7 @@ def morph(
         table, failures = runner.morph_corpus(paths, advance, strict, selection=_selection(include, exclude))
     _report_failures(failures)
     if output:
-        try:
-            pq.write_table(table, output)
-        except OSError as error:
-            raise LtmcError(f"{output}: cannot write ({error.strerror or error}); choose an existing, writable folder", ExitCode.IO) from None
+        write_parquet(output, table)
         err.print(f"wrote {table.num_rows} forms to {output}")
     rows = table.slice(0, top).to_pylist()
     if as_json:
@@ -226,13 +223,7 @@ def mine_bonds(
     with progress_bar("mining", _input_size(paths)) as advance:
         book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired, selection=_selection(include, exclude))
     _report_failures(failures)
-    if output == "-":
-        sys.stdout.buffer.write(book.to_json())
-    else:
-        try:
-            book.save(output)
-        except OSError as error:
-            raise LtmcError(f"{output}: cannot write the codebook ({error.strerror}); give a file path in a writable folder", ExitCode.IO) from None
+    write_atomic(output, book.to_json(), allow_stdout=True)
     summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
     if not report.filled:
         err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")

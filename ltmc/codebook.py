@@ -31,9 +31,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import os
 import re
-import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -45,6 +43,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import write_atomic
 from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
@@ -285,7 +284,8 @@ class Codebook:
         )
 
     def save(self, path: str | Path) -> None:
-        write_atomic(Path(path), self.to_json())
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, self.to_json())
 
     @classmethod
     def from_json(cls, data: bytes, source: str = "codebook") -> "Codebook":
@@ -531,23 +531,3 @@ def _no_collections():
 def _fingerprint(entries: list, version: int) -> str:
     body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name beside ``path``, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -41,9 +41,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
 import struct
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,7 @@ import pyarrow.parquet as pq
 from ltmc import pairing
 from ltmc.codebook import SEPARATOR_ID
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import AtomicFile, os_error, write_atomic, write_parquet
 from ltmc.shards import CODEBOOK, Output
 
 FORMATS = ("nanogpt", "llmc", "hf")
@@ -176,10 +177,10 @@ class _StreamFile:
 
     def __init__(self, path: Path, dtype: str, header: bool) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
         self.dtype, self.header = dtype, header
         self.tokens = 0  # ids written, separators included
-        self.fh = open(self.tmp, "wb")
+        self._target = AtomicFile(path)
+        self.fh = self._target.file
         if header:
             self.fh.write(llmc_header(0, dtype))
 
@@ -193,8 +194,12 @@ class _StreamFile:
                 raise LtmcError(f"{self.path}: more than 2^31 tokens do not fit llm.c's int32 header", ExitCode.DATA)
             self.fh.seek(0)
             self.fh.write(llmc_header(self.tokens, self.dtype))
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        self._target.commit()
+
+    def discard(self) -> None:
+        """Drop the file unless it was closed (committed) already."""
+        if not self.fh.closed:
+            self._target.discard()
 
 
 def export(
@@ -222,18 +227,16 @@ def export(
             _write_llmc(splits, dest, result)
         else:
             _write_hf(splits, dest, result)
-        shutil.copyfile(output.root / CODEBOOK, dest / CODEBOOK)
+        write_atomic(dest / CODEBOOK, (output.root / CODEBOOK).read_bytes())
         meta = result.to_dict() | {
             "codebook": output.codebook.fingerprint,
             "val_fraction": val_fraction,
             "source": str(output.root),
         }
         meta.pop("dest")
-        (dest / META).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
-    except PermissionError as err:
-        raise LtmcError(f"{err.filename or dest}: permission denied; choose a writable destination", ExitCode.IO) from None
+        write_atomic(dest / META, orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     except OSError as err:
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); free space or choose another destination", ExitCode.IO) from None
+        raise os_error(err, dest) from None
     return result
 
 
@@ -250,17 +253,29 @@ def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result
         yield train, val
 
 
+@contextmanager
+def _discarding_on_failure(files):
+    """Drop the temporaries of ``files`` (read when the block fails) if it fails."""
+    try:
+        yield
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
+
+
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
     files = {name: _StreamFile(dest / f"{name}.bin", result.dtype, header=False) for name in ("train", "val")}
-    for pair in splits:
-        for name, part in zip(("train", "val"), pair):
-            if part.num_rows:
-                files[name].write(stream_bytes(part, result.dtype, result.is_tail))
-    for f in files.values():
-        f.close()
-        result.files.append(f.path.name)
+    with _discarding_on_failure(files.values()):
+        for pair in splits:
+            for name, part in zip(("train", "val"), pair):
+                if part.num_rows:
+                    files[name].write(stream_bytes(part, result.dtype, result.is_tail))
+        for f in files.values():
+            f.close()
+            result.files.append(f.path.name)
     meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK, "paired": result.paired}
-    (dest / "meta.pkl").write_bytes(pickle.dumps(meta))
+    write_atomic(dest / "meta.pkl", pickle.dumps(meta))
     result.files.append("meta.pkl")
 
 
@@ -278,15 +293,16 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
             index[name] += 1
         return f
 
-    for pair in splits:
-        for name, part in zip(("train", "val"), pair):
-            if part.num_rows:
-                target(name).write(stream_bytes(part, result.dtype))
-    for name in ("train", "val"):
-        if current[name] is None:
-            target(name)  # an empty split still gets a (header-only) file
-        current[name].close()
-        result.files.append(current[name].path.name)
+    with _discarding_on_failure(f for f in current.values() if f is not None):
+        for pair in splits:
+            for name, part in zip(("train", "val"), pair):
+                if part.num_rows:
+                    target(name).write(stream_bytes(part, result.dtype))
+        for name in ("train", "val"):
+            if current[name] is None:
+                target(name)  # an empty split still gets a (header-only) file
+            current[name].close()
+            result.files.append(current[name].path.name)
     result.files.sort()
     for stale in list(dest.glob("train_*.bin")) + list(dest.glob("val_*.bin")):
         if stale.name not in result.files:
@@ -300,9 +316,10 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
     rows = {"train": 0, "val": 0}
 
     def flush(name: str) -> None:
-        tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.tmp"
+        # Under a hidden name until the number of parts, which the final names hold, is known.
+        tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.part"
         table = pa.Table.from_batches(pending[name], schema=HF_PAIRED_SCHEMA if result.paired else HF_SCHEMA)
-        pq.write_table(table, tmp, compression="zstd")
+        write_parquet(tmp, table, compression="zstd")
         written[name].append(tmp)
         pending[name], rows[name] = [], 0
 

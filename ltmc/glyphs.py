@@ -24,7 +24,7 @@ unambiguous.
 from __future__ import annotations
 
 import hashlib
-import sys
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -34,6 +34,7 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import atomic_file, os_error
 from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
 from ltmc.stages import token_batch
@@ -95,23 +96,14 @@ def write_glyphs(out_dir: str | Path, dest: str | Path) -> int:
     """Write the glyph file of ``out_dir`` to ``dest`` ("-": stdout); returns the number of scenes written."""
     output = shards.Output.open(out_dir)
     scenes = 0
-    if dest == "-":
+    with atomic_file(dest, allow_stdout=True) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="\n")
         for line in glyph_lines(output):
             scenes += not line.startswith("#")
-            sys.stdout.buffer.write(line.encode("utf-8") + b"\n")
-        return scenes
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            for line in glyph_lines(output):
-                scenes += not line.startswith("#")
-                fh.write(line)
-                fh.write("\n")
-        tmp.replace(dest)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror})", ExitCode.IO) from None
+            text.write(line)
+            text.write("\n")
+        text.flush()
+        text.detach()  # the atomic writer closes the file itself
     return scenes
 
 
@@ -218,7 +210,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
         except UnicodeDecodeError as err:
             raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
         except OSError as err:
-            raise LtmcError(f"{err.filename or out_dir}: cannot write ({err.strerror})", ExitCode.IO) from None
+            raise os_error(err, out_dir) from None
     entries = []
     for doc in documents:
         path = doc["path"]

@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +23,7 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import AtomicFile, os_error, write_atomic
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
@@ -367,10 +367,8 @@ def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[], t
         totals = shards.finish(out_dir, codebook, documents, shard_list)
         shards.remove_stale_temps(out_dir)  # left by an encode that was killed
         return totals
-    except PermissionError as err:
-        raise LtmcError(f"{err.filename or out_dir}: permission denied; choose a writable output directory", ExitCode.IO) from None
     except OSError as err:
-        raise LtmcError(f"{err.filename or out_dir}: cannot write output ({err.strerror}); free space or choose another directory", ExitCode.IO) from None
+        raise os_error(err, out_dir) from None
 
 
 def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress) -> tuple[list[dict], list[dict]]:
@@ -491,15 +489,7 @@ class _Restorer:
         digest = hashlib.sha256(data).hexdigest()
         if self.destination is None:
             return name, data.size, data, digest
-        target = self.destination.file(relative)
-        tmp_path = _Destination.temporary(target)
-        try:
-            with open(tmp_path, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp_path, target)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
+        write_atomic(self.destination.file(relative), data)
         return name, data.size, None, digest
 
 
@@ -571,13 +561,13 @@ def decode_corpus(
             if expected[name]["bytes"] != 0:  # only an empty file has no scenes
                 raise LtmcError(f"{output.root}: the manifest lists {name!r} ({expected[name]['bytes']} bytes) but the shards hold no rows for it; the manifest does not match its shards, re-run `ltmc encode`", ExitCode.DATA)
             if root is not None:
-                destination.file(shards.restored_relative(expected[name])).write_bytes(b"")
+                write_atomic(destination.file(shards.restored_relative(expected[name])), b"")
             result.checked.append((name, expected[name]["sha256"] == hashlib.sha256(b"").hexdigest()))
             result.documents += 1
             if not result.checked[-1][1]:
                 result.mismatches.append(name)
     except OSError as err:
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); choose a writable destination with free space", ExitCode.IO) from None
+        raise os_error(err, dest) from None
     finally:
         joiner.shutdown()
     return result
@@ -598,7 +588,7 @@ class _Joiner:
         self._pending: deque[tuple[Future, int]] = deque()
         self._pending_bytes = 0
         self._handle = None
-        self._target: Path | None = None
+        self._file: AtomicFile | None = None
         self._digest = None
 
     def open(self, target: Path | None, hashing: bool) -> None:
@@ -621,9 +611,8 @@ class _Joiner:
     def shutdown(self) -> None:
         """Stop, and leave no partial file behind after a failure."""
         self._thread.shutdown(wait=True, cancel_futures=True)
-        if self._target is not None and self._handle is not None:
-            self._handle.close()
-            Path(self._handle.name).unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.discard()
 
     def _submit(self, fn, *args, size: int = 0) -> Future:
         future = self._thread.submit(fn, *args)
@@ -640,8 +629,8 @@ class _Joiner:
 
     def _open(self, target: Path | None, hashing: bool) -> None:
         self._digest = hashlib.sha256() if hashing else None
-        self._target = target
-        self._handle = open(_Destination.temporary(target), "wb") if target is not None else self._stdout
+        self._file = AtomicFile(target) if target is not None else None
+        self._handle = self._file.file if self._file is not None else self._stdout
 
     def _write(self, data: pa.Buffer) -> None:
         if self._digest is not None:
@@ -650,10 +639,9 @@ class _Joiner:
             self._handle.write(data)
 
     def _close(self) -> str | None:
-        if self._target is not None:
-            self._handle.close()
-            os.replace(self._handle.name, self._target)
-        self._handle = self._target = None
+        if self._file is not None:
+            self._file.commit()
+        self._handle = self._file = None
         return self._digest.hexdigest() if self._digest is not None else None
 
 
@@ -674,13 +662,6 @@ class _Destination:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(target.parent)
         return target
-
-    @staticmethod
-    def temporary(target: Path) -> Path:
-        """Where ``target`` is written before it is renamed into place: a name of the
-        writing thread's own, since in altered shards two row groups may hold the
-        same document."""
-        return target.with_name(f"{target.name}.{threading.get_ident():x}.ltmc-tmp")
 
 
 def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False, selection: Selection = Selection()):

@@ -20,8 +20,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ltmc.codebook import Codebook, write_atomic
+from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import write_atomic
 from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name
 from ltmc.stages import TOKEN_SCHEMA
 

@@ -56,7 +56,7 @@ def test_every_corpus_file_round_trips(corpus_dir, tmp_path):
     restored_files = [p for p in restored.rglob("*") if p.is_file()]
     assert len(restored_files) == len(originals)
     assert sum(1 for p in restored_files if p.suffix == ".txt") == EXPECTED_TXT_FILES
-    assert not [p for p in restored_files if p.name.endswith(".ltmc-tmp")]
+    assert not [p for p in restored_files if p.name.endswith(".tmp")]
 
 
 def test_corpus_manifest_checksums_match_the_files(corpus_dir, tmp_path, codebook):
