@@ -408,6 +408,9 @@ _SHOW_STYLES = {
 }
 
 
+SHOW_LIMIT = 1 << 20  # characters `show` reads from stdin
+
+
 @app.command()
 @handle_errors
 def show(
@@ -427,7 +430,9 @@ def show(
     from ltmc.glyphs import token_pieces
 
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(SHOW_LIMIT + 1)  # never more: stdin may not end
+        if len(text) > SHOW_LIMIT:
+            raise LtmcError(f"<stdin>: more than {SHOW_LIMIT:,} characters; show is for a passage, encode a whole text with `ltmc encode -`", ExitCode.USAGE)
     book = Codebook.load(codebook)
     tokens = token_pieces(book, text)
     ids = [i for t in tokens for i in t["ids"]]

@@ -6,7 +6,6 @@ import gc
 import hashlib
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 from collections import Counter, deque
@@ -27,7 +26,7 @@ from ltmc.files import AtomicFile, os_error, write_atomic
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import UTF8, Selection, Source, Sniffed, discover, encode_text, log, read_checked, sniff, text_blocks
+from ltmc.sources import UTF8, Selection, Source, Sniffed, discover, encode_text, log, read_checked, sniff, spool_stdin, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, TOKEN_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch
@@ -91,14 +90,6 @@ class _Input:
         return scene_batches(self.source.name, self.sniffed.encoding, self.texts())
 
 
-def _spool_stdin(stack: ExitStack) -> Path:
-    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ltmc-stdin-"))
-    path = Path(tmp, "stdin")
-    with open(path, "wb") as fh:
-        shutil.copyfileobj(sys.stdin.buffer, fh)
-    return path
-
-
 def _sniff_sources(sources: list[Source]) -> list[Sniffed | LtmcError]:
     return [_sniff_source(source) for source in sources]
 
@@ -141,7 +132,7 @@ def _open_inputs(
             raise err
         failures.append(Failure(label, str(err)))
 
-    sources = [Source(_spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip, selection)]
+    sources = [Source(spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip, selection)]
     groups = _grouped(sources, _stat_size, TASK_BYTES)
     sniffed_groups = map_ordered(_sniff_sources, groups, min(workers, len(sources)))
     inputs = []

@@ -17,14 +17,18 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import os_error
 
 BLOCK = 1 << 20
 STDIN = "-"
@@ -193,6 +197,52 @@ def _open(source: Source):
         if err.errno == errno.ELOOP:
             raise LtmcError(f"{source.label}: a symbolic link loop; fix or remove the link", ExitCode.USAGE) from None
         raise LtmcError(f"{source.label}: cannot open ({err.strerror}); leave it out or fix it", ExitCode.USAGE) from None
+
+
+# stdin is read twice (sniffed, then encoded), so it is first copied to a temporary
+# file; more than this is refused rather than let an endless pipe fill the disk.
+STDIN_LIMIT = 4 << 30
+_STDIN_PREFIX = "ltmc-stdin-"
+
+
+def spool_stdin(stack: ExitStack) -> Path:
+    """Copy stdin to a temporary file that ``stack`` removes; refuse binary (a NUL in the
+    first 8 KiB, as :func:`sniff` would) or endless input before it costs disk."""
+    _remove_stale_spools()
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{_STDIN_PREFIX}{os.getpid()}-"))
+    path = Path(folder, "stdin")
+    size = 0
+    try:
+        with open(path, "wb") as fh:
+            while block := sys.stdin.buffer.read(BLOCK):
+                if size == 0 and b"\0" in block[:_SNIFF] and not _UTF16_BOMS.get(block[:2]):
+                    raise LtmcError("<stdin>: looks binary (NUL bytes), not text; pipe text into ltmc", ExitCode.DATA)
+                size += len(block)
+                if size > STDIN_LIMIT:
+                    raise LtmcError(f"<stdin>: more than {STDIN_LIMIT >> 30} GiB; save it to a file and pass the file instead", ExitCode.USAGE)
+                fh.write(block)
+    except OSError as err:
+        raise os_error(err, f"{folder} (stdin's temporary copy)") from None
+    return path
+
+
+def _remove_stale_spools() -> None:
+    """Remove the stdin copies of ltmc processes that were killed (kill -9 runs no cleanup)."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{_STDIN_PREFIX}*-*"):
+        pid = folder.name[len(_STDIN_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and folder.stat().st_uid == os.geteuid():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's
+    return True
 
 
 def read_bytes_blocks(source: Source) -> Iterator[bytes]:
