@@ -194,7 +194,7 @@ def encode_corpus_dask(
         if not inputs:
             raise LtmcError(f"{' '.join(arguments)}: no readable text files to encode", ExitCode.USAGE)
         return runner.encode_inputs(
-            result, inputs, codebook, vocab_size, force, lambda book: _write_shards(client, inputs, out_dir, book, progress)
+            result, inputs, codebook, vocab_size, force, lambda book, into: _write_shards(client, inputs, into, book, progress), arguments
         )
 
 
@@ -236,6 +236,6 @@ def _write_shards(client, inputs, out_dir: Path, codebook: Codebook, progress) -
     documents = []
     for item, count in zip(inputs, counts):
         doc = runner._document_entry(item)
-        doc.update(count)  # scenes, tokens and encoded_bytes, checked by runner.write_output
+        doc.update(count)  # scenes, tokens and encoded_bytes, checked by shards.write_output
         documents.append(doc)
     return documents, shard_list

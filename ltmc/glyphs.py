@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -34,7 +35,7 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import atomic_file, os_error
+from ltmc.files import atomic_file
 from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
 from ltmc.stages import token_batch
@@ -74,7 +75,10 @@ def glyph_lines(output: shards.Output) -> Iterator[str]:
     next_doc = 0  # documents before this one in manifest order have their #doc line
 
     def doc_line(d: dict) -> str:
-        return DOC + orjson.dumps({"path": d["path"], "encoding": d["encoding"], "bytes": d["bytes"], "sha256": d["sha256"]}).decode()
+        line = {"path": d["path"], "encoding": d["encoding"], "bytes": d["bytes"], "sha256": d["sha256"]}
+        if "name_encoding" in d:  # a file name that was not UTF-8 (see sources.recorded_name)
+            line["name_encoding"] = d["name_encoding"]
+        return DOC + orjson.dumps(line).decode()
 
     current = None
     for batch in output.iter_batches(["path", "ids"]):
@@ -169,7 +173,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
         fh = open(glyph_path, encoding="utf-8", newline="\n")
     except OSError as err:
         raise LtmcError(f"{glyph_path}: cannot read ({err.strerror})", ExitCode.USAGE) from None
-    with fh:
+    with fh, shards.claimed(out_dir, [glyph_path]):
         try:
             header, documents, rows = parse_glyph_file(fh, str(glyph_path))
             if header.get("codebook") not in (None, codebook.fingerprint):
@@ -177,40 +181,41 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
                     f"{glyph_path}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
                     ExitCode.DATA,
                 )
-            out_dir.mkdir(parents=True, exist_ok=True)
-            codebook.save(out_dir / shards.CODEBOOK)
-            shard_list, pending = [], []
-            digests: dict[str, hashlib._Hash] = {}
-            encodings: dict[str, str] = {}
-            counts: dict[str, dict] = {}
-
-            def flush() -> None:
-                name = shards.shard_name(len(shard_list))
-                batch = token_rows(pending, encodings, codebook)
-                digest = shards.write_shard(out_dir / name, pa.Table.from_batches([batch]))
-                shard_list.append({"file": name, "rows": batch.num_rows, "tokens": len(batch.column("ids").values), "sha256": digest})
-                pending.clear()
-
-            for path, scene, ids in rows:
-                if path not in encodings:
-                    encodings[path] = documents[-1]["encoding"]
-                    digests[path] = hashlib.sha256()
-                    counts[path] = {"scenes": 0, "tokens": 0, "bytes": 0}
-                data = encode_text(codebook.decode(ids), encodings[path])
-                digests[path].update(data)
-                c = counts[path]
-                c["scenes"] += 1
-                c["tokens"] += len(ids)
-                c["bytes"] += len(data)
-                pending.append((path, scene, ids))
-                if len(pending) >= _SHARD_ROWS:
-                    flush()
-            if pending or not shard_list:
-                flush()
+            return shards.write_output(out_dir, codebook, partial(_write_shards, glyph_path, codebook, documents, rows))
         except UnicodeDecodeError as err:
             raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
-        except OSError as err:
-            raise os_error(err, out_dir) from None
+
+
+def _write_shards(glyph_path: Path, codebook: Codebook, documents: list[dict], rows, into: Path) -> tuple[list[dict], list[dict]]:
+    """The shards of the glyph file's ``rows``, written into ``into``; its documents' entries."""
+    shard_list, pending = [], []
+    digests: dict[str, hashlib._Hash] = {}
+    encodings: dict[str, str] = {}
+    counts: dict[str, dict] = {}
+
+    def flush() -> None:
+        name = shards.shard_name(len(shard_list))
+        batch = token_rows(pending, encodings, codebook)
+        digest = shards.write_shard(into / name, pa.Table.from_batches([batch]))
+        shard_list.append({"file": name, "rows": batch.num_rows, "tokens": len(batch.column("ids").values), "sha256": digest})
+        pending.clear()
+
+    for path, scene, ids in rows:
+        if path not in encodings:
+            encodings[path] = documents[-1]["encoding"]
+            digests[path] = hashlib.sha256()
+            counts[path] = {"scenes": 0, "tokens": 0, "bytes": 0}
+        data = encode_text(codebook.decode(ids), encodings[path])
+        digests[path].update(data)
+        c = counts[path]
+        c["scenes"] += 1
+        c["tokens"] += len(ids)
+        c["bytes"] += len(data)
+        pending.append((path, scene, ids))
+        if len(pending) >= _SHARD_ROWS:
+            flush()
+    if pending or not shard_list:
+        flush()
     entries = []
     for doc in documents:
         path = doc["path"]
@@ -218,9 +223,11 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
         sha = digests[path].hexdigest() if path in digests else hashlib.sha256(b"").hexdigest()
         if "sha256" in doc and doc["sha256"] != sha:
             raise LtmcError(f"{glyph_path}: document {path!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
-        entries.append({"path": path, "bytes": c["bytes"], "sha256": sha, "encoding": doc.get("encoding", "utf-8"), "scenes": c["scenes"], "tokens": c["tokens"]})
-    totals = shards.finish(out_dir, codebook, entries, shard_list)
-    return totals
+        entry = {"path": path, "bytes": c["bytes"], "sha256": sha, "encoding": doc.get("encoding", "utf-8"), "scenes": c["scenes"], "tokens": c["tokens"]}
+        if "name_encoding" in doc:
+            entry["name_encoding"] = doc["name_encoding"]
+        entries.append(entry | {"encoded_bytes": c["bytes"]})
+    return entries, shard_list
 
 
 def token_pieces(book: Codebook, text: str) -> list[dict]:

@@ -26,7 +26,7 @@ from ltmc.files import AtomicFile, os_error, write_atomic
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.scenes import iter_scenes
-from ltmc.sources import UTF8, Selection, Source, Sniffed, discover, encode_text, log, read_checked, sniff, spool_stdin, text_blocks
+from ltmc.sources import STDIN, UTF8, Selection, Source, Sniffed, discover, encode_text, log, read_checked, sniff, spool_stdin, text_blocks
 from ltmc.stages import MORPH_SCHEMA, SCENE_SCHEMA, TOKEN_SCHEMA, analyse_forms, decode_tokens, encode_scenes
 
 BATCH_SCENES = 256  # scenes per batch
@@ -318,7 +318,7 @@ def encode_corpus(
     with ExitStack() as stack:
         inputs = _open_inputs(arguments, strict, result.failures, stack, workers, selection)
         return encode_inputs(
-            result, inputs, codebook, vocab_size, force, lambda book: _write_shards(inputs, out_dir, book, workers, progress)
+            result, inputs, codebook, vocab_size, force, lambda book, into: _write_shards(inputs, into, book, workers, progress), arguments
         )
 
 
@@ -328,38 +328,21 @@ def encode_inputs(
     codebook: Codebook | None,
     vocab_size: int,
     force: bool,
-    write_shards: Callable[[Codebook], tuple[list[dict], list[dict]]],
+    write_shards: Callable[[Codebook, Path], tuple[list[dict], list[dict]]],
+    arguments: Iterable[str] = (),
 ) -> EncodeResult:
     """What every engine does with its opened inputs: mine a codebook if none is
-    given, stop if the output is up to date, else write it (``write_shards(codebook)``
-    writes the shards) and record its totals in ``result``."""
+    given, stop if the output is up to date, else write it (``write_shards(codebook,
+    folder)`` writes the shards into ``folder``) and record its totals in ``result``.
+    ``arguments``: the paths given, which the output must not be inside of."""
     if codebook is None:
         codebook, result.mining = mine((t for i in inputs for t in i.texts()), vocab_size)
-    if not force and _is_up_to_date(result.out_dir, inputs, codebook):
-        result.up_to_date = True
-        return result
-    result.record(write_output(result.out_dir, codebook, lambda: write_shards(codebook)))
+    with shards.claimed(result.out_dir, [a for a in arguments if a != STDIN]):
+        if not force and _is_up_to_date(result.out_dir, inputs, codebook):
+            result.up_to_date = True
+            return result
+        result.record(shards.write_output(result.out_dir, codebook, partial(write_shards, codebook)))
     return result
-
-
-def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[], tuple[list[dict], list[dict]]]) -> dict:
-    """The order every engine follows: codebook, shards (``write_shards`` returns the
-    document entries and shard list), then the manifest. Returns the manifest's totals."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # From here until the new manifest is written the output is incomplete:
-        # without a manifest, decode refuses it and a rerun encodes it again.
-        (out_dir / shards.MANIFEST).unlink(missing_ok=True)
-        codebook.save(out_dir / shards.CODEBOOK)
-        documents, shard_list = write_shards()
-        for doc in documents:
-            if doc.pop("encoded_bytes") != doc["bytes"]:
-                raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
-        totals = shards.finish(out_dir, codebook, documents, shard_list)
-        shards.remove_stale_temps(out_dir)  # left by an encode that was killed
-        return totals
-    except OSError as err:
-        raise os_error(err, out_dir) from None
 
 
 def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progress) -> tuple[list[dict], list[dict]]:
@@ -377,8 +360,8 @@ def _write_shards(inputs, out_dir: Path, codebook: Codebook, workers: int, progr
     # No more workers than tasks: each small input, each MiB of a big one (-w 1000 on three files forks three).
     workers = min(workers, len(inputs) + sum(i.sniffed.size for i in inputs) // TASK_BYTES)
     with ExitStack() as stack:
-        # Beside the shards, so that a killed encode's leftovers go with its other temporary files.
-        spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=shards.SPOOL_PREFIX, dir=out_dir)) if workers > 1 else None
+        # Beside the shards, in the staging folder: a killed encode's leftovers are all in one place.
+        spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=".spool-", dir=out_dir)) if workers > 1 else None
         results = map_ordered(_encode_in_worker, _encode_tasks(inputs), workers, _init_worker, (codebook, spool))
         stack.callback(results.close)  # stop the pool before its spool goes, however this ends
         for batch in (batch for result in results for batch in _unspooled(result)):

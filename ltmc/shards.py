@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +25,7 @@ import pyarrow.parquet as pq
 
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import write_atomic
+from ltmc.files import STAGING_PREFIX, claim_folder, fsync_folder, locked, os_error, write_atomic
 from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name
 from ltmc.stages import TOKEN_SCHEMA
 
@@ -104,42 +107,85 @@ def shard_intact(root: Path, shard: dict) -> bool:
         return False
 
 
-SPOOL_PREFIX = ".spool-"  # a folder where encode workers leave token rows for the parent
+# An encode builds its output in a hidden folder inside OUT_DIR and moves the files into
+# place only when all are written: until then the previous output stays whole and usable,
+# and a killed encode leaves nothing under a final name. Its workers' spool is in there too.
+# What encodes of earlier versions left when killed: temporaries beside the shards.
+_OLD_LEFTOVERS = (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp", ".spool-*")
 
 
-def remove_stale_temps(out_dir: Path) -> None:
-    """Delete the temporary files (``.NAME.*.tmp``) and spool folders an interrupted
-    encode left behind."""
-    for pattern in (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp"):
-        for stale in out_dir.glob(pattern):
-            stale.unlink(missing_ok=True)
-    for stale in out_dir.glob(SPOOL_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _is_output(folder: Path) -> bool:
+    """Whether ltmc wrote ``folder``: an ltmc manifest, or what a killed encode left."""
+    if any(folder.glob(STAGING_PREFIX + "*")):
+        return True
+    try:
+        manifest = orjson.loads((folder / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
-def write_manifest(out_dir: Path, manifest: dict) -> None:
-    write_atomic(out_dir / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+@contextmanager
+def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()) -> Iterator[None]:
+    """Hold ``out_dir`` for writing: refused if ltmc did not write it, or if it is inside
+    an input (or holds one), or if another encode is writing it; what a killed encode
+    left in it is removed."""
+    claim_folder(out_dir, _is_output, inputs)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise os_error(err, out_dir) from None
+    with locked(out_dir, f"{out_dir}: another ltmc is writing this output now; wait for it to finish, or choose another -o"):
+        for pattern in (STAGING_PREFIX + "*", *_OLD_LEFTOVERS):
+            for stale in out_dir.glob(pattern):
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
+        yield
 
 
-def finish(out_dir: Path, codebook: Codebook, documents: list[dict], shard_list: list[dict]) -> dict:
-    """Write the manifest, last, since it marks the output complete; drop shards it does not list.
+def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path], tuple[list[dict], list[dict]]]) -> dict:
+    """The order every writer follows, in a claimed ``out_dir``: the codebook, the shards
+    (``write_shards(folder)`` writes them into ``folder`` and returns the document
+    entries and the shard list), the manifest, all in a staging folder; then the files
+    are moved into place, the manifest last. Returns the manifest's totals."""
+    try:
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out_dir) as folder:
+            staging = Path(folder)
+            codebook.save(staging / CODEBOOK)
+            documents, shard_list = write_shards(staging)
+            for doc in documents:
+                if doc.pop("encoded_bytes") != doc["bytes"]:
+                    raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+            totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
+            manifest = {
+                "format": FORMAT,
+                "version": VERSION,
+                "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
+                "documents": documents,
+                "shards": shard_list,
+                "totals": totals,
+            }
+            write_atomic(staging / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+            _publish(staging, out_dir, [s["file"] for s in shard_list])
+        return totals
+    except OSError as err:
+        raise os_error(err, out_dir) from None
 
-    Returns the totals it recorded."""
-    totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": documents,
-        "shards": shard_list,
-        "totals": totals,
-    }
-    write_manifest(out_dir, manifest)
-    keep = {s["file"] for s in shard_list}
-    for stale in out_dir.glob("shard-*.parquet"):
-        if stale.name not in keep:
-            stale.unlink()
-    return totals
+
+def _publish(staging: Path, out_dir: Path, files: list[str]) -> None:
+    """Move a complete output from ``staging`` into ``out_dir``: the old manifest goes
+    first (a kill in these few renames leaves no manifest, so nothing looks complete),
+    the new one last; then the shards only the old manifest listed."""
+    try:
+        old = orjson.loads((out_dir / MANIFEST).read_bytes())
+        old_files = {s["file"] for s in old["shards"] if isinstance(s, dict) and isinstance(s.get("file"), str) and PurePosixPath(s["file"]).name == s["file"]}
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        old_files = {p.name for p in out_dir.glob("shard-*.parquet")}  # an interrupted output: its shards are ltmc's
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    for name in (CODEBOOK, *files, MANIFEST):
+        os.replace(staging / name, out_dir / name)
+    fsync_folder(out_dir)
+    for name in old_files - set(files):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ltmc import runner, shards
 from ltmc.cli import app
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode
+from ltmc.files import STAGING_PREFIX
 from ltmc.scenes import LIMIT
 
 from conftest import SAMPLE_TEXTS
@@ -246,7 +247,7 @@ def test_directory_that_cannot_be_listed(cli, books, tmp_path, monkeypatch):
         real_scandir = os.scandir
 
         def scandir(path="."):
-            if Path(path) == locked:
+            if isinstance(path, (str, os.PathLike)) and Path(path) == locked:  # rmtree scans by descriptor
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
             return real_scandir(path)
 
@@ -415,7 +416,7 @@ def test_disk_full_while_writing_shards(cli, books, tmp_path, monkeypatch):
     error_line(cli.encode(books), ExitCode.IO, "out/shard-00000.parquet: cannot write (No space left on device); free space")
     monkeypatch.undo()
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["codebook.json"]  # no temp file, no shard, no manifest
+    assert list(out.iterdir()) == []  # no temp file, no shard, no manifest, no staging folder
     assert snapshot(tmp_path, out) == before
     assert cli.encode(books).exit_code == 0
 
@@ -611,12 +612,20 @@ def test_rerun_after_a_damaged_shard_reencodes(cli, books, encoded, tmp_path):
 
 def test_leftovers_of_a_killed_encode_are_cleaned_by_the_rerun(cli, books, encoded, tmp_path):
     clean = files_of(encoded)
-    (encoded / shards.MANIFEST).unlink()  # as after a kill: the manifest goes first
-    (encoded / ".shard-00001.parquet.k3j4h5.tmp").write_bytes(b"half a shard")
+    # What a kill -9 leaves: a staging folder with part of a new output ...
+    staging = encoded / f"{shards.STAGING_PREFIX}k3j4h5"
+    (staging / ".spool-x1").mkdir(parents=True)
+    (staging / ".spool-x1" / "rows.arrow").write_bytes(b"rows")
+    (staging / ".shard-00001.parquet.k3j4h5.tmp").write_bytes(b"half a shard")
+    # ... or, from an older ltmc, temporaries beside the shards and no manifest.
     (encoded / ".manifest.json.x8y9z0.tmp").write_bytes(b"{")
+    (encoded / ".spool-abc").mkdir()
+    (encoded / shards.MANIFEST).unlink()
     (encoded / shards.shard_name(7)).write_bytes(b"a shard of an older, bigger run")
+    (encoded / "notes.txt").write_text("the user's own file")
     assert cli.encode(books).exit_code == 0
-    assert files_of(encoded) == clean
+    assert files_of(encoded) == clean | {"notes.txt": b"the user's own file"}
+    assert not any(p.name.startswith(".") for p in encoded.iterdir())
 
 
 def test_verify_reports_per_file_writes_nothing_and_fails_loudly(cli, encoded, tmp_path):
@@ -687,23 +696,19 @@ def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
     proc = subprocess.Popen(encode(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if killed.is_dir() and any(killed.glob("shard-*.parquet")):
+        if killed.is_dir() and any(killed.glob(f"{STAGING_PREFIX}*/shard-*.parquet")):
             break
         time.sleep(0.005)
     assert proc.poll() is None, "encode finished before it could be killed; make the corpus bigger"
+    written = list(killed.glob(f"{STAGING_PREFIX}*/shard-*.parquet"))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    # What the kill left: no manifest (so nothing looks complete), only whole shards under
-    # their final names; anything half-written is a hidden temporary file.
-    assert not (killed / shards.MANIFEST).exists()
-    written = sorted(killed.glob("shard-*.parquet"))
+    # What the kill left: nothing under a final name (so nothing looks complete); the
+    # shards written so far are in the hidden staging folder.
+    assert [p.name for p in killed.iterdir() if not p.name.startswith(STAGING_PREFIX)] == []
     assert written
-    for shard in written:
-        assert pq.read_metadata(shard).num_rows > 0
-    leftovers = [p.name for p in killed.iterdir() if p.name.startswith(".")]
-    assert all(name.endswith(".tmp") or name.startswith(shards.SPOOL_PREFIX) for name in leftovers)
     verify = subprocess.run([*ltmc, "decode", str(killed), "--verify"], capture_output=True, text=True)
     assert verify.returncode == ExitCode.DATA and "encode did not finish" in verify.stderr
     assert "Traceback" not in verify.stderr
