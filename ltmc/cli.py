@@ -26,8 +26,9 @@ except ImportError:  # pragma: no cover - typer that uses click itself
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from ltmc import runner  # noqa: E402
+from ltmc import pipeline, restore  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
+from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
 from ltmc.files import write_atomic, write_parquet  # noqa: E402
 from ltmc.sources import Selection  # noqa: E402
@@ -184,7 +185,7 @@ def morph(
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
     with progress_bar("analysing", _input_size(paths)) as advance:
-        table, failures = runner.morph_corpus(paths, advance, strict, selection=_selection(include, exclude))
+        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict, selection=_selection(include, exclude))
     _report_failures(failures)
     if output:
         write_parquet(output, table)
@@ -221,7 +222,7 @@ def mine_bonds(
     """
     _one_stdout(output, as_json)
     with progress_bar("mining", _input_size(paths)) as advance:
-        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired, selection=_selection(include, exclude))
+        book, report, failures = pipeline.mine_corpus(paths, vocab_size, progress=advance, strict=strict, paired=paired, selection=_selection(include, exclude))
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
     summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
@@ -240,7 +241,7 @@ def encode(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output directory for shards, codebook and manifest.")],
     codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to use; without it one is mined from the input.")] = None,
     vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Ids of the codebook mined when none is given.")] = 32768,
-    workers: Workers = runner.default_workers(),
+    workers: Workers = default_workers(),
     force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
@@ -253,17 +254,12 @@ def encode(
 
     [bold]Examples:[/] ltmc encode corpus/ -o out/ --codebook codebook.json   ·   ltmc encode corpus/ -o out/ --exclude info.csv
     """
-    if engine not in ("local", "dask") or (scheduler and engine != "dask"):
-        raise LtmcError(f"--engine must be local or dask (got {engine!r}); --scheduler needs --engine dask", ExitCode.USAGE)
     book = Codebook.load(codebook) if codebook else None
     selection = _selection(include, exclude)
     with progress_bar("encoding", _input_size(paths)) as advance:
-        if engine == "dask":
-            from ltmc.dask_runner import encode_corpus_dask
-
-            result = encode_corpus_dask(paths, output, book, vocab_size, workers, strict, advance, force, scheduler, selection=selection)
-        else:
-            result = runner.encode_corpus(paths, output, book, vocab_size, workers, strict, advance, force, selection=selection)
+        result = pipeline.encode_corpus(
+            paths, output, book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler, selection=selection
+        )
     _report_failures(result.failures)
     summary = {
         "out_dir": str(output),
@@ -291,7 +287,7 @@ def decode(
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Directory to restore into; '-' concatenates to stdout.")] = None,
     codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to decode with (default: the one in OUT_DIR).")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Check every restored file against the manifest's sha256; write nothing.")] = False,
-    workers: Workers = runner.default_workers(),
+    workers: Workers = default_workers(),
     as_json: AsJson = False,
 ):
     """Restore every input file, byte for byte.
@@ -302,7 +298,7 @@ def decode(
         raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
     _one_stdout(output, as_json)
     with progress_bar("decoding", None) as advance:
-        result = runner.decode_corpus(out_dir, output, codebook, verify, workers, advance)
+        result = restore.decode_corpus(out_dir, output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
     if as_json:
         _print_json({"documents": result.documents, "bytes": result.bytes, "mismatches": result.mismatches})
     elif verify:

@@ -27,6 +27,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -36,16 +37,16 @@ from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import atomic_file
+from ltmc.shard_writer import ShardCutter, claimed, write_output
 from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
-from ltmc.stages import token_batch
+from ltmc.stages import BATCH_SCENES, token_batch
 
 GLYPH_BASE = 0xF0000
 MAX_ID = 0x10FFFF - GLYPH_BASE  # 131,071
 HEADER = "#ltmc-glyphs "
 DOC = "#doc "
 VERSION = 1
-_SHARD_ROWS = 16_384
 
 
 def to_glyphs(ids: Iterable[int]) -> str:
@@ -151,29 +152,32 @@ def parse_glyph_file(lines: Iterable[str], source: str = "glyph file") -> tuple[
     return header, documents, rows()
 
 
-def token_rows(rows: list[tuple[str, int, list[int]]], encodings: dict[str, str], book: Codebook) -> pa.RecordBatch:
-    """(path, scene, ids) rows → token rows (stages.TOKEN_SCHEMA), sizes measured by decoding."""
-    texts = [book.decode(ids) for _, _, ids in rows]
-    enc = [encodings[p] for p, _, _ in rows]
-    return token_batch(
-        pa.array([p for p, _, _ in rows], pa.string()),
-        pa.array([s for _, s, _ in rows], pa.int32()),
-        pa.array(enc, pa.string()),
-        [encode_text(t, e) for t, e in zip(texts, enc)],
+def token_rows(rows: list[tuple[str, int, list[int], str]], book: Codebook) -> tuple[pa.RecordBatch, list[bytes]]:
+    """(path, scene, ids, encoding) rows → token rows (stages.TOKEN_SCHEMA), sizes
+    measured by decoding, and each scene's decoded bytes."""
+    texts = [book.decode(ids) for _, _, ids, _ in rows]
+    raw = [encode_text(text, encoding) for text, (_, _, _, encoding) in zip(texts, rows)]
+    batch = token_batch(
+        pa.array([p for p, _, _, _ in rows], pa.string()),
+        pa.array([s for _, s, _, _ in rows], pa.int32()),
+        pa.array([e for _, _, _, e in rows], pa.string()),
+        raw,
         texts,
         [count_words(t) for t in texts],
-        pa.array([ids for _, _, ids in rows], pa.list_(pa.int32())),
+        pa.array([ids for _, _, ids, _ in rows], pa.list_(pa.int32())),
     )
+    return batch, raw
 
 
 def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path) -> dict:
-    """Rebuild an output directory (shards, codebook, manifest) from a glyph file."""
+    """Rebuild an output directory (shards, codebook, manifest) from a glyph file;
+    returns the manifest's totals."""
     glyph_path, out_dir = Path(glyph_path), Path(out_dir)
     try:
         fh = open(glyph_path, encoding="utf-8", newline="\n")
     except OSError as err:
         raise LtmcError(f"{glyph_path}: cannot read ({err.strerror})", ExitCode.USAGE) from None
-    with fh, shards.claimed(out_dir, [glyph_path]):
+    with fh, claimed(out_dir, [glyph_path]):
         try:
             header, documents, rows = parse_glyph_file(fh, str(glyph_path))
             if header.get("codebook") not in (None, codebook.fingerprint):
@@ -181,53 +185,55 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
                     f"{glyph_path}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
                     ExitCode.DATA,
                 )
-            return shards.write_output(out_dir, codebook, partial(_write_shards, glyph_path, codebook, documents, rows))
+            return write_output(out_dir, codebook, partial(_write_shards, glyph_path, codebook, documents, rows))
         except UnicodeDecodeError as err:
             raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
 
 
 def _write_shards(glyph_path: Path, codebook: Codebook, documents: list[dict], rows, into: Path) -> tuple[list[dict], list[dict]]:
-    """The shards of the glyph file's ``rows``, written into ``into``; its documents' entries."""
-    shard_list, pending = [], []
-    digests: dict[str, hashlib._Hash] = {}
+    """The glyph file's rows as shards in ``into``; the documents' manifest entries and the shard list."""
+    cutter = ShardCutter(into)
+    counts = _write_rows(_with_encodings(rows, documents), codebook, cutter)
+    shard_list = cutter.close()
+    return [_document_entry(doc, counts.get(doc["path"]), glyph_path) for doc in documents], shard_list
+
+
+def _with_encodings(rows: Iterator[tuple[str, int, list[int]]], documents: list[dict]) -> Iterator[tuple[str, int, list[int], str]]:
+    """Each row with its document's encoding: that of the document line read last
+    when the document's first row is (the parser reads lazily)."""
     encodings: dict[str, str] = {}
-    counts: dict[str, dict] = {}
-
-    def flush() -> None:
-        name = shards.shard_name(len(shard_list))
-        batch = token_rows(pending, encodings, codebook)
-        digest = shards.write_shard(into / name, pa.Table.from_batches([batch]))
-        shard_list.append({"file": name, "rows": batch.num_rows, "tokens": len(batch.column("ids").values), "sha256": digest})
-        pending.clear()
-
     for path, scene, ids in rows:
         if path not in encodings:
             encodings[path] = documents[-1]["encoding"]
-            digests[path] = hashlib.sha256()
-            counts[path] = {"scenes": 0, "tokens": 0, "bytes": 0}
-        data = encode_text(codebook.decode(ids), encodings[path])
-        digests[path].update(data)
-        c = counts[path]
-        c["scenes"] += 1
-        c["tokens"] += len(ids)
-        c["bytes"] += len(data)
-        pending.append((path, scene, ids))
-        if len(pending) >= _SHARD_ROWS:
-            flush()
-    if pending or not shard_list:
-        flush()
-    entries = []
-    for doc in documents:
-        path = doc["path"]
-        c = counts.get(path, {"scenes": 0, "tokens": 0, "bytes": 0})
-        sha = digests[path].hexdigest() if path in digests else hashlib.sha256(b"").hexdigest()
-        if "sha256" in doc and doc["sha256"] != sha:
-            raise LtmcError(f"{glyph_path}: document {path!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
-        entry = {"path": path, "bytes": c["bytes"], "sha256": sha, "encoding": doc.get("encoding", "utf-8"), "scenes": c["scenes"], "tokens": c["tokens"]}
-        if "name_encoding" in doc:
-            entry["name_encoding"] = doc["name_encoding"]
-        entries.append(entry | {"encoded_bytes": c["bytes"]})
-    return entries, shard_list
+        yield path, scene, ids, encodings[path]
+
+
+def _write_rows(rows: Iterator[tuple[str, int, list[int], str]], codebook: Codebook, cutter: ShardCutter) -> dict[str, dict]:
+    """Hand the rows, as token batches, to ``cutter``; returns per document its
+    scenes, tokens, bytes and the running sha256 of its bytes."""
+    counts: dict[str, dict] = {}
+    for chunk in iter(lambda: list(islice(rows, BATCH_SCENES)), []):
+        batch, raw = token_rows(chunk, codebook)
+        for (path, _, ids, _), data in zip(chunk, raw):
+            c = counts.setdefault(path, {"scenes": 0, "tokens": 0, "bytes": 0, "sha256": hashlib.sha256()})
+            c["scenes"] += 1
+            c["tokens"] += len(ids)
+            c["bytes"] += len(data)
+            c["sha256"].update(data)
+        cutter.write(batch)
+    return counts
+
+
+def _document_entry(doc: dict, counted: dict | None, glyph_path: Path) -> dict:
+    """The manifest entry of a document of the glyph file, checked against the sha256 its header records."""
+    counted = counted or {"scenes": 0, "tokens": 0, "bytes": 0, "sha256": hashlib.sha256()}
+    sha = counted["sha256"].hexdigest()
+    if "sha256" in doc and doc["sha256"] != sha:
+        raise LtmcError(f"{glyph_path}: document {doc['path']!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
+    entry = {"path": doc["path"], "encoding": doc.get("encoding", "utf-8"), **counted, "sha256": sha}
+    if "name_encoding" in doc:  # a file name that was not UTF-8 (see sources.recorded_name)
+        entry["name_encoding"] = doc["name_encoding"]
+    return entry
 
 
 def token_pieces(book: Codebook, text: str) -> list[dict]:

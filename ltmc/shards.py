@@ -1,4 +1,5 @@
-"""The output directory: Parquet shards of token rows, the codebook, a manifest.
+"""The output directory: Parquet shards of token rows, the codebook, a manifest;
+its names and format, and reading it back, checked (writing it: ``ltmc.shard_writer``).
 
     OUT_DIR/
       manifest.json          format, version, codebook fingerprint, inputs, shards
@@ -9,11 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +21,6 @@ import pyarrow.parquet as pq
 
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STAGING_PREFIX, claim_folder, fsync_folder, locked, os_error, write_atomic
 from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name
 from ltmc.stages import TOKEN_SCHEMA
 
@@ -39,9 +34,8 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
 
-_VERSION_KEY = b"ltmc-shards-version"
+VERSION_KEY = b"ltmc-shards-version"
 READ_BATCH_ROWS = 256  # scenes per batch read back: bounds the memory of decode and stats
-ROW_GROUP_ROWS = 1024  # scenes per Parquet row group
 
 
 def count_tokens(rows: pa.RecordBatch | pa.Table) -> int:
@@ -52,140 +46,12 @@ def count_tokens(rows: pa.RecordBatch | pa.Table) -> int:
     return sum(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py() for chunk in chunks)
 
 
-class ShardWriter:
-    """One shard, compressed row group by row group as its rows arrive, so that the
-    writing keeps pace with the encoder instead of waiting for the whole shard.
-    The file depends only on the rows, not on how they were batched; ``close``
-    writes it atomically and returns its sha256."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.rows = 0
-        self.tokens = 0
-        self._sink = io.BytesIO()
-        schema = TOKEN_SCHEMA.with_metadata({_VERSION_KEY: str(VERSION).encode()})
-        # zstd level 1: as small as the default level 3 on token ids, and 30% faster.
-        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd", compression_level=1)
-        self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
-
-    def write(self, rows: pa.RecordBatch | pa.Table) -> None:
-        self._pending.extend(rows.to_batches() if isinstance(rows, pa.Table) else [rows])
-        self._pending_rows += rows.num_rows
-        self.rows += rows.num_rows
-        self.tokens += count_tokens(rows)
-        while self._pending_rows >= ROW_GROUP_ROWS:
-            self._flush(ROW_GROUP_ROWS)
-
-    def _flush(self, rows: int) -> None:
-        table = pa.Table.from_batches(self._pending, schema=TOKEN_SCHEMA)
-        self._writer.write_table(table.slice(0, rows).combine_chunks(), row_group_size=ROW_GROUP_ROWS)
-        rest = table.slice(rows)
-        self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
-
-    def close(self) -> str:
-        if self._pending_rows:
-            self._flush(self._pending_rows)
-        self._writer.close()
-        data = self._sink.getvalue()
-        write_atomic(self.path, data)
-        return hashlib.sha256(data).hexdigest()
-
-
-def write_shard(path: Path, table: pa.Table) -> str:
-    """Write one shard of token rows atomically; return its sha256."""
-    writer = ShardWriter(path)
-    writer.write(table)
-    return writer.close()
-
-
 def shard_intact(root: Path, shard: dict) -> bool:
     """Whether the shard file is there with the checksum the manifest gives it."""
     try:
         return hashlib.sha256((root / shard["file"]).read_bytes()).hexdigest() == shard["sha256"]
     except OSError:
         return False
-
-
-# An encode builds its output in a hidden folder inside OUT_DIR and moves the files into
-# place only when all are written: until then the previous output stays whole and usable,
-# and a killed encode leaves nothing under a final name. Its workers' spool is in there too.
-# What encodes of earlier versions left when killed: temporaries beside the shards.
-_OLD_LEFTOVERS = (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp", ".spool-*")
-
-
-def _is_output(folder: Path) -> bool:
-    """Whether ltmc wrote ``folder``: an ltmc manifest, or what a killed encode left."""
-    if any(folder.glob(STAGING_PREFIX + "*")):
-        return True
-    try:
-        manifest = orjson.loads((folder / MANIFEST).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
-
-
-@contextmanager
-def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()) -> Iterator[None]:
-    """Hold ``out_dir`` for writing: refused if ltmc did not write it, or if it is inside
-    an input (or holds one), or if another encode is writing it; what a killed encode
-    left in it is removed."""
-    claim_folder(out_dir, _is_output, inputs)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise os_error(err, out_dir) from None
-    with locked(out_dir, f"{out_dir}: another ltmc is writing this output now; wait for it to finish, or choose another -o"):
-        for pattern in (STAGING_PREFIX + "*", *_OLD_LEFTOVERS):
-            for stale in out_dir.glob(pattern):
-                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
-        yield
-
-
-def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path], tuple[list[dict], list[dict]]]) -> dict:
-    """The order every writer follows, in a claimed ``out_dir``: the codebook, the shards
-    (``write_shards(folder)`` writes them into ``folder`` and returns the document
-    entries and the shard list), the manifest, all in a staging folder; then the files
-    are moved into place, the manifest last. Returns the manifest's totals."""
-    try:
-        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out_dir) as folder:
-            staging = Path(folder)
-            codebook.save(staging / CODEBOOK)
-            documents, shard_list = write_shards(staging)
-            for doc in documents:
-                if doc.pop("encoded_bytes") != doc["bytes"]:
-                    raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
-            totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
-            manifest = {
-                "format": FORMAT,
-                "version": VERSION,
-                "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-                "documents": documents,
-                "shards": shard_list,
-                "totals": totals,
-            }
-            write_atomic(staging / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-            _publish(staging, out_dir, [s["file"] for s in shard_list])
-        return totals
-    except OSError as err:
-        raise os_error(err, out_dir) from None
-
-
-def _publish(staging: Path, out_dir: Path, files: list[str]) -> None:
-    """Move a complete output from ``staging`` into ``out_dir``: the old manifest goes
-    first (a kill in these few renames leaves no manifest, so nothing looks complete),
-    the new one last; then the shards only the old manifest listed."""
-    try:
-        old = orjson.loads((out_dir / MANIFEST).read_bytes())
-        old_files = {s["file"] for s in old["shards"] if isinstance(s, dict) and isinstance(s.get("file"), str) and PurePosixPath(s["file"]).name == s["file"]}
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-        old_files = {p.name for p in out_dir.glob("shard-*.parquet")}  # an interrupted output: its shards are ltmc's
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    for name in (CODEBOOK, *files, MANIFEST):
-        os.replace(staging / name, out_dir / name)
-    fsync_folder(out_dir)
-    for name in old_files - set(files):
-        (out_dir / name).unlink(missing_ok=True)
 
 
 @dataclass
@@ -332,7 +198,7 @@ def _check_manifest(manifest: dict, where: Path) -> None:
 
 def _check_shard(schema: pa.Schema, num_rows: int, shard: dict, columns: list[str] | None, path: Path) -> None:
     """Refuse a shard of a newer format, with other columns, or other rows than the manifest says."""
-    version = (schema.metadata or {}).get(_VERSION_KEY, b"1")
+    version = (schema.metadata or {}).get(VERSION_KEY, b"1")
     if not version.isdigit() or int(version) > VERSION:
         raise LtmcError(f"{path}: shard format version {version.decode(errors='replace')} is newer than this ltmc reads ({VERSION}); upgrade ltmc", ExitCode.DATA)
     for name in columns or TOKEN_SCHEMA.names:

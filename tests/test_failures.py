@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ltmc import runner, shards
+from ltmc import inputs, restore, shard_writer, shards
 from ltmc.cli import app
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode
@@ -329,7 +329,7 @@ def test_long_file_without_newline(cli, tmp_path):
 
 def _after_sniff(monkeypatch, target: Path, act) -> None:
     """Run ``act`` right after ltmc has sniffed ``target`` and before it reads it again."""
-    real_sniff = runner.sniff
+    real_sniff = inputs.sniff
 
     def sniff_then_act(source):
         sniffed = real_sniff(source)
@@ -337,7 +337,7 @@ def _after_sniff(monkeypatch, target: Path, act) -> None:
             act()
         return sniffed
 
-    monkeypatch.setattr(runner, "sniff", sniff_then_act)
+    monkeypatch.setattr(inputs, "sniff", sniff_then_act)
 
 
 def test_file_that_vanishes_while_it_is_read(cli, books, tmp_path, monkeypatch):
@@ -493,7 +493,7 @@ def _add_doc_without_rows_consistently(m):
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_disk_full_while_joining_a_document_that_spans_row_groups(cli, tmp_path, monkeypatch, workers):
-    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 1)  # every scene a row group of its own
+    monkeypatch.setattr(shard_writer, "ROW_GROUP_ROWS", 1)  # every scene a row group of its own
     books = tmp_path / "in"
     books.mkdir()
     (books / "long.txt").write_text("\n\n".join(SAMPLE_TEXTS * 3), encoding="utf-8")
@@ -613,7 +613,7 @@ def test_rerun_after_a_damaged_shard_reencodes(cli, books, encoded, tmp_path):
 def test_leftovers_of_a_killed_encode_are_cleaned_by_the_rerun(cli, books, encoded, tmp_path):
     clean = files_of(encoded)
     # What a kill -9 leaves: a staging folder with part of a new output ...
-    staging = encoded / f"{shards.STAGING_PREFIX}k3j4h5"
+    staging = encoded / f"{STAGING_PREFIX}k3j4h5"
     (staging / ".spool-x1").mkdir(parents=True)
     (staging / ".spool-x1" / "rows.arrow").write_bytes(b"rows")
     (staging / ".shard-00001.parquet.k3j4h5.tmp").write_bytes(b"half a shard")
@@ -681,7 +681,7 @@ def _synthetic_corpus(root: Path, megabytes: float) -> Path:
 # ``ltmc encode`` itself (the same entry point as the ``ltmc`` script), with shards of 1024
 # scenes instead of 16 384 so that a few megabytes make several shards and the kill lands
 # between them, with whole shards already written and more to come.
-_LTMC_SMALL_SHARDS = "import ltmc.runner as r; r.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+_LTMC_SMALL_SHARDS = "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
 
 
 def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ltmc import runner, shards
+from ltmc import inputs, pipeline, restore, shard_writer, shards, stages
+from ltmc.engines import local
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 
@@ -41,9 +42,9 @@ def corpus(tmp_path, write_tree):
 @pytest.fixture
 def small_shards(monkeypatch):
     """Small batches, shards and tasks, so a tiny corpus spans several of each."""
-    monkeypatch.setattr(runner, "BATCH_SCENES", 2)
-    monkeypatch.setattr(runner, "SHARD_SCENES", 5)
-    monkeypatch.setattr(runner, "TASK_BYTES", 200)  # tasks of one file and of several
+    monkeypatch.setattr(stages, "BATCH_SCENES", 2)
+    monkeypatch.setattr(shard_writer, "SHARD_SCENES", 5)
+    monkeypatch.setattr(local, "TASK_BYTES", 200)  # tasks of one file and of several
 
 
 def _files(root):
@@ -55,12 +56,12 @@ def _files(root):
 
 def test_encode_decode_round_trip(corpus, tmp_path, codebook, read_tree):
     out = tmp_path / "out"
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert not result.failures
     assert result.documents == len(TREE)
     assert result.bytes == sum(len(b) for b in TREE.values())
     restored = tmp_path / "restored"
-    decoded = runner.decode_corpus(out, restored)
+    decoded = restore.decode_corpus(out, restored)
     assert decoded.mismatches == []
     assert decoded.documents == len(TREE)
     assert decoded.bytes == result.bytes
@@ -69,25 +70,25 @@ def test_encode_decode_round_trip(corpus, tmp_path, codebook, read_tree):
 
 def test_round_trip_with_a_codebook_mined_from_the_input(corpus, tmp_path, read_tree):
     out = tmp_path / "out"
-    result = runner.encode_corpus([str(corpus)], out, vocab_size=1024)
+    result = pipeline.encode_corpus([str(corpus)], out, vocab_size=1024)
     assert result.mining is not None and result.mining.vocab_size <= 1024
-    runner.decode_corpus(out, tmp_path / "restored")
+    restore.decode_corpus(out, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == TREE
 
 
 def test_round_trip_across_many_shards(corpus, tmp_path, codebook, read_tree, small_shards):
     out = tmp_path / "out"
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     assert len(manifest["shards"]) > 2
     assert sum(s["rows"] for s in manifest["shards"]) == result.scenes
-    runner.decode_corpus(out, tmp_path / "restored", workers=2)
+    restore.decode_corpus(out, tmp_path / "restored", workers=2)
     assert read_tree(tmp_path / "restored") == TREE
 
 
 def test_manifest_describes_the_inputs(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     assert manifest["format"] == shards.FORMAT
     assert manifest["codebook"]["fingerprint"] == codebook.fingerprint
@@ -109,8 +110,8 @@ def test_invalid_utf8_bytes_round_trip(tmp_path, codebook, write_tree, read_tree
         "truncated_euro.txt": b"price \xe2\x82 and \xc0\xaf overlong\n",
     }
     corpus = write_tree(tmp_path / "corpus", files)
-    runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
-    decoded = runner.decode_corpus(tmp_path / "out", tmp_path / "restored")
+    pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook)
+    decoded = restore.decode_corpus(tmp_path / "out", tmp_path / "restored")
     assert decoded.mismatches == []
     assert read_tree(tmp_path / "restored") == files
 
@@ -119,23 +120,23 @@ def test_mining_survives_repeated_stray_bytes(tmp_path, write_tree):
     # The same invalid byte pair many times: a frequent "piece" of surrogates.
     data = ("слово ".encode("utf-8") + b"\x98\x98 ") * 50
     corpus = write_tree(tmp_path / "corpus", {"stray.txt": data})
-    book, _report, failures = runner.mine_corpus([str(corpus)], 600)
+    book, _report, failures = pipeline.mine_corpus([str(corpus)], 600)
     assert not failures
     assert book.decode_bytes(book.encode(data.decode("utf-8", "surrogateescape"))) == data
 
 
 def test_empty_inputs_only(tmp_path, codebook, write_tree, read_tree):
     corpus = write_tree(tmp_path / "corpus", {"a.txt": b"", "b/c.txt": b""})
-    result = runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
+    result = pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook)
     assert (result.documents, result.scenes, result.tokens) == (2, 0, 0)
-    runner.decode_corpus(tmp_path / "out", tmp_path / "restored")
+    restore.decode_corpus(tmp_path / "out", tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == {"a.txt": b"", "b/c.txt": b""}
 
 
 def test_files_named_one_by_one(tmp_path, codebook, write_tree, read_tree):
     corpus = write_tree(tmp_path / "corpus", {"x/one.txt": "один".encode(), "y/two.txt": "два".encode()})
-    runner.encode_corpus([str(corpus / "x" / "one.txt"), str(corpus / "y" / "two.txt")], tmp_path / "out", codebook)
-    runner.decode_corpus(tmp_path / "out", tmp_path / "restored")
+    pipeline.encode_corpus([str(corpus / "x" / "one.txt"), str(corpus / "y" / "two.txt")], tmp_path / "out", codebook)
+    restore.decode_corpus(tmp_path / "out", tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == {"one.txt": "один".encode(), "two.txt": "два".encode()}
 
 
@@ -143,16 +144,16 @@ def test_files_named_one_by_one(tmp_path, codebook, write_tree, read_tree):
 
 
 def test_two_encodes_are_byte_identical(corpus, tmp_path, codebook, small_shards):
-    runner.encode_corpus([str(corpus)], tmp_path / "one", codebook)
-    runner.encode_corpus([str(corpus)], tmp_path / "two", codebook)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "one", codebook)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "two", codebook)
     first, second = _files(tmp_path / "one"), _files(tmp_path / "two")
     assert any(name.startswith("shard-") for name in first)
     assert first == second
 
 
 def test_workers_do_not_change_the_shards(corpus, tmp_path, codebook, small_shards):
-    runner.encode_corpus([str(corpus)], tmp_path / "serial", codebook, workers=1)
-    runner.encode_corpus([str(corpus)], tmp_path / "parallel", codebook, workers=2)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "serial", codebook, workers=1)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "parallel", codebook, workers=2)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
     # the workers' spool folder is gone too (_files lists files only)
     assert sorted(p.name for p in (tmp_path / "parallel").iterdir()) == sorted(p.name for p in (tmp_path / "serial").iterdir())
@@ -160,17 +161,17 @@ def test_workers_do_not_change_the_shards(corpus, tmp_path, codebook, small_shar
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_big_inputs_cut_here_give_the_shards_of_whole_inputs_read_by_workers(corpus, tmp_path, codebook, small_shards, monkeypatch, workers):
-    runner.encode_corpus([str(corpus)], tmp_path / "whole", codebook, workers=workers)
-    monkeypatch.setattr(runner, "WHOLE_INPUT_BYTES", 64)  # most inputs are now cut by the parent
+    pipeline.encode_corpus([str(corpus)], tmp_path / "whole", codebook, workers=workers)
+    monkeypatch.setattr(local, "WHOLE_INPUT_BYTES", 64)  # most inputs are now cut by the parent
     assert sum(len(data) > 64 for data in TREE.values()) >= 2
-    runner.encode_corpus([str(corpus)], tmp_path / "cut", codebook, workers=workers)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "cut", codebook, workers=workers)
     assert _files(tmp_path / "whole") == _files(tmp_path / "cut")
 
 
 def test_tasks_group_consecutive_small_inputs_up_to_a_size():
-    groups = list(runner._grouped([5, 1, 2, 9, 1, 1], lambda n: n, 6))
+    groups = list(local.grouped([5, 1, 2, 9, 1, 1], lambda n: n, 6))
     assert groups == [[5, 1], [2, 9], [1, 1]]
-    assert list(runner._grouped([], lambda n: n, 6)) == []
+    assert list(local.grouped([], lambda n: n, 6)) == []
 
 
 def _collector_settings(_item) -> tuple:
@@ -181,13 +182,13 @@ def _collector_settings(_item) -> tuple:
 
 def test_pool_workers_keep_rare_collections_for_their_whole_life():
     # Set once when a worker starts, they must still hold when its tasks run.
-    thresholds = set(runner.map_ordered(_collector_settings, range(8), workers=2))
-    assert thresholds == {runner.GC_THRESHOLD}
+    thresholds = set(local.map_ordered(_collector_settings, range(8), workers=2))
+    assert thresholds == {local.GC_THRESHOLD}
 
 
 def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, monkeypatch):
     target = next(p for p in sorted(corpus.rglob("*")) if p.is_file() and p.stat().st_size > 0)
-    real_sniff = runner.sniff
+    real_sniff = inputs.sniff
 
     def sniff_then_change(source):
         sniffed = real_sniff(source)
@@ -195,27 +196,27 @@ def test_an_error_in_a_worker_keeps_its_exit_code(corpus, tmp_path, codebook, mo
             target.write_bytes(target.read_bytes()[::-1])  # same size, other bytes
         return sniffed
 
-    monkeypatch.setattr(runner, "sniff", sniff_then_change)
+    monkeypatch.setattr(inputs, "sniff", sniff_then_change)
     with pytest.raises(LtmcError) as info:
-        runner.encode_corpus([str(corpus)], tmp_path / "out", codebook, workers=2)
+        pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook, workers=2)
     assert info.value.exit_code == ExitCode.DATA
     assert "changed while it was read" in str(info.value)
 
 
 def test_decode_on_threads_restores_the_same_files(corpus, tmp_path, codebook, small_shards, read_tree):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     for workers in (1, 2, 3):
-        result = runner.decode_corpus(out, tmp_path / f"restored-{workers}", workers=workers)
+        result = restore.decode_corpus(out, tmp_path / f"restored-{workers}", workers=workers)
         assert result.mismatches == [] and result.documents == len(TREE)
         assert read_tree(tmp_path / f"restored-{workers}") == TREE
-        checked = runner.decode_corpus(out, None, verify=True, workers=workers)
+        checked = restore.decode_corpus(out, None, verify=True, workers=workers)
         assert checked.checked == result.checked
 
 
 def test_mined_codebook_is_deterministic(corpus, tmp_path):
-    runner.encode_corpus([str(corpus)], tmp_path / "one", vocab_size=800)
-    runner.encode_corpus([str(corpus)], tmp_path / "two", vocab_size=800)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "one", vocab_size=800)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "two", vocab_size=800)
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
 
 
@@ -224,55 +225,55 @@ def test_mined_codebook_is_deterministic(corpus, tmp_path):
 
 def test_rerun_is_up_to_date(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    first = runner.encode_corpus([str(corpus)], out, codebook)
+    first = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert not first.up_to_date
     before = _files(out)
-    again = runner.encode_corpus([str(corpus)], out, codebook)
+    again = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert again.up_to_date
     assert _files(out) == before
 
 
 def test_force_re_encodes(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
-    forced = runner.encode_corpus([str(corpus)], out, codebook, force=True)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
+    forced = pipeline.encode_corpus([str(corpus)], out, codebook, force=True)
     assert not forced.up_to_date
     assert forced.documents == len(TREE)
 
 
 def test_changed_input_re_encodes(corpus, tmp_path, codebook, read_tree):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     (corpus / "latin" / "ascii.txt").write_bytes("изменённый файл\n".encode())
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert not result.up_to_date
-    runner.decode_corpus(out, tmp_path / "restored")
+    restore.decode_corpus(out, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == read_tree(corpus)
 
 
 def test_added_file_re_encodes(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     (corpus / "new.txt").write_bytes("новый файл\n".encode())
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert not result.up_to_date
     assert result.documents == len(TREE) + 1
 
 
 def test_other_codebook_re_encodes(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     other = Codebook.from_entries([("word", " другой")])
-    assert not runner.encode_corpus([str(corpus)], out, other).up_to_date
+    assert not pipeline.encode_corpus([str(corpus)], out, other).up_to_date
     assert Codebook.load(out / shards.CODEBOOK).fingerprint == other.fingerprint
 
 
 def test_smaller_rerun_removes_stale_shards(corpus, tmp_path, codebook, small_shards):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     many = sorted(p.name for p in out.glob("shard-*.parquet"))
     assert len(many) > 1
-    runner.encode_corpus([str(corpus / "bom.txt")], out, codebook)
+    pipeline.encode_corpus([str(corpus / "bom.txt")], out, codebook)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     assert sorted(p.name for p in out.glob("shard-*.parquet")) == [s["file"] for s in manifest["shards"]]
     assert not list(out.glob(".*tmp"))
@@ -283,8 +284,8 @@ def test_smaller_rerun_removes_stale_shards(corpus, tmp_path, codebook, small_sh
 
 def test_decode_to_stdout(corpus, tmp_path, codebook, capsysbinary):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
-    result = runner.decode_corpus(out, "-")
+    pipeline.encode_corpus([str(corpus)], out, codebook)
+    result = restore.decode_corpus(out, "-")
     assert result.mismatches == []
     captured = capsysbinary.readouterr().out
     assert captured == b"".join(TREE[name] for name in sorted(TREE))
@@ -292,10 +293,10 @@ def test_decode_to_stdout(corpus, tmp_path, codebook, capsysbinary):
 
 def test_verify_writes_nothing_and_checks_everything(corpus, tmp_path, codebook, monkeypatch):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     before = _files(out)
     monkeypatch.chdir(tmp_path)
-    result = runner.decode_corpus(out, None, verify=True)
+    result = restore.decode_corpus(out, None, verify=True)
     assert result.mismatches == []
     assert sorted(name for name, ok in result.checked if ok) == sorted(TREE)
     assert _files(out) == before
@@ -306,21 +307,21 @@ def test_verify_writes_nothing_and_checks_everything(corpus, tmp_path, codebook,
 def test_documents_that_span_row_groups_are_joined_in_order(corpus, tmp_path, codebook, monkeypatch, capsysbinary, workers):
     # One scene a row group: every document of several scenes is joined by the
     # joiner's thread, between documents that the decoding threads finish alone.
-    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 1)
+    monkeypatch.setattr(shard_writer, "ROW_GROUP_ROWS", 1)
     (corpus / "long.txt").write_text("\n\n".join(f"Абзац {i}: " + "слово " * 60 for i in range(6)), encoding="utf-8")
     expected = {**TREE, "long.txt": (corpus / "long.txt").read_bytes()}
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     assert max(d["scenes"] for d in manifest["documents"]) > 2  # the test needs documents that span row groups
 
-    restored = runner.decode_corpus(out, tmp_path / "restored", workers=workers)
+    restored = restore.decode_corpus(out, tmp_path / "restored", workers=workers)
     assert restored.mismatches == [] and _files(tmp_path / "restored") == expected
     assert [name for name, _ in restored.checked] == [d["path"] for d in manifest["documents"] if d["scenes"]] + [d["path"] for d in manifest["documents"] if not d["scenes"]]
     capsysbinary.readouterr()
-    assert runner.decode_corpus(out, "-", workers=workers).mismatches == []
+    assert restore.decode_corpus(out, "-", workers=workers).mismatches == []
     assert capsysbinary.readouterr().out == b"".join(expected[name] for name in sorted(expected))
-    verified = runner.decode_corpus(out, None, verify=True, workers=workers)
+    verified = restore.decode_corpus(out, None, verify=True, workers=workers)
     assert verified.checked == restored.checked and all(ok for _, ok in verified.checked)
 
 
@@ -329,7 +330,7 @@ def test_rows_after_a_whole_document_in_the_next_row_group_are_a_mismatch(corpus
     # A decoding thread takes a run of the manifest's size for the whole document;
     # a copy of its row in the next row group must still fail the document's check.
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     table = pq.read_table(out / shards.shard_name(0))
     paths = table.column("path").to_pylist()
     row = paths.index("bom.txt")
@@ -342,66 +343,66 @@ def test_rows_after_a_whole_document_in_the_next_row_group_are_a_mismatch(corpus
     manifest["shards"][0].update(sha256=hashlib.sha256(sink.getvalue()).hexdigest(), rows=table.num_rows)
     next(d for d in manifest["documents"] if d["path"] == "bom.txt")["scenes"] += 1
     (out / shards.MANIFEST).write_bytes(orjson.dumps(manifest))
-    result = runner.decode_corpus(out, None if verify else tmp_path / "restored", verify=verify, workers=2)
+    result = restore.decode_corpus(out, None if verify else tmp_path / "restored", verify=verify, workers=2)
     assert result.mismatches == ["bom.txt"]
     assert sorted(name for name, ok in result.checked if ok) == sorted(set(TREE) - {"bom.txt"})
 
 
 def test_tampered_shard_is_a_data_error(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     shard = out / shards.shard_name(0)
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(out, tmp_path / "restored")
+        restore.decode_corpus(out, tmp_path / "restored")
     assert info.value.exit_code == ExitCode.DATA
 
 
 def test_missing_shard_is_a_data_error(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     (out / shards.shard_name(0)).unlink()
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(out, None, verify=True)
+        restore.decode_corpus(out, None, verify=True)
     assert info.value.exit_code == ExitCode.DATA
 
 
 def test_missing_manifest_is_a_data_error(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     (out / shards.MANIFEST).unlink()
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(out, tmp_path / "restored")
+        restore.decode_corpus(out, tmp_path / "restored")
     assert info.value.exit_code == ExitCode.DATA
 
 
 def test_newer_manifest_is_a_data_error(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     manifest["version"] = shards.VERSION + 1
     (out / shards.MANIFEST).write_bytes(orjson.dumps(manifest))
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(out, tmp_path / "restored")
+        restore.decode_corpus(out, tmp_path / "restored")
     assert info.value.exit_code == ExitCode.DATA
     assert "newer" in str(info.value)
 
 
 def test_wrong_codebook_is_a_data_error(corpus, tmp_path, codebook):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     other = tmp_path / "other.json"
     Codebook.from_entries([("word", " другой")]).save(other)
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(out, tmp_path / "restored", codebook_path=other)
+        restore.decode_corpus(out, tmp_path / "restored", codebook_path=other)
     assert info.value.exit_code == ExitCode.DATA
 
 
 def test_decode_of_a_missing_directory_is_a_usage_error(tmp_path):
     with pytest.raises(LtmcError) as info:
-        runner.decode_corpus(tmp_path / "nothing", tmp_path / "restored")
+        restore.decode_corpus(tmp_path / "nothing", tmp_path / "restored")
     assert info.value.exit_code == ExitCode.USAGE
 
 
@@ -418,20 +419,20 @@ def test_unsafe_document_path_is_refused():
 
 def test_binary_input_is_skipped_unless_strict(tmp_path, codebook, write_tree, read_tree):
     corpus = write_tree(tmp_path / "corpus", {"good.txt": "хорошо".encode(), "bad.bin": b"\x00\x01\x02"})
-    result = runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
+    result = pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook)
     assert [f.label for f in result.failures] == [str(corpus / "bad.bin")]
     assert result.documents == 1
-    runner.decode_corpus(tmp_path / "out", tmp_path / "restored")
+    restore.decode_corpus(tmp_path / "out", tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == {"good.txt": "хорошо".encode()}
     with pytest.raises(LtmcError) as info:
-        runner.encode_corpus([str(corpus)], tmp_path / "strict", codebook, strict=True)
+        pipeline.encode_corpus([str(corpus)], tmp_path / "strict", codebook, strict=True)
     assert info.value.exit_code == ExitCode.DATA
 
 
 def test_no_readable_input_is_a_usage_error(tmp_path, codebook, write_tree):
     corpus = write_tree(tmp_path / "corpus", {"bad.bin": b"\x00"})
     with pytest.raises(LtmcError) as info:
-        runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
+        pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook)
     assert info.value.exit_code == ExitCode.USAGE
 
 
@@ -439,13 +440,13 @@ def test_output_that_is_a_file_is_an_io_error(corpus, tmp_path, codebook):
     blocker = tmp_path / "blocker"
     blocker.write_bytes(b"")
     with pytest.raises(LtmcError) as info:
-        runner.encode_corpus([str(corpus)], blocker, codebook)
+        pipeline.encode_corpus([str(corpus)], blocker, codebook)
     assert info.value.exit_code == ExitCode.IO
 
 
 def test_progress_reports_every_input_byte(corpus, tmp_path, codebook):
     seen = []
-    runner.encode_corpus([str(corpus)], tmp_path / "out", codebook, progress=seen.append)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook, progress=seen.append)
     assert sum(seen) == sum(len(b) for b in TREE.values())
 
 
@@ -453,7 +454,7 @@ def test_progress_reports_every_input_byte(corpus, tmp_path, codebook):
 
 
 def test_mine_corpus_respects_the_budget(corpus):
-    book, report, failures = runner.mine_corpus([str(corpus)], 700)
+    book, report, failures = pipeline.mine_corpus([str(corpus)], 700)
     assert not failures
     assert len(book) <= 700 and report.vocab_size == len(book) and report.budget == 700
     assert sum(report.kinds.values()) == len(book)
@@ -461,7 +462,7 @@ def test_mine_corpus_respects_the_budget(corpus):
 
 def test_morph_corpus_counts_forms(tmp_path, write_tree):
     corpus = write_tree(tmp_path / "corpus", {"a.txt": "кот кот кот собака собака дом\n".encode()})
-    table, failures = runner.morph_corpus([str(corpus)])
+    table, failures = pipeline.morph_corpus([str(corpus)])
     assert not failures
     rows = table.to_pylist()
     assert [(r["form"], r["count"]) for r in rows] == [("кот", 3), ("собака", 2), ("дом", 1)]
@@ -470,19 +471,19 @@ def test_morph_corpus_counts_forms(tmp_path, write_tree):
 
 def test_rerun_repairs_a_damaged_shard(corpus, tmp_path, codebook, read_tree):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     shard = out / shards.shard_name(0)
     shard.write_bytes(shard.read_bytes()[:-10])
-    again = runner.encode_corpus([str(corpus)], out, codebook)
+    again = pipeline.encode_corpus([str(corpus)], out, codebook)
     assert not again.up_to_date
-    runner.decode_corpus(out, tmp_path / "restored")
+    restore.decode_corpus(out, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == TREE
 
 
 def test_rerun_repairs_a_missing_codebook(corpus, tmp_path, codebook, read_tree):
     out = tmp_path / "out"
-    runner.encode_corpus([str(corpus)], out, codebook)
+    pipeline.encode_corpus([str(corpus)], out, codebook)
     (out / shards.CODEBOOK).unlink()
-    assert not runner.encode_corpus([str(corpus)], out, codebook).up_to_date
-    runner.decode_corpus(out, tmp_path / "restored")
+    assert not pipeline.encode_corpus([str(corpus)], out, codebook).up_to_date
+    restore.decode_corpus(out, tmp_path / "restored")
     assert read_tree(tmp_path / "restored") == TREE
