@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ except ImportError:  # pragma: no cover - typer that uses click itself
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from ltmc import pipeline, restore  # noqa: E402
+from ltmc import pipeline, program, restore  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
 from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
@@ -62,16 +63,21 @@ class OneLineErrors(TyperGroup):
     one ``error:`` line and exit 2, as every other error does, not click's boxed panel."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_errors.NoArgsIsHelpError:
-            code = ExitCode.USAGE  # the help was printed as the error was made
-        except click_errors.ClickException as error:
-            err.print(f"[bold red]error:[/] {escape(_usage_line(error))}", highlight=False)
-            code = error.exit_code
-        except typer.Abort:
-            err.print("interrupted")
-            code = ExitCode.INTERRUPTED
+        with program.stopped_by_exception():
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except click_errors.NoArgsIsHelpError:
+                code = ExitCode.USAGE  # the help was printed as the error was made
+            except click_errors.ClickException as error:
+                err.print(f"[bold red]error:[/] {escape(_usage_line(error))}", highlight=False)
+                code = error.exit_code
+            except (typer.Abort, KeyboardInterrupt):
+                code = ExitCode.INTERRUPTED
+            if program.received is not None:  # typer made the interruption exit 130, whichever signal it was
+                err.print(program.MESSAGES[program.received], highlight=False)
+                code = 128 + program.received
+            elif code == ExitCode.INTERRUPTED:
+                err.print(program.MESSAGES[signal.SIGINT], highlight=False)
         if not isinstance(code, int):
             code = ExitCode.OK  # a command's return value is not an exit code
         if standalone_mode:
@@ -116,9 +122,6 @@ def handle_errors(command):
         except LtmcError as error:
             err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     return wrapper
 

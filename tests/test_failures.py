@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -681,7 +682,10 @@ def _synthetic_corpus(root: Path, megabytes: float) -> Path:
 # ``ltmc encode`` itself (the same entry point as the ``ltmc`` script), with shards of 1024
 # scenes instead of 16 384 so that a few megabytes make several shards and the kill lands
 # between them, with whole shards already written and more to come.
-_LTMC_SMALL_SHARDS = "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+_LTMC_SMALL_SHARDS = (
+    "from ltmc import program; program.leave_on_signals(); "
+    "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+)
 
 
 def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
@@ -723,3 +727,90 @@ def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
 
     again = subprocess.run(encode(killed), capture_output=True, text=True)
     assert again.returncode == 0 and "is up to date" in flat(again.stderr)
+
+
+# -- SIGINT and SIGTERM at many moments of a multi-worker encode -----------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` now (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# (signal, to the whole process group as a terminal's Ctrl-C does, or to ltmc alone as `kill` does)
+_STOPS = [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last_output(tmp_path):
+    corpus = tmp_path / "corpus"
+    codebook = _synthetic_corpus(corpus, 5)
+    ltmc = [sys.executable, "-c", _LTMC_SMALL_SHARDS]
+    out = tmp_path / "out"
+    encode = [*ltmc, "encode", str(corpus), "-o", str(out), "-c", str(codebook), "-w", "3", "--force"]
+    first = subprocess.run(encode, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    complete = files_of(out)
+    temp_before = set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*"))
+
+    moments = [0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0]
+    outcomes = []
+    for i, delay in enumerate(moments):
+        sig, group = _STOPS[i % len(_STOPS)]
+        proc = subprocess.Popen(encode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        seen: set[int] = set()
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= _descendants(proc.pid)
+            time.sleep(0.02)
+        if proc.poll() is not None:  # it finished first: a complete output, also fine
+            outcomes.append("done")
+            continue
+        os.killpg(proc.pid, sig) if group else os.kill(proc.pid, sig)
+        try:
+            _, stderr = proc.communicate(timeout=30)  # "a couple of seconds", with room for a loaded CI machine
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"{sig.name} after {delay} s: ltmc did not end within 30 s")
+        if proc.returncode == 0:  # the signal came after the work was done
+            outcomes.append("done")
+            assert files_of(out) == complete
+            continue
+        outcomes.append(f"{sig.name}{'-group' if group else ''}@{delay}")
+        assert proc.returncode == 128 + sig, (sig, delay, proc.returncode, stderr)
+        assert "Traceback" not in stderr, stderr
+        assert len(stderr.splitlines()) == 1, stderr
+        assert stderr.strip() == ("interrupted (SIGINT)" if sig == signal.SIGINT else "terminated (SIGTERM)")
+        time.sleep(0.2)  # the kernel reaps what ltmc killed
+        assert [pid for pid in seen if _alive(pid)] == [], "worker processes outlived ltmc"
+        assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no staging folder, no temporaries
+        assert files_of(out) == complete  # the previous complete output is still there, untouched
+        verify = subprocess.run([*ltmc, "decode", str(out), "--verify"], capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
+    assert sum(o != "done" for o in outcomes) >= 4, outcomes  # most runs were stopped mid-way
+    print("stopped:", outcomes)
+    assert set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*")) == temp_before
+
+    rerun = subprocess.run(encode, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert files_of(out) == complete
