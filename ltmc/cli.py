@@ -423,29 +423,23 @@ def show(
     """
     from rich.text import Text
 
-    import numpy as np
-
-    from ltmc import pairing
-    from ltmc.glyphs import token_pieces
+    from ltmc.show import describe
 
     if text == "-":
         text = sys.stdin.read(SHOW_LIMIT + 1)  # never more: stdin may not end
         if len(text) > SHOW_LIMIT:
             raise LtmcError(f"<stdin>: more than {SHOW_LIMIT:,} characters; show is for a passage, encode a whole text with `ltmc encode -`", ExitCode.USAGE)
-    book = Codebook.load(codebook)
-    tokens = token_pieces(book, text)
-    ids = [i for t in tokens for i in t["ids"]]
-    n_ids = len(ids)
-    n_positions = len(pairing.pair(np.asarray(ids, dtype=np.int32), pairing.tail_mask(book)))
+    shown = describe(Codebook.load(codebook), text)
     if as_json:
-        _print_json({"chars": len(text), "tokens": n_ids, "positions": n_positions, "pieces": tokens})
+        _print_json(shown)
         return
+    tokens, n_ids, n_positions = shown["pieces"], shown["tokens"], shown["positions"]
     view = Text()
     for i, t in enumerate(tokens):
-        shown = t["text"].replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")
+        visible = t["text"].replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")
         shade = "grey23" if i % 2 else "grey15"  # alternate backgrounds mark the boundaries
         style = _SHOW_STYLES.get(t["kind"], "")
-        view.append(shown, style=style if t["kind"] == "byte" else f"{style} on {shade}")
+        view.append(visible, style=style if t["kind"] == "byte" else f"{style} on {shade}")
     out.print(view, soft_wrap=True)
     legend = Text()
     counts: dict[str, int] = {}

@@ -51,7 +51,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ltmc import pairing
 from ltmc.codebook import SEPARATOR_ID

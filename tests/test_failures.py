@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ltmc import inputs, restore, shard_writer, shards
+from ltmc import inputs, shard_writer, shards
 from ltmc.cli import app
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode

@@ -48,3 +48,25 @@ def test_the_sentence_worked_by_hand_in_formats_md_runs():
     code = worked.split("```python\n", 1)[1].split("```", 1)[0]
     assert "pairing.pair" in code
     exec(compile(code, "formats.md", "exec"), {})
+
+
+def _exit_code_table(text: str) -> str:
+    start = text.index("| code | meaning |")
+    return text[start : text.index("\n\n", start)]
+
+
+def test_the_exit_code_tables_agree_with_each_other_and_the_code():
+    from ltmc.errors import ExitCode
+
+    failures = (ROOT / "docs" / "failures.md").read_text(encoding="utf-8")
+    table = _exit_code_table(README)
+    assert table == _exit_code_table(failures)
+    codes = {int(row.split("|")[1]) for row in table.splitlines()[2:]}
+    assert codes == {value for name, value in vars(ExitCode).items() if name.isupper()} | {130}
+
+
+def test_the_readme_links_only_to_docs_that_exist():
+    import re
+
+    links = set(re.findall(r"\]\((docs/[^)#]+)\)", README))
+    assert links and all((ROOT / link).is_file() for link in links), links

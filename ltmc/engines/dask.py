@@ -31,10 +31,10 @@ import pyarrow as pa
 from ltmc import shard_writer
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.inputs import Input
+from ltmc.inputs import Input, sniff_each
 from ltmc.shard_writer import ShardCutter, document_entry, plan_shards, tally
 from ltmc.shards import CODEBOOK
-from ltmc.sources import STDIN, Sniffed, Source, sniff
+from ltmc.sources import STDIN, Sniffed, Source
 from ltmc.stages import TOKEN_SCHEMA, encode_scenes
 
 PARTS_DIR = ".ltmc-parts"
@@ -66,9 +66,9 @@ class DaskEngine:
         self.client = client
 
     def sniff(self, sources: list[Source]) -> list[Sniffed | LtmcError]:
-        """One task per input; an error comes back as a value with its exit code."""
-        results = self.client.gather(self.client.map(_guarded, [sniff] * len(sources), [_absolute(s) for s in sources], pure=False))
-        return [LtmcError(r.message, r.exit_code) if isinstance(r, _TaskError) else r for r in results]
+        """One task per input, sniffed as the local engine does (an error is a value)."""
+        results = self.client.gather(self.client.map(sniff_each, [[_absolute(s)] for s in sources], pure=False))
+        return [_as_given(sniffed, source) for (sniffed,), source in zip(results, sources)]
 
     def write_shards(self, inputs: list[Input], codebook: Codebook, out_dir: Path, progress) -> tuple[list[dict], list[dict]]:
         out_dir = out_dir.absolute()
@@ -103,9 +103,9 @@ class DaskEngine:
         counts: list[dict] = [{}] * len(inputs)
         for future in as_completed(futures):
             i = index_of[future.key]
-            result = future.result()
-            if isinstance(result, _TaskError):
-                raise LtmcError(result.message, result.exit_code)
+            result = _as_given(future.result(), inputs[i].source)
+            if isinstance(result, LtmcError):
+                raise result
             counts[i] = result
             if progress:
                 progress(inputs[i].size)
@@ -113,7 +113,18 @@ class DaskEngine:
 
 
 def _absolute(source: Source) -> Source:
+    """The source as a worker finds it, whatever its working folder."""
     return dataclasses.replace(source, path=source.path.absolute())
+
+
+def _as_given(result, source: Source):
+    """A task's result; an error naming the input as the user named it, as the local
+    engine's do, not by the absolute path the worker was given."""
+    if isinstance(result, _TaskError):
+        result = LtmcError(result.message, result.exit_code)
+    if isinstance(result, LtmcError):
+        return LtmcError(str(result).replace(_absolute(source).label, source.label), result.exit_code)
+    return result
 
 
 # -- tasks (run on the workers) --------------------------------------------------------------

@@ -18,7 +18,6 @@ from ltmc import pipeline, restore, shard_writer, stages  # noqa: E402
 from ltmc.cli import app  # noqa: E402
 from ltmc.engines.dask import PARTS_DIR  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
-from ltmc.shard_writer import plan_shards  # noqa: E402
 
 
 def encode_corpus_dask(*args, **kwargs):
@@ -55,13 +54,6 @@ def corpus(tmp_path, sample_texts, write_tree):
         files[f"{'ab'[n % 2]}/book-{n}.txt"] = body.encode("utf-8")
     files["c/legacy.txt"] = "\n\n".join(sample_texts).encode("cp1251")
     return write_tree(tmp_path / "corpus", files)
-
-
-def test_plan_cuts_global_scene_ranges():
-    assert plan_shards([], 4) == [[]]
-    assert plan_shards([0, 0], 4) == [[]]
-    assert plan_shards([3, 0, 6, 2], 4) == [[(0, 0, 3), (2, 0, 1)], [(2, 1, 4)], [(2, 5, 1), (3, 0, 2)]]
-    assert plan_shards([8], 4) == [[(0, 0, 4)], [(0, 4, 4)]]
 
 
 @pytest.mark.parametrize("local_workers", [1, 2])
