@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -189,10 +190,29 @@ def _within(path: str, folder: str) -> bool:
 
 
 @contextmanager
-def locked(folder: Path, busy: str) -> Iterator[None]:
-    """Hold ``folder`` against another ltmc writing it at the same time (an advisory lock
-    on the folder itself, released however the process ends, even by kill -9); ``busy`` is
-    the error when another holds it."""
+def claimed(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[str | Path] = (), leftovers: Iterable[str] = ()) -> Iterator[None]:
+    """Hold ``folder`` for a command that writes it (see :func:`claim_folder`): made if
+    new, locked against another ltmc writing it at the same time, and cleared of what a
+    killed run left (staging folders, and names matching the ``leftovers`` globs)."""
+    claim_folder(folder, owned, inputs)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise os_error(err, folder) from None
+    with _locked(folder, f"{folder}: another ltmc is writing there now; wait for it to finish, or choose another -o"):
+        try:
+            for pattern in (STAGING_PREFIX + "*", *leftovers):
+                for stale in folder.glob(pattern):
+                    shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
+        except OSError as err:
+            raise os_error(err, folder) from None
+        yield
+
+
+@contextmanager
+def _locked(folder: Path, busy: str) -> Iterator[None]:
+    """An advisory lock on the folder itself, released however the process ends, even
+    by kill -9; ``busy`` is the error when another process holds it."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as err:
@@ -206,6 +226,34 @@ def locked(folder: Path, busy: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def staging(folder: Path) -> Iterator[Path]:
+    """A hidden folder inside a ``claimed`` ``folder`` to write a whole output into before
+    it is moved into place (:func:`publish`); removed however the block ends."""
+    try:
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=folder) as inside:
+            yield Path(inside)
+    except OSError as err:
+        raise os_error(err, folder) from None
+
+
+def publish(staged: Path, folder: Path, names: list[str], retired: Iterable[str] = (), first_gone: str | None = None) -> None:
+    """Move ``names`` from ``staged`` into ``folder`` in that order (the file that marks the
+    output complete last), then remove the ``retired`` names: the previous output's
+    files the new one does not have. ``first_gone`` is removed before anything moves, so
+    that a kill during the moves leaves no marker of a complete output."""
+    try:
+        if first_gone:
+            (folder / first_gone).unlink(missing_ok=True)
+        for name in names:
+            os.replace(staged / name, folder / name)
+        fsync_folder(folder)
+        for name in set(retired) - set(names):
+            (folder / name).unlink(missing_ok=True)
+    except OSError as err:
+        raise os_error(err, folder) from None
 
 
 def fsync_folder(folder: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.engines.local import map_ordered
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STDOUT, AtomicFile, os_error, write_atomic
+from ltmc.files import STDOUT, TEMP_SUFFIX, AtomicFile, os_error, write_atomic
 from ltmc.stages import decode_tokens
 
 Progress = Callable[[int], None]
@@ -66,6 +67,8 @@ def decode_corpus(
     expected = {d["path"]: d for d in output.documents}
     to_stdout = not verify and str(dest) == STDOUT
     destination = None if verify or to_stdout else _Destination(Path(dest))
+    if destination is not None:
+        destination.check(output.documents)
     result = DecodeResult()
     # Threads, not processes: reading shards, the C decoder, hashing and writing
     # all release the GIL, and nothing has to be pickled.
@@ -281,6 +284,20 @@ class _Joiner:
         return self._digest.hexdigest() if self._digest is not None else None
 
 
+def _holds(path: Path, doc: dict) -> bool:
+    """Whether ``path`` is a regular file with the document's bytes."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode) or os.path.getsize(path) != doc["bytes"]:
+            return False
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return False
+    return digest.hexdigest() == doc["sha256"]
+
+
 class _Destination:
     """Files under ``root``, refused if an existing link inside ``root`` leads them
     elsewhere; each folder is resolved and made once, not once per file."""
@@ -289,6 +306,29 @@ class _Destination:
         self.root = root
         self._real_root = os.path.realpath(root)
         self._made: set[Path] = set()
+
+    def check(self, documents: list[dict]) -> None:
+        """Refuse before writing anything if a file in the way is not the document that
+        would be restored there (a rerun into the same folder finds its own files and
+        goes on); remove the temporaries a killed decode left beside them."""
+        in_the_way = []
+        names: dict[Path, set[str]] = {}
+        for doc in documents:
+            target = self.root / shards.restored_relative(doc)
+            names.setdefault(target.parent, set()).add(target.name)
+            if os.path.lexists(target) and not _holds(target, doc):
+                in_the_way.append(str(target))
+        if in_the_way:
+            more = f" and {len(in_the_way) - 1} more" if len(in_the_way) > 1 else ""
+            raise LtmcError(f"{in_the_way[0]}{more}: already there and not the file being restored; refusing to replace it, choose an empty -o", ExitCode.USAGE)
+        for folder, wanted in names.items():
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                continue  # not there yet, or it fails with its own message when written
+            for entry in entries:  # .NAME.XXXXXXXX.tmp, as ltmc.files names them
+                if entry.startswith(".") and entry.endswith(TEMP_SUFFIX) and entry[1 : -len(TEMP_SUFFIX)].rpartition(".")[0] in wanted:
+                    (folder / entry).unlink(missing_ok=True)
 
     def file(self, relative) -> Path:
         target = self.root / relative

@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -27,9 +23,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ltmc import files
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STAGING_PREFIX, TEMP_SUFFIX, claim_folder, fsync_folder, locked, os_error, write_atomic
+from ltmc.files import STAGING_PREFIX, TEMP_SUFFIX, write_atomic
 from ltmc.shards import CODEBOOK, FORMAT, MANIFEST, VERSION, VERSION_KEY, count_tokens, shard_name
 from ltmc.sources import UTF8
 from ltmc.stages import TOKEN_SCHEMA
@@ -185,24 +182,11 @@ def _is_output(folder: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
-@contextmanager
-def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()) -> Iterator[None]:
-    """Hold ``out_dir`` for writing: refused if ltmc did not write it, if it is inside an
-    input (or holds one), or while another ltmc writes it; what a killed encode left
-    in it is removed first."""
-    claim_folder(out_dir, _is_output, inputs)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise os_error(err, out_dir) from None
-    with locked(out_dir, f"{out_dir}: another ltmc is writing this output now; wait for it to finish, or choose another -o"):
-        try:
-            for pattern in (STAGING_PREFIX + "*", *_OLD_LEFTOVERS):
-                for stale in out_dir.glob(pattern):
-                    shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
-        except OSError as err:
-            raise os_error(err, out_dir) from None
-        yield
+def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()):
+    """Hold ``out_dir`` for an encode (``files.claimed``): refused if ltmc did not write
+    it, if it is inside an input (or holds one), or while another ltmc writes it; what
+    a killed encode left in it is removed first."""
+    return files.claimed(out_dir, _is_output, inputs, _OLD_LEFTOVERS)
 
 
 def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path], tuple[list[dict], list[dict]]]) -> dict:
@@ -212,42 +196,34 @@ def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path
     then the files move into place, the manifest last. ``documents`` may carry
     ``encoded_bytes`` (what the encoder read), which must be each document's sniffed
     size. Returns the totals recorded."""
-    try:
-        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out_dir) as folder:
-            staging = Path(folder)
-            codebook.save(staging / CODEBOOK)
-            documents, shard_list = write_shards(staging)
-            for doc in documents:
-                if doc.pop("encoded_bytes", doc["bytes"]) != doc["bytes"]:
-                    raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
-            totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
-            manifest = {
-                "format": FORMAT,
-                "version": VERSION,
-                "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-                "documents": documents,
-                "shards": shard_list,
-                "totals": totals,
-            }
-            write_atomic(staging / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-            _publish(staging, out_dir, [s["file"] for s in shard_list])
-        return totals
-    except OSError as err:  # the engines' own temporaries (spool, parts), the moves
-        raise os_error(err, out_dir) from None
+    with files.staging(out_dir) as staged:
+        codebook.save(staged / CODEBOOK)
+        try:
+            documents, shard_list = write_shards(staged)
+        except OSError as err:  # the engines' own temporaries (spool, parts)
+            raise files.os_error(err, out_dir) from None
+        for doc in documents:
+            if doc.pop("encoded_bytes", doc["bytes"]) != doc["bytes"]:
+                raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+        totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
+            "documents": documents,
+            "shards": shard_list,
+            "totals": totals,
+        }
+        write_atomic(staged / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        names = [s["file"] for s in shard_list]
+        files.publish(staged, out_dir, [CODEBOOK, *names, MANIFEST], _shards_of(out_dir), first_gone=MANIFEST)
+    return totals
 
 
-def _publish(staging: Path, out_dir: Path, files: list[str]) -> None:
-    """Move a complete output from ``staging`` into ``out_dir``: the old manifest goes
-    first (a kill in these few renames leaves no manifest, so nothing looks complete),
-    the new one last; then the shards only the old output had."""
+def _shards_of(out_dir: Path) -> set[str]:
+    """The shards of the output in ``out_dir`` now (of an interrupted one: all shard files)."""
     try:
         old = orjson.loads((out_dir / MANIFEST).read_bytes())
-        old_files = {s["file"] for s in old["shards"] if PurePosixPath(s["file"]).name == s["file"]}
+        return {s["file"] for s in old["shards"] if PurePosixPath(s["file"]).name == s["file"]}
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-        old_files = {p.name for p in out_dir.glob("shard-*.parquet")}  # an interrupted output: its shards are ltmc's
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    for name in (CODEBOOK, *files, MANIFEST):
-        os.replace(staging / name, out_dir / name)
-    fsync_folder(out_dir)
-    for name in old_files - set(files):
-        (out_dir / name).unlink(missing_ok=True)
+        return {p.name for p in out_dir.glob("shard-*.parquet")}
