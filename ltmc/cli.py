@@ -41,7 +41,7 @@ def _usage_line(error: click_errors.ClickException) -> str:
     """A usage error as the one line every other error is: what is wrong, where to look."""
     message = " ".join(error.format_message().split()).rstrip(".")
     context = getattr(error, "ctx", None)
-    return f"{message}; see `{context.command_path} --help`" if context else message
+    return f"{message}; see `{context.command_path if context else 'ltmc'} --help`"
 
 
 class _Notes(logging.Handler):

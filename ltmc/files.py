@@ -113,7 +113,10 @@ class AtomicFile:
             raise os_error(err, self.path) from None
 
     def discard(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:
+            pass  # flushing the rest failed (a full disk): it goes with the file
         Path(self._tmp).unlink(missing_ok=True)
 
 

@@ -229,6 +229,7 @@ class _Joiner:
         self._handle = None
         self._file: AtomicFile | None = None
         self._digest = None
+        self._failure: BaseException | None = None  # of a task; the tasks after it do nothing
 
     def open(self, target: Path | None, hashing: bool) -> None:
         self._submit(self._open, target, hashing)
@@ -254,10 +255,21 @@ class _Joiner:
             self._file.discard()
 
     def _submit(self, fn, *args, size: int = 0) -> Future:
-        future = self._thread.submit(fn, *args)
+        future = self._thread.submit(self._unless_failed, fn, *args)
         self._pending.append((future, size))
         self._pending_bytes += size
         return future
+
+    def _unless_failed(self, fn, *args):
+        """Run a task, unless one before it failed: after a write that failed (a full
+        disk), closing the file would put a truncated file under its final name."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return fn(*args)
+        except BaseException as failure:
+            self._failure = failure
+            raise
 
     def _wait_oldest(self) -> None:
         future, size = self._pending.popleft()
