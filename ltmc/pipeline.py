@@ -71,17 +71,17 @@ def encode_corpus(
         if engine == "dask":
             from ltmc.engines.dask import open_engine
 
-            runner = open_engine(stack, arguments, workers, scheduler)
+            executor = open_engine(stack, arguments, workers, scheduler)
         else:
-            runner = LocalEngine(workers)
-        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=runner.sniff, selection=selection)
+            executor = LocalEngine(workers)
+        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff, selection=selection)
         if codebook is None:
             codebook, result.mining = mine((text for item in inputs for text in item.texts()), vocab_size)
         with claimed(out_dir, [a for a in arguments if a != STDIN]):
             if not force and _is_up_to_date(out_dir, inputs, codebook):
                 result.up_to_date = True
                 return result
-            result.record(write_output(out_dir, codebook, lambda staging: runner.write_shards(inputs, codebook, staging, progress)))
+            result.record(write_output(out_dir, codebook, lambda staging: executor.write_shards(inputs, codebook, staging, progress)))
     return result
 
 

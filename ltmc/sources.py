@@ -104,8 +104,10 @@ class Selection:
         return (not self.include or matches(self.include)) and not matches(self.exclude)
 
 
-def discover(arguments: list[str], on_error: OnError = _raise, selection: Selection = Selection()) -> list[Source]:
-    """Files named by ``arguments``: files as given, directories recursively.
+def discover(arguments: list[str], on_error: OnError = _raise, selection: Selection = Selection(), notes: bool = True) -> list[Source]:
+    """Files named by ``arguments``: files as given, directories recursively; with
+    ``notes``, what a folder's walk left out is noted (once per command: the second
+    look at the inputs, for a progress bar's total, is quiet).
 
     A path that cannot be used goes to ``on_error(label, error)``, which raises
     (the default) or records it so that the other inputs are still found.
@@ -119,7 +121,7 @@ def discover(arguments: list[str], on_error: OnError = _raise, selection: Select
         if root.is_file():
             found.append(Source.found(root, root.name))
         elif root.is_dir():
-            found.extend(_walk(root, on_error, selection))
+            found.extend(_walk(root, on_error, selection, notes))
         elif root.is_symlink():
             on_error(argument, LtmcError(f"{argument}: {_link_problem(root)}; fix or remove the link", ExitCode.USAGE))
         elif root.exists():
@@ -143,7 +145,7 @@ def _link_problem(path: Path) -> str:
     return "a symbolic link to something that is not a regular file"
 
 
-def _walk(root: Path, on_error: OnError = _raise, selection: Selection = Selection()) -> list[Source]:
+def _walk(root: Path, on_error: OnError = _raise, selection: Selection = Selection(), notes: bool = True) -> list[Source]:
     sources = []
     hidden = linked = unselected = 0
 
@@ -169,7 +171,7 @@ def _walk(root: Path, on_error: OnError = _raise, selection: Selection = Selecti
             else:
                 unselected += 1
     left_out = [f"{n} {what}" for n, what in ((hidden, "hidden (dot) entries"), (linked, "linked folder(s)"), (unselected, "file(s) by --include/--exclude")) if n]
-    if left_out:
+    if left_out and notes:
         log.info("%s: left out %s%s", root, ", ".join(left_out), "; name hidden files or linked folders on the command line to read them" if hidden or linked else "")
     return sorted(sources, key=lambda s: s.name)
 
