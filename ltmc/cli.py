@@ -76,7 +76,7 @@ class OneLineErrors(TyperGroup):
                 code = ExitCode.INTERRUPTED
             if program.received is not None:  # typer made the interruption exit 130, whichever signal it was
                 err.print(program.MESSAGES[program.received], highlight=False)
-                code = 128 + program.received
+                code = program.EXIT_CODES[program.received]
             elif code == ExitCode.INTERRUPTED:
                 err.print(program.MESSAGES[signal.SIGINT], highlight=False)
         if not isinstance(code, int):

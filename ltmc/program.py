@@ -16,15 +16,18 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ltmc.errors import ExitCode
+
 STOPS = (signal.SIGINT, signal.SIGTERM)
 MESSAGES = {signal.SIGINT: "interrupted (SIGINT)", signal.SIGTERM: "terminated (SIGTERM)"}
+EXIT_CODES = {signal.SIGINT: ExitCode.INTERRUPTED, signal.SIGTERM: ExitCode.TERMINATED}
 
 received: int | None = None  # the signal that stopped the running command
 
 
 def _leave(signum: int, frame) -> None:
     os.write(2, f"{MESSAGES[signum]}\n".encode())
-    os._exit(128 + signum)
+    os._exit(EXIT_CODES[signum])
 
 
 def _stop(signum: int, frame) -> None:
