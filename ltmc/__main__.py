@@ -1,3 +1,3 @@
-from ltmc.cli import main
+from ltmc.program import main
 
 main()

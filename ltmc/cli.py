@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,18 +18,77 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import orjson  # noqa: E402
 import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+try:  # newer typer carries its own copy of click
+    from typer._click import exceptions as click_errors  # noqa: E402
+except ImportError:  # pragma: no cover - typer that uses click itself
+    from click import exceptions as click_errors  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from ltmc import pipeline, restore  # noqa: E402
+from ltmc import pipeline, program, restore  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
 from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
 from ltmc.files import write_atomic, write_parquet  # noqa: E402
 from ltmc.inputs import total_size  # noqa: E402
+from ltmc.sources import Selection  # noqa: E402
+
+err = Console(stderr=True, soft_wrap=True)  # one line per message, however wide the log
+
+
+def _usage_line(error: click_errors.ClickException) -> str:
+    """A usage error as the one line every other error is: what is wrong, where to look."""
+    message = " ".join(error.format_message().split()).rstrip(".")
+    context = getattr(error, "ctx", None)
+    return f"{message}; see `{context.command_path if context else 'ltmc'} --help`"
+
+
+class _Notes(logging.Handler):
+    """What the library tells the user on the way (inputs left out, an encoding only
+    guessed) as ``note:`` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]note:[/] {escape(record.getMessage())}", highlight=False)
+
+
+_notes = logging.getLogger("ltmc")
+_notes.addHandler(_Notes())
+_notes.setLevel(logging.INFO)
+_notes.propagate = False
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (a missing argument, an unknown option, a value out of range) become
+    one ``error:`` line and exit 2, as every other error does, not click's boxed panel."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        with program.stopped_by_exception():
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except click_errors.NoArgsIsHelpError:
+                code = ExitCode.USAGE  # the help was printed as the error was made
+            except click_errors.ClickException as error:
+                err.print(f"[bold red]error:[/] {escape(_usage_line(error))}", highlight=False)
+                code = error.exit_code
+            except (typer.Abort, KeyboardInterrupt):
+                code = ExitCode.INTERRUPTED
+            if program.received is not None:  # typer made the interruption exit 130, whichever signal it was
+                err.print(program.MESSAGES[program.received], highlight=False)
+                code = program.EXIT_CODES[program.received]
+            elif code == ExitCode.INTERRUPTED:
+                err.print(program.MESSAGES[signal.SIGINT], highlight=False)
+        if not isinstance(code, int):
+            code = ExitCode.OK  # a command's return value is not an exit code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
 
 app = typer.Typer(
     name="ltmc",
+    cls=OneLineErrors,
     help="Compress a corpus of books into short, lossless token streams for small language models.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,11 +96,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
 
 Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all available cores).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Stop at the first input that fails instead of skipping it.")]
+Include = Annotated[Optional[list[str]], typer.Option("--include", help="In folders, only files matching this glob (path below the folder or file name; repeatable).")]
+Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", help="In folders, leave out files matching this glob, e.g. --exclude info.csv (repeatable).")]
+
+
+def _selection(include: list[str] | None, exclude: list[str] | None) -> Selection:
+    return Selection(tuple(include or ()), tuple(exclude or ()))
+
+
+def _one_stdout(output: str | None, as_json: bool) -> None:
+    if output == "-" and as_json:
+        raise LtmcError("-o - and --json both write to stdout; write the output to a file, or leave out --json", ExitCode.USAGE)
 
 
 def handle_errors(command):
@@ -50,11 +121,8 @@ def handle_errors(command):
         try:
             return command(*args, **kwargs)
         except LtmcError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -104,13 +172,15 @@ def morph(
     top: Annotated[int, typer.Option("--top", "-n", help="Rows shown on the terminal or in --json.")] = 30,
     as_json: AsJson = False,
     strict: Strict = False,
+    include: Include = None,
+    exclude: Exclude = None,
 ):
     """Analyse every distinct word form: count, lemma, part of speech, stem and ending.
 
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
-    with progress_bar("analysing", total_size(paths)) as advance:
-        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict)
+    with progress_bar("analysing", total_size(paths, _selection(include, exclude))) as advance:
+        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict, selection=_selection(include, exclude))
     _report_failures(failures)
     if output:
         write_parquet(output, table)
@@ -138,13 +208,16 @@ def mine_bonds(
     paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
+    include: Include = None,
+    exclude: Exclude = None,
 ):
     """Learn a codebook (bytes, characters, endings, stems, word forms, hyperbonds) from a corpus.
 
     [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired
     """
-    with progress_bar("mining", total_size(paths)) as advance:
-        book, report, failures = pipeline.mine_corpus(paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired)
+    _one_stdout(output, as_json)
+    with progress_bar("mining", total_size(paths, _selection(include, exclude))) as advance:
+        book, report, failures = pipeline.mine_corpus(paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, selection=_selection(include, exclude))
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
     summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
@@ -169,15 +242,17 @@ def encode(
     strict: Strict = False,
     engine: Annotated[str, typer.Option("--engine", help="local: a process pool; dask: a Dask cluster (pip install 'ltmc\\[dask]'). Same output.")] = "local",
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: scheduler address (tcp://HOST:8786); default: a local cluster of --workers.")] = None,
+    include: Include = None,
+    exclude: Exclude = None,
 ):
     """Encode books into Parquet shards of scene tokens.
 
-    [bold]Example:[/] ltmc encode corpus/ -o out/ --codebook codebook.json
+    [bold]Examples:[/] ltmc encode corpus/ -o out/ --codebook codebook.json   ·   ltmc encode corpus/ -o out/ --exclude info.csv
     """
     book = Codebook.load(codebook) if codebook else None
-    with progress_bar("encoding", total_size(paths)) as advance:
+    with progress_bar("encoding", total_size(paths, _selection(include, exclude))) as advance:
         result = pipeline.encode_corpus(
-            paths, out_dir=output, codebook=book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler
+            paths, out_dir=output, codebook=book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler, selection=_selection(include, exclude)
         )
     _report_failures(result.failures)
     summary = {
@@ -215,6 +290,7 @@ def decode(
     """
     if output is None and not verify:
         raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
+    _one_stdout(output, as_json)
     with progress_bar("decoding", None) as advance:
         result = restore.decode_corpus(out_dir, dest=output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
     if as_json:
@@ -323,6 +399,9 @@ _SHOW_STYLES = {
 }
 
 
+SHOW_LIMIT = 1 << 20  # characters `show` reads from stdin
+
+
 @app.command()
 @handle_errors
 def show(
@@ -339,7 +418,9 @@ def show(
     from ltmc.show import describe
 
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(SHOW_LIMIT + 1)  # never more: stdin may not end
+        if len(text) > SHOW_LIMIT:
+            raise LtmcError(f"<stdin>: more than {SHOW_LIMIT:,} characters; show is for a passage, encode a whole text with `ltmc encode -`", ExitCode.USAGE)
     shown = describe(Codebook.load(codebook), text)
     if as_json:
         _print_json(shown)
@@ -375,16 +456,17 @@ app.add_typer(glyphs_app, name="glyphs")
 @handle_errors
 def glyphs_to(
     out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Glyph file to write (UTF-8, one scene a line).")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Glyph file to write (UTF-8, one scene a line); '-' for stdout.")],
 ):
     """Write every scene as a line of token glyphs.
 
-    [bold]Example:[/] ltmc glyphs to out/ -o corpus.glyphs
+    [bold]Example:[/] ltmc glyphs to out/ -o corpus.glyphs   ·   ltmc glyphs to out/ -o - | less
     """
     from ltmc import glyphs
 
     scenes = glyphs.write_glyphs(out_dir, dest=output)
-    err.print(f"wrote {scenes:,} scenes as glyphs to {output}")
+    if output != "-":
+        err.print(f"wrote {scenes:,} scenes as glyphs to {output}")
 
 
 @glyphs_app.command("from")

@@ -353,13 +353,18 @@ class Codebook:
         return self.decode_bytes(ids).decode("utf-8", "surrogateescape")
 
     def kind_of(self, token_id: int) -> str:
-        return self._entries[token_id][0]
+        return self._entry(token_id)[0]
 
     def piece_of(self, token_id: int) -> str:
         """Readable text for a token (bytes shown as <0xNN>)."""
-        if token_id < N_BYTES:
-            return f"<0x{token_id:02X}>"
-        return self._entries[token_id][1]
+        entry = self._entry(token_id)
+        return f"<0x{token_id:02X}>" if token_id < N_BYTES else entry[1]
+
+    def _entry(self, token_id: int):
+        # Not a plain index: -1 would be the last id, not an error.
+        if not 0 <= token_id < len(self._entries):
+            raise IndexError(f"id {token_id} is outside the codebook's {len(self._entries)} ids")
+        return self._entries[token_id]
 
 
 class _Spellings:

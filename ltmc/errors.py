@@ -9,6 +9,8 @@ class ExitCode:
     USAGE = 2  # the user asked for something impossible (bad path, bad option)
     DATA = 3  # a shard, manifest or codebook is corrupt, foreign or too new
     IO = 4  # the output could not be written
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + the signal's number, as shells report it
+    TERMINATED = 143  # SIGTERM
 
 
 class LtmcError(Exception):

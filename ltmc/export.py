@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 from ltmc import pairing
 from ltmc.codebook import SEPARATOR_ID
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import AtomicFile, os_error, write_atomic, write_parquet
+from ltmc.files import STAGING_PREFIX, AtomicFile, claimed, os_error, publish, staging, write_atomic, write_parquet
 from ltmc.shards import CODEBOOK, Output
 
 FORMATS = ("nanogpt", "llmc", "hf")
@@ -217,26 +217,53 @@ def export(
     vocab_size = len(output.codebook)
     is_tail = pairing.tail_mask(output.codebook) if paired else None
     result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size, is_tail)
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        splits = _split_stream(output.iter_batches(), val_fraction, result, progress)
-        if fmt == "nanogpt":
-            _write_nanogpt(splits, dest, result)
-        elif fmt == "llmc":
-            _write_llmc(splits, dest, result)
-        else:
-            _write_hf(splits, dest, result)
-        write_atomic(dest / CODEBOOK, (output.root / CODEBOOK).read_bytes())
-        meta = result.to_dict() | {
-            "codebook": output.codebook.fingerprint,
-            "val_fraction": val_fraction,
-            "source": str(output.root),
-        }
-        meta.pop("dest")
-        write_atomic(dest / META, orjson.dumps(meta, option=orjson.OPT_INDENT_2))
-    except OSError as err:
-        raise os_error(err, dest) from None
+    # Written whole into a staging folder, then moved into place (meta.json last): a
+    # failed or killed export leaves the previous one as it was.
+    with claimed(dest, _is_export, leftovers=_OLD_LEFTOVERS), staging(dest) as staged:
+        try:
+            splits = _split_stream(output.iter_batches(), val_fraction, result, progress)
+            if fmt == "nanogpt":
+                _write_nanogpt(splits, staged, result)
+            elif fmt == "llmc":
+                _write_llmc(splits, staged, result)
+            else:
+                _write_hf(splits, staged, result)
+            write_atomic(staged / CODEBOOK, (output.root / CODEBOOK).read_bytes())
+            meta = result.to_dict() | {
+                "codebook": output.codebook.fingerprint,
+                "val_fraction": val_fraction,
+                "source": str(output.root),
+            }
+            meta.pop("dest")
+            write_atomic(staged / META, orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+        except OSError as err:
+            raise os_error(err, dest) from None
+        publish(staged, dest, [*result.files, CODEBOOK, META], _files_of_export(dest), first_gone=META)
     return result
+
+
+# What exports of earlier versions left when killed: temporaries beside their files.
+_OLD_LEFTOVERS = (".*.parquet.part", ".train*.tmp", ".val*.tmp", f".{META}.*.tmp", ".meta.pkl.*.tmp", f".{CODEBOOK}.*.tmp")
+
+
+def _is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds an export (its meta.json), or what a killed one left."""
+    if any(folder.glob(STAGING_PREFIX + "*")):
+        return True
+    try:
+        meta = read_meta(folder)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") in FORMATS and "codebook" in meta
+
+
+def _files_of_export(folder: Path) -> list[str]:
+    """The files of the export in ``folder`` now, which a new one replaces or retires."""
+    try:
+        listed = read_meta(folder)["files"]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return []
+    return [name for name in listed if isinstance(name, str) and Path(name).name == name] + [CODEBOOK, META]
 
 
 def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result: ExportResult, progress):
@@ -303,9 +330,6 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
             current[name].close()
             result.files.append(current[name].path.name)
     result.files.sort()
-    for stale in list(dest.glob("train_*.bin")) + list(dest.glob("val_*.bin")):
-        if stale.name not in result.files:
-            stale.unlink()
 
 
 def _write_hf(splits, dest: Path, result: ExportResult) -> None:
@@ -337,9 +361,6 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
             final = dest / f"{prefixes[name]}-{i:05d}-of-{total:05d}.parquet"
             os.replace(tmp, final)
             result.files.append(final.name)
-    for stale in list(dest.glob("train-*-of-*.parquet")) + list(dest.glob("validation-*-of-*.parquet")):
-        if stale.name not in result.files:
-            stale.unlink()
 
 
 def read_meta(dest: str | Path) -> dict:

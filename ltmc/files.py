@@ -20,15 +20,22 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from ltmc.errors import ExitCode, LtmcError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, the rest still holds
+    fcntl = None
 
 STDOUT = "-"
 TEMP_SUFFIX = ".tmp"  # temporaries are ".NAME.<random>.tmp" beside their target
@@ -47,6 +54,7 @@ def os_error(err: OSError, path: str | Path | None = None, *, reading: bool = Fa
     ``path`` names the file or folder the command was working on; the OSError's own
     file name is preferred unless it is one of our temporaries."""
     where = err.filename if err.filename and not _is_temporary(err.filename) else path or err.filename or "output"
+    where = _STAGED.sub("", os.fsdecode(where))  # the name the file will have, not its staging folder's
     reason = err.strerror or str(err)
     if reading:
         return LtmcError(f"{where}: cannot read ({reason}); check the path and its permissions", ExitCode.USAGE)
@@ -55,6 +63,12 @@ def os_error(err: OSError, path: str | Path | None = None, *, reading: bool = Fa
     if err.errno in _NO_ROOM:
         return LtmcError(f"{where}: cannot write ({reason}); free space or choose another destination", ExitCode.IO)
     return LtmcError(f"{where}: cannot write ({reason}); choose another destination", ExitCode.IO)
+
+
+# An output built in a staging folder inside its folder (see ``staging``): errors name the
+# final paths, which the user knows.
+STAGING_PREFIX = ".ltmc-staging-"
+_STAGED = re.compile(re.escape(os.sep + STAGING_PREFIX) + r"[^" + re.escape(os.sep) + r"]*")
 
 
 def _is_temporary(name) -> bool:
@@ -105,7 +119,10 @@ class AtomicFile:
             raise os_error(err, self.path) from None
 
     def discard(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:
+            pass  # flushing the rest failed (a full disk): it goes with the file
         Path(self._tmp).unlink(missing_ok=True)
 
 
@@ -143,3 +160,115 @@ def write_parquet(path: str | Path, table, **options) -> None:
 
     with atomic_file(path) as fh:
         pq.write_table(table, fh, **options)
+
+
+# -- folders ltmc writes into ---------------------------------------------------------------
+
+
+def claim_folder(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse to write into ``folder`` unless it is new, empty, or ``owned(folder)`` says
+    ltmc wrote it (an earlier output of the same command): a folder of the user's own is
+    never altered. Refuse too an output inside one of ``inputs`` or holding one, where a
+    rerun would read the output as input or write over the input."""
+    real = os.path.realpath(folder)
+    for given in inputs:
+        source = os.path.realpath(given)
+        if _within(real, source) and os.path.isdir(source):
+            raise LtmcError(f"{folder}: inside the input folder {given}; the next run would read the output as input, choose -o outside it", ExitCode.USAGE)
+        if _within(source, real):
+            raise LtmcError(f"{folder}: holds the input {given}; choose -o outside the inputs", ExitCode.USAGE)
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError as err:
+        if os.path.isfile(folder):
+            raise LtmcError(f"{folder}: is a file, not a folder; give -o a folder", ExitCode.IO) from None
+        raise os_error(err, folder) from None  # a file where a folder above it should be
+    except OSError as err:
+        raise os_error(err, folder) from None
+    if entries and not owned(folder):
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        raise LtmcError(
+            f"{folder}: holds files ltmc did not write ({shown}); refusing to change it, choose a new or empty folder", ExitCode.USAGE
+        )
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+@contextmanager
+def claimed(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[str | Path] = (), leftovers: Iterable[str] = ()) -> Iterator[None]:
+    """Hold ``folder`` for a command that writes it (see :func:`claim_folder`): made if
+    new, locked against another ltmc writing it at the same time, and cleared of what a
+    killed run left (staging folders, and names matching the ``leftovers`` globs)."""
+    claim_folder(folder, owned, inputs)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise os_error(err, folder) from None
+    with _locked(folder, f"{folder}: another ltmc is writing there now; wait for it to finish, or choose another -o"):
+        try:
+            for pattern in (STAGING_PREFIX + "*", *leftovers):
+                for stale in folder.glob(pattern):
+                    shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink(missing_ok=True)
+        except OSError as err:
+            raise os_error(err, folder) from None
+        yield
+
+
+@contextmanager
+def _locked(folder: Path, busy: str) -> Iterator[None]:
+    """An advisory lock on the folder itself, released however the process ends, even
+    by kill -9; ``busy`` is the error when another process holds it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise os_error(err, folder) from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LtmcError(busy, ExitCode.IO) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def staging(folder: Path) -> Iterator[Path]:
+    """A hidden folder inside a ``claimed`` ``folder`` to write a whole output into before
+    it is moved into place (:func:`publish`); removed however the block ends."""
+    try:
+        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=folder) as inside:
+            yield Path(inside)
+    except OSError as err:
+        raise os_error(err, folder) from None
+
+
+def publish(staged: Path, folder: Path, names: list[str], retired: Iterable[str] = (), first_gone: str | None = None) -> None:
+    """Move ``names`` from ``staged`` into ``folder`` in that order (the file that marks the
+    output complete last), then remove the ``retired`` names: the previous output's
+    files the new one does not have. ``first_gone`` is removed before anything moves, so
+    that a kill during the moves leaves no marker of a complete output."""
+    try:
+        if first_gone:
+            (folder / first_gone).unlink(missing_ok=True)
+        for name in names:
+            os.replace(staged / name, folder / name)
+        fsync_folder(folder)
+        for name in set(retired) - set(names):
+            (folder / name).unlink(missing_ok=True)
+    except OSError as err:
+        raise os_error(err, folder) from None
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a power loss keeps the new names)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

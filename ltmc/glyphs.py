@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -35,8 +36,8 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import atomic_file, os_error
-from ltmc.shard_writer import ShardCutter, begin_output, finish_output
+from ltmc.files import atomic_file
+from ltmc.shard_writer import ShardCutter, claimed, write_output
 from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
 from ltmc.stages import BATCH_SCENES, token_batch
@@ -75,7 +76,10 @@ def glyph_lines(output: shards.Output) -> Iterator[str]:
     next_doc = 0  # documents before this one in manifest order have their #doc line
 
     def doc_line(d: dict) -> str:
-        return DOC + orjson.dumps({"path": d["path"], "encoding": d["encoding"], "bytes": d["bytes"], "sha256": d["sha256"]}).decode()
+        line = {"path": d["path"], "encoding": d["encoding"], "bytes": d["bytes"], "sha256": d["sha256"]}
+        if "name_encoding" in d:  # a file name that was not UTF-8 (see sources.recorded_name)
+            line["name_encoding"] = d["name_encoding"]
+        return DOC + orjson.dumps(line).decode()
 
     current = None
     for batch in output.iter_batches(["path", "ids"]):
@@ -94,10 +98,10 @@ def glyph_lines(output: shards.Output) -> Iterator[str]:
 
 
 def write_glyphs(out_dir: str | Path, dest: str | Path) -> int:
-    """Write the glyph file of ``out_dir`` to ``dest``; returns the number of scenes written."""
+    """Write the glyph file of ``out_dir`` to ``dest`` ("-": stdout); returns the number of scenes written."""
     output = shards.Output.open(out_dir)
     scenes = 0
-    with atomic_file(dest) as fh:
+    with atomic_file(dest, allow_stdout=True) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", newline="\n")
         for line in glyph_lines(output):
             scenes += not line.startswith("#")
@@ -173,7 +177,7 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
         fh = open(glyph_path, encoding="utf-8", newline="\n")
     except OSError as err:
         raise LtmcError(f"{glyph_path}: cannot read ({err.strerror})", ExitCode.USAGE) from None
-    with fh:
+    with fh, claimed(out_dir, [glyph_path]):
         try:
             header, documents, rows = parse_glyph_file(fh, str(glyph_path))
             if header.get("codebook") not in (None, codebook.fingerprint):
@@ -181,16 +185,17 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
                     f"{glyph_path}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
                     ExitCode.DATA,
                 )
-            begin_output(out_dir, codebook)
-            cutter = ShardCutter(out_dir)
-            counts = _write_rows(_with_encodings(rows, documents), codebook, cutter)
-            shard_list = cutter.close()
+            return write_output(out_dir, codebook, partial(_write_shards, glyph_path, codebook, documents, rows))
         except UnicodeDecodeError as err:
             raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
-        except OSError as err:
-            raise os_error(err, out_dir) from None
-    entries = [_document_entry(doc, counts.get(doc["path"]), glyph_path) for doc in documents]
-    return finish_output(out_dir, codebook, entries, shard_list)
+
+
+def _write_shards(glyph_path: Path, codebook: Codebook, documents: list[dict], rows, into: Path) -> tuple[list[dict], list[dict]]:
+    """The glyph file's rows as shards in ``into``; the documents' manifest entries and the shard list."""
+    cutter = ShardCutter(into)
+    counts = _write_rows(_with_encodings(rows, documents), codebook, cutter)
+    shard_list = cutter.close()
+    return [_document_entry(doc, counts.get(doc["path"]), glyph_path) for doc in documents], shard_list
 
 
 def _with_encodings(rows: Iterator[tuple[str, int, list[int]]], documents: list[dict]) -> Iterator[tuple[str, int, list[int], str]]:
@@ -225,4 +230,8 @@ def _document_entry(doc: dict, counted: dict | None, glyph_path: Path) -> dict:
     sha = counted["sha256"].hexdigest()
     if "sha256" in doc and doc["sha256"] != sha:
         raise LtmcError(f"{glyph_path}: document {doc['path']!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
-    return {"path": doc["path"], "encoding": doc.get("encoding", "utf-8"), **counted, "sha256": sha}
+    entry = {"path": doc["path"], "encoding": doc.get("encoding", "utf-8"), **counted, "sha256": sha}
+    if "name_encoding" in doc:  # a file name that was not UTF-8 (see sources.recorded_name)
+        entry["name_encoding"] = doc["name_encoding"]
+    return entry
+

@@ -11,18 +11,14 @@ it still has the sniffed bytes (``Input.texts``).
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.sources import Sniffed, Source, discover, read_checked, sniff, text_blocks
+from ltmc.sources import Selection, Sniffed, Source, discover, log, read_checked, sniff, spool_stdin, text_blocks
 from ltmc.stages import scene_batches
 
 # Sniffs sources, in order, each into its Sniffed or the LtmcError that stopped it.
@@ -65,22 +61,31 @@ def _sniff_source(source: Source) -> Sniffed | LtmcError:
 
 
 def open_inputs(
-    arguments: list[str], *, strict: bool, failures: list[Failure], stack: ExitStack, sniff_all: SniffAll = sniff_each
+    arguments: list[str],
+    *,
+    strict: bool,
+    failures: list[Failure],
+    stack: ExitStack,
+    sniff_all: SniffAll = sniff_each,
+    selection: Selection = Selection(),
 ) -> list[Input]:
-    """The usable inputs named by ``arguments``; the others go to ``failures`` (or,
-    ``strict``, raise). ``stack`` holds stdin's spool file until the command ends."""
+    """The usable inputs named by ``arguments`` (in folders, those ``selection`` wants);
+    the others go to ``failures`` (or, ``strict``, raise). ``stack`` holds stdin's spool
+    file until the command ends. An encoding that is only a guess is noted."""
 
     def skip(label: str, err: LtmcError) -> None:
         if strict:
             raise err
         failures.append(Failure(label, str(err)))
 
-    sources = [Source(_spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip)]
+    sources = [Source(spool_stdin(stack), s.name) if s.path is None else s for s in discover(arguments, skip, selection)]
     inputs = []
     for source, sniffed in zip(sources, sniff_all(sources)):
         if isinstance(sniffed, LtmcError):
             skip(source.label, sniffed)
         else:
+            if sniffed.doubt:
+                log.warning(sniffed.doubt)
             inputs.append(Input(source, sniffed))
     if not inputs:
         detail = f"; {len(failures)} input(s) failed, the first: {failures[0].message}" if failures else "; pass text files or folders that hold some"
@@ -88,11 +93,11 @@ def open_inputs(
     return inputs
 
 
-def total_size(arguments: list[str]) -> int | None:
+def total_size(arguments: list[str], selection: Selection = Selection()) -> int | None:
     """The bytes of the files ``open_inputs`` would find, for a progress bar; None
     with stdin (its size is unknown) or when finding them fails (the command says why)."""
     try:
-        sources = discover(arguments, lambda label, err: None)
+        sources = discover(arguments, lambda label, err: None, selection, notes=False)
     except LtmcError:
         return None
     if any(s.path is None for s in sources):
@@ -107,10 +112,3 @@ def stat_size(source: Source) -> int:
     except OSError:
         return 0
 
-
-def _spool_stdin(stack: ExitStack) -> Path:
-    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ltmc-stdin-"))
-    path = Path(tmp, "stdin")
-    with open(path, "wb") as fh:
-        shutil.copyfileobj(sys.stdin.buffer, fh)
-    return path

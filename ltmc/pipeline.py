@@ -17,11 +17,11 @@ from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.engines.local import LocalEngine, few_collections
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import os_error
 from ltmc.inputs import Failure, Input, open_inputs
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
-from ltmc.shard_writer import begin_output, finish_output
+from ltmc.shard_writer import claimed, write_output
+from ltmc.sources import STDIN, Selection
 from ltmc.stages import MORPH_SCHEMA, analyse_forms
 
 Progress = Callable[[int], None]
@@ -56,6 +56,7 @@ def encode_corpus(
     force: bool = False,
     engine: str = "local",
     scheduler: str | None = None,
+    selection: Selection = Selection(),
 ) -> EncodeResult:
     """Encode the files named by ``arguments`` into ``out_dir`` (shards, codebook,
     manifest) with ``codebook``, or one of ``vocab_size`` ids mined from them; on
@@ -73,18 +74,14 @@ def encode_corpus(
             executor = open_engine(stack, arguments, workers, scheduler)
         else:
             executor = LocalEngine(workers)
-        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff)
+        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff, selection=selection)
         if codebook is None:
             codebook, result.mining = mine((text for item in inputs for text in item.texts()), vocab_size)
-        if not force and _is_up_to_date(out_dir, inputs, codebook):
-            result.up_to_date = True
-            return result
-        begin_output(out_dir, codebook)
-        try:
-            documents, shard_list = executor.write_shards(inputs, codebook, out_dir, progress)
-        except OSError as err:  # the engine's own temporaries (spool, parts) beside the shards
-            raise os_error(err, out_dir) from None
-        result.record(finish_output(out_dir, codebook, documents, shard_list))
+        with claimed(out_dir, [a for a in arguments if a != STDIN]):
+            if not force and _is_up_to_date(out_dir, inputs, codebook):
+                result.up_to_date = True
+                return result
+            result.record(write_output(out_dir, codebook, lambda staging: executor.write_shards(inputs, codebook, staging, progress)))
     return result
 
 
@@ -100,23 +97,25 @@ def _is_up_to_date(out_dir: Path, inputs: list[Input], codebook: Codebook) -> bo
     return all(shards.shard_intact(out_dir, s) for s in output.manifest["shards"])
 
 
-def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False):
+def mine_corpus(
+    arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False, selection: Selection = Selection()
+):
     """Mine a codebook from the inputs (for paired positions with ``paired``); returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
-        inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff)
+        inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff, selection=selection)
         texts = (text for item in inputs for text in item.texts())
         with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
             book, report = mine(texts, vocab_size, progress, paired)
     return book, report, failures
 
 
-def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
+def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False, selection: Selection = Selection()):
     """Every distinct word form of the inputs with its analysis, most frequent first; returns (table, failures)."""
     failures: list[Failure] = []
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
-        for item in open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff):
+        for item in open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff, selection=selection):
             for text in item.texts():
                 counts.update(WORD_PATTERN.findall(text))
             if progress:

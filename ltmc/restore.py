@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.engines.local import map_ordered
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STDOUT, AtomicFile, os_error, write_atomic
+from ltmc.files import STDOUT, TEMP_SUFFIX, AtomicFile, os_error, write_atomic
 from ltmc.stages import decode_tokens
 
 Progress = Callable[[int], None]
@@ -69,6 +70,8 @@ def decode_corpus(
     expected = {d["path"]: d for d in output.documents}
     to_stdout = not verify and str(dest) == STDOUT
     destination = None if verify or to_stdout else _Destination(Path(dest))
+    if destination is not None:
+        destination.check(output.documents)
     result = DecodeResult()
     # Threads, not processes: reading shards, the C decoder, hashing and writing
     # all release the GIL, and nothing has to be pickled.
@@ -104,7 +107,7 @@ def _restore_empty(root: Path, document: dict, destination: _Destination | None)
             ExitCode.DATA,
         )
     if destination is not None:
-        write_atomic(destination.file(shards.safe_relative(document["path"])), b"", durable=DURABLE)
+        write_atomic(destination.file(shards.restored_relative(document)), b"", durable=DURABLE)
 
 
 class _InOrder:
@@ -140,7 +143,7 @@ class _InOrder:
         self._current, self._whole_digest = name, hexdigest
         self._joined = hexdigest is None or self.to_stdout
         if self._joined:  # with files as the destination, only documents no thread finished
-            target = self.destination.file(shards.safe_relative(name)) if self.destination is not None else None
+            target = self.destination.file(shards.restored_relative(self.expected[name])) if self.destination is not None else None
             self.joiner.open(target, hashing=hexdigest is None)
 
     def _finish_document(self) -> None:
@@ -194,7 +197,7 @@ class _Restorer:
         which reports it in order, and one with an unsafe name fails before writing."""
         if not all(name in self.expected for name, _ in runs):
             return [(name, data.size, data, None) for name, data in runs]
-        relatives = [shards.safe_relative(name) for name, _ in runs] if self.destination else [None] * len(runs)
+        relatives = [shards.restored_relative(self.expected[name]) for name, _ in runs] if self.destination else [None] * len(runs)
         return [self._whole(name, data, relative) or (name, data.size, data, None) for (name, data), relative in zip(runs, relatives)]
 
     def _whole(self, name: str, data: pa.Buffer, relative: PurePosixPath | None) -> Run | None:
@@ -229,6 +232,7 @@ class _Joiner:
         self._handle = None
         self._file: AtomicFile | None = None
         self._digest = None
+        self._failure: BaseException | None = None  # of a task; the tasks after it do nothing
 
     def open(self, target: Path | None, hashing: bool) -> None:
         self._submit(self._open, target, hashing)
@@ -254,10 +258,21 @@ class _Joiner:
             self._file.discard()
 
     def _submit(self, fn, *args, size: int = 0) -> Future:
-        future = self._thread.submit(fn, *args)
+        future = self._thread.submit(self._unless_failed, fn, *args)
         self._pending.append((future, size))
         self._pending_bytes += size
         return future
+
+    def _unless_failed(self, fn, *args):
+        """Run a task, unless one before it failed: after a write that failed (a full
+        disk), closing the file would put a truncated file under its final name."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return fn(*args)
+        except BaseException as failure:
+            self._failure = failure
+            raise
 
     def _wait_oldest(self) -> None:
         future, size = self._pending.popleft()
@@ -284,6 +299,20 @@ class _Joiner:
         return self._digest.hexdigest() if self._digest is not None else None
 
 
+def _holds(path: Path, doc: dict) -> bool:
+    """Whether ``path`` is a regular file with the document's bytes."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode) or os.path.getsize(path) != doc["bytes"]:
+            return False
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return False
+    return digest.hexdigest() == doc["sha256"]
+
+
 class _Destination:
     """Files under ``root``, refused if an existing link inside ``root`` leads them
     elsewhere; each folder is resolved and made once, not once per file."""
@@ -292,6 +321,29 @@ class _Destination:
         self.root = root
         self._real_root = os.path.realpath(root)
         self._made: set[Path] = set()
+
+    def check(self, documents: list[dict]) -> None:
+        """Refuse before writing anything if a file in the way is not the document that
+        would be restored there (a rerun into the same folder finds its own files and
+        goes on); remove the temporaries a killed decode left beside them."""
+        in_the_way = []
+        names: dict[Path, set[str]] = {}
+        for doc in documents:
+            target = self.root / shards.restored_relative(doc)
+            names.setdefault(target.parent, set()).add(target.name)
+            if os.path.lexists(target) and not _holds(target, doc):
+                in_the_way.append(str(target))
+        if in_the_way:
+            more = f" and {len(in_the_way) - 1} more" if len(in_the_way) > 1 else ""
+            raise LtmcError(f"{in_the_way[0]}{more}: already there and not the file being restored; refusing to replace it, choose an empty -o", ExitCode.USAGE)
+        for folder, wanted in names.items():
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                continue  # not there yet, or it fails with its own message when written
+            for entry in entries:  # .NAME.XXXXXXXX.tmp, as ltmc.files names them
+                if entry.startswith(".") and entry.endswith(TEMP_SUFFIX) and entry[1 : -len(TEMP_SUFFIX)].rpartition(".")[0] in wanted:
+                    (folder / entry).unlink(missing_ok=True)
 
     def file(self, relative) -> Path:
         target = self.root / relative

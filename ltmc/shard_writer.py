@@ -6,27 +6,29 @@ them into shards of exactly ``SHARD_SCENES`` rows (the last one fewer): how the 
 was split never shows in the output. An engine that writes shards in parallel plans
 the same cut with ``plan_shards`` and gives each task one shard's rows.
 
-An output is written in one order, whatever the engine: ``begin_output`` (the old
-manifest goes, the codebook is written), the shards, then ``finish_output`` (the
-manifest, last, since it marks the output complete).
+An output is written in one order, whatever the engine, into a folder it holds
+(``claimed``): ``write_output`` writes the codebook, the shards and the manifest into a
+staging folder, then moves them into place, the manifest last.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import shutil
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ltmc import files
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import TEMP_SUFFIX, os_error, write_atomic
+from ltmc.files import STAGING_PREFIX, TEMP_SUFFIX, write_atomic
 from ltmc.shards import CODEBOOK, FORMAT, MANIFEST, VERSION, VERSION_KEY, count_tokens, shard_name
+from ltmc.sources import UTF8
 from ltmc.stages import TOKEN_SCHEMA
 
 SHARD_SCENES = 16_384  # scenes per shard
@@ -131,10 +133,10 @@ def plan_shards(scene_counts: list[int], rows_per_shard: int) -> list[list[tuple
 # -- per-document tallies ----------------------------------------------------------------
 
 
-def document_entry(name: str, sniffed) -> dict:
+def document_entry(source, sniffed) -> dict:
     """A document's manifest entry, its tallies at zero (``tally`` counts them)."""
-    return {
-        "path": name,
+    entry = {
+        "path": source.name,
         "bytes": sniffed.size,
         "sha256": sniffed.sha256,
         "encoding": sniffed.encoding,
@@ -142,6 +144,9 @@ def document_entry(name: str, sniffed) -> dict:
         "tokens": 0,
         "encoded_bytes": 0,
     }
+    if source.name_encoding != UTF8:  # only then: outputs of UTF-8 names stay as they were
+        entry["name_encoding"] = source.name_encoding
+    return entry
 
 
 def tally(documents: dict[str, dict], batch: pa.RecordBatch) -> int:
@@ -159,50 +164,66 @@ def tally(documents: dict[str, dict], batch: pa.RecordBatch) -> int:
 # -- the output directory, in order ----------------------------------------------------------
 
 
-def begin_output(out_dir: Path, codebook: Codebook) -> None:
-    """Make ``out_dir`` and write the codebook. From here until ``finish_output`` the
-    output is incomplete: without a manifest, decode refuses it and a rerun encodes it again."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / MANIFEST).unlink(missing_ok=True)
-    except OSError as err:
-        raise os_error(err, out_dir) from None
-    codebook.save(out_dir / CODEBOOK)
+# An output is built in a hidden staging folder inside OUT_DIR and its files are moved
+# into place only when all are written: until then the previous output stays whole and
+# usable, and a killed encode leaves nothing under a final name. Workers spool in there too.
+# What encodes of earlier versions left when killed: temporaries beside the shards.
+_OLD_LEFTOVERS = (".shard-*.parquet.*" + TEMP_SUFFIX, f".{MANIFEST}.*" + TEMP_SUFFIX, f".{CODEBOOK}.*" + TEMP_SUFFIX, SPOOL_PREFIX + "*")
 
 
-def finish_output(out_dir: Path, codebook: Codebook, documents: list[dict], shard_list: list[dict]) -> dict:
-    """Write the manifest and drop the shards it does not list (and what a killed
-    encode left behind). ``documents`` may carry ``encoded_bytes`` (what the encoder
-    read), which must be each document's sniffed size. Returns the totals recorded."""
-    for doc in documents:
-        if doc.pop("encoded_bytes", doc["bytes"]) != doc["bytes"]:
-            raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
-    totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": documents,
-        "shards": shard_list,
-        "totals": totals,
-    }
-    write_atomic(out_dir / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+def _is_output(folder: Path) -> bool:
+    """Whether ltmc wrote ``folder``: an ltmc manifest, or what a killed encode left."""
+    if any(folder.glob(STAGING_PREFIX + "*")):
+        return True
     try:
-        keep = {s["file"] for s in shard_list}
-        for stale in out_dir.glob("shard-*.parquet"):
-            if stale.name not in keep:
-                stale.unlink()
-        _remove_stale_temps(out_dir)
-    except OSError as err:
-        raise os_error(err, out_dir) from None
+        manifest = orjson.loads((folder / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()):
+    """Hold ``out_dir`` for an encode (``files.claimed``): refused if ltmc did not write
+    it, if it is inside an input (or holds one), or while another ltmc writes it; what
+    a killed encode left in it is removed first."""
+    return files.claimed(out_dir, _is_output, inputs, _OLD_LEFTOVERS)
+
+
+def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path], tuple[list[dict], list[dict]]]) -> dict:
+    """Write an output into a ``claimed`` ``out_dir``, in the one order every engine follows:
+    the codebook, the shards (``write_shards(folder)`` writes them into ``folder`` and
+    returns the document entries and shard list), the manifest, all in a staging folder;
+    then the files move into place, the manifest last. ``documents`` may carry
+    ``encoded_bytes`` (what the encoder read), which must be each document's sniffed
+    size. Returns the totals recorded."""
+    with files.staging(out_dir) as staged:
+        codebook.save(staged / CODEBOOK)
+        try:
+            documents, shard_list = write_shards(staged)
+        except OSError as err:  # the engines' own temporaries (spool, parts)
+            raise files.os_error(err, out_dir) from None
+        for doc in documents:
+            if doc.pop("encoded_bytes", doc["bytes"]) != doc["bytes"]:
+                raise LtmcError(f"{doc['path']}: file changed while it was read; run encode again", ExitCode.DATA)
+        totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
+            "documents": documents,
+            "shards": shard_list,
+            "totals": totals,
+        }
+        write_atomic(staged / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        names = [s["file"] for s in shard_list]
+        files.publish(staged, out_dir, [CODEBOOK, *names, MANIFEST], _shards_of(out_dir), first_gone=MANIFEST)
     return totals
 
 
-def _remove_stale_temps(out_dir: Path) -> None:
-    """Delete the temporary files (``.NAME.*.tmp``) and spool folders an interrupted
-    encode left behind."""
-    for pattern in (".shard-*.parquet.*", f".{MANIFEST}.*", f".{CODEBOOK}.*"):
-        for stale in out_dir.glob(pattern + TEMP_SUFFIX):
-            stale.unlink(missing_ok=True)
-    for stale in out_dir.glob(SPOOL_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)
+def _shards_of(out_dir: Path) -> set[str]:
+    """The shards of the output in ``out_dir`` now (of an interrupted one: all shard files)."""
+    try:
+        old = orjson.loads((out_dir / MANIFEST).read_bytes())
+        return {s["file"] for s in old["shards"] if PurePosixPath(s["file"]).name == s["file"]}
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return {p.name for p in out_dir.glob("shard-*.parquet")}

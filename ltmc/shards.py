@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name
 from ltmc.stages import TOKEN_SCHEMA
 
 FORMAT = "ltmc-shards"
@@ -100,7 +101,8 @@ class Output:
             # memory holds one compressed shard and one batch, whatever the shard's size.
             path, _, parquet = self._checked(shard, columns)
             with _reading(path):
-                yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns)
+                for batch in parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
+                    yield _checked_rows(batch, len(self.codebook), path)
 
     def iter_row_groups(self, columns: list[str] | None = None):
         """For every row group of every shard, in order, a function that reads it as
@@ -109,7 +111,7 @@ class Output:
         for shard in self.manifest["shards"]:
             path, data, parquet = self._checked(shard, columns)
             for group in range(parquet.num_row_groups):
-                yield partial(_read_row_group, path, data, group, columns)
+                yield partial(_read_row_group, path, data, group, columns, len(self.codebook))
 
     def _checked(self, shard: dict, columns: list[str] | None) -> tuple[Path, bytes, pq.ParquetFile]:
         """The shard's bytes, checked against the manifest's sha256, opened as Parquet."""
@@ -126,11 +128,28 @@ class Output:
         return path, data, parquet
 
 
-def _read_row_group(path: Path, data: bytes, group: int, columns: list[str] | None) -> list[pa.RecordBatch]:
+def _read_row_group(path: Path, data: bytes, group: int, columns: list[str] | None, vocab_size: int) -> list[pa.RecordBatch]:
     # A reader of its own: one ParquetFile is not to be shared between threads.
     with _reading(path):
         table = pq.ParquetFile(pa.BufferReader(data)).read_row_group(group, columns=columns)
-        return table.to_batches(max_chunksize=READ_BATCH_ROWS)
+        return [_checked_rows(batch, vocab_size, path) for batch in table.to_batches(max_chunksize=READ_BATCH_ROWS)]
+
+
+def _checked_rows(batch: pa.RecordBatch, vocab_size: int, path: Path) -> pa.RecordBatch:
+    """Refuse rows that every reader (decode, stats, export, glyphs) would trip over:
+    an id outside the codebook, an encoding ltmc does not write."""
+    if "ids" in batch.schema.names:
+        column = batch.column("ids")  # not flatten(): it loads pyarrow.compute (see count_tokens)
+        bounds = column.offsets.to_numpy()
+        ids = column.values.to_numpy()[bounds[0] : bounds[-1]]  # the rows' ids only, even of a slice
+        if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+            bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+            raise LtmcError(f"{path}: token id {bad} is outside the codebook's {vocab_size} ids; the shard does not belong to this codebook, re-run `ltmc encode`", ExitCode.DATA)
+    if "encoding" in batch.schema.names:
+        unknown = set(batch.column("encoding").to_pylist()) - ENCODINGS
+        if unknown:
+            raise LtmcError(f"{path}: rows name the encoding {sorted(map(str, unknown))[0]!r}, which ltmc does not write; the shard was altered, re-run `ltmc encode`", ExitCode.DATA)
+    return batch
 
 
 @contextmanager
@@ -160,7 +179,9 @@ def _check_manifest(manifest: dict, where: Path) -> None:
     names = set()
     for doc in documents:
         fields(doc, {"path": str, "bytes": int, "sha256": str}, "a document")
-        safe_relative(doc["path"])
+        if doc.get("encoding", "utf-8") not in ENCODINGS:
+            raise bad(f"document {doc['path']!r} names the encoding {doc['encoding']!r}, which ltmc does not write")
+        restored_relative(doc)
         if doc["path"] in names:
             raise bad(f"document {doc['path']!r} is listed twice")
         names.add(doc["path"])
@@ -185,6 +206,18 @@ def _check_shard(schema: pa.Schema, num_rows: int, shard: dict, columns: list[st
             raise LtmcError(f"{path}: not an ltmc shard (column {name!r} missing or of another type); re-run `ltmc encode`", ExitCode.DATA)
     if num_rows != shard["rows"]:
         raise LtmcError(f"{path}: shard has {num_rows} rows, the manifest says {shard['rows']}; re-run `ltmc encode`", ExitCode.DATA)
+
+
+def restored_relative(doc: dict) -> PurePosixPath:
+    """Where a manifest's document is restored below the destination: its path, in
+    the bytes the file system gave when the name was not UTF-8."""
+    encoding = doc.get("name_encoding", "utf-8")
+    try:
+        if encoding not in NAME_ENCODINGS:
+            raise LookupError(encoding)
+        return safe_relative(file_system_name(doc["path"], encoding))
+    except (LookupError, UnicodeEncodeError):
+        raise LtmcError(f"document {doc['path']!r}: its name cannot be given back in {encoding!r}; the manifest was altered, re-run `ltmc encode`", ExitCode.DATA) from None
 
 
 def safe_relative(name: str) -> PurePosixPath:

@@ -16,8 +16,10 @@ import io
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -28,10 +30,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ltmc import inputs, shard_writer, shards
+from ltmc import inputs, shard_writer, shards, sources
 from ltmc.cli import app
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode
+from ltmc.files import STAGING_PREFIX
 from ltmc.scenes import LIMIT
 
 from conftest import SAMPLE_TEXTS
@@ -55,6 +58,8 @@ def snapshot(root: Path, *skip: Path) -> dict:
                 entry = ("link", os.readlink(path))
             elif path.is_dir():
                 entry = ("dir", st.st_mode)
+            elif not stat.S_ISREG(st.st_mode):  # a FIFO or device: reading it would block or never end
+                entry = ("special", st.st_mode, st.st_rdev)
             else:
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -246,7 +251,7 @@ def test_directory_that_cannot_be_listed(cli, books, tmp_path, monkeypatch):
         real_scandir = os.scandir
 
         def scandir(path="."):
-            if Path(path) == locked:
+            if isinstance(path, (str, os.PathLike)) and Path(path) == locked:  # rmtree scans by descriptor
                 raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
             return real_scandir(path)
 
@@ -415,7 +420,7 @@ def test_disk_full_while_writing_shards(cli, books, tmp_path, monkeypatch):
     error_line(cli.encode(books), ExitCode.IO, "out/shard-00000.parquet: cannot write (No space left on device); free space")
     monkeypatch.undo()
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["codebook.json"]  # no temp file, no shard, no manifest
+    assert list(out.iterdir()) == []  # no temp file, no shard, no manifest, no staging folder
     assert snapshot(tmp_path, out) == before
     assert cli.encode(books).exit_code == 0
 
@@ -611,12 +616,20 @@ def test_rerun_after_a_damaged_shard_reencodes(cli, books, encoded, tmp_path):
 
 def test_leftovers_of_a_killed_encode_are_cleaned_by_the_rerun(cli, books, encoded, tmp_path):
     clean = files_of(encoded)
-    (encoded / shards.MANIFEST).unlink()  # as after a kill: the manifest goes first
-    (encoded / ".shard-00001.parquet.k3j4h5.tmp").write_bytes(b"half a shard")
+    # What a kill -9 leaves: a staging folder with part of a new output ...
+    staging = encoded / f"{STAGING_PREFIX}k3j4h5"
+    (staging / ".spool-x1").mkdir(parents=True)
+    (staging / ".spool-x1" / "rows.arrow").write_bytes(b"rows")
+    (staging / ".shard-00001.parquet.k3j4h5.tmp").write_bytes(b"half a shard")
+    # ... or, from an older ltmc, temporaries beside the shards and no manifest.
     (encoded / ".manifest.json.x8y9z0.tmp").write_bytes(b"{")
+    (encoded / ".spool-abc").mkdir()
+    (encoded / shards.MANIFEST).unlink()
     (encoded / shards.shard_name(7)).write_bytes(b"a shard of an older, bigger run")
+    (encoded / "notes.txt").write_text("the user's own file")
     assert cli.encode(books).exit_code == 0
-    assert files_of(encoded) == clean
+    assert files_of(encoded) == clean | {"notes.txt": b"the user's own file"}
+    assert not any(p.name.startswith(".") for p in encoded.iterdir())
 
 
 def test_verify_reports_per_file_writes_nothing_and_fails_loudly(cli, encoded, tmp_path):
@@ -672,7 +685,10 @@ def _synthetic_corpus(root: Path, megabytes: float) -> Path:
 # ``ltmc encode`` itself (the same entry point as the ``ltmc`` script), with shards of 1024
 # scenes instead of 16 384 so that a few megabytes make several shards and the kill lands
 # between them, with whole shards already written and more to come.
-_LTMC_SMALL_SHARDS = "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+_LTMC_SMALL_SHARDS = (
+    "from ltmc import program; program.leave_on_signals(); "
+    "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+)
 
 
 def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
@@ -687,23 +703,19 @@ def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
     proc = subprocess.Popen(encode(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if killed.is_dir() and any(killed.glob("shard-*.parquet")):
+        if killed.is_dir() and any(killed.glob(f"{STAGING_PREFIX}*/shard-*.parquet")):
             break
         time.sleep(0.005)
     assert proc.poll() is None, "encode finished before it could be killed; make the corpus bigger"
+    written = list(killed.glob(f"{STAGING_PREFIX}*/shard-*.parquet"))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    # What the kill left: no manifest (so nothing looks complete), only whole shards under
-    # their final names; anything half-written is a hidden temporary file.
-    assert not (killed / shards.MANIFEST).exists()
-    written = sorted(killed.glob("shard-*.parquet"))
+    # What the kill left: nothing under a final name (so nothing looks complete); the
+    # shards written so far are in the hidden staging folder.
+    assert [p.name for p in killed.iterdir() if not p.name.startswith(STAGING_PREFIX)] == []
     assert written
-    for shard in written:
-        assert pq.read_metadata(shard).num_rows > 0
-    leftovers = [p.name for p in killed.iterdir() if p.name.startswith(".")]
-    assert all(name.endswith(".tmp") or name.startswith(shard_writer.SPOOL_PREFIX) for name in leftovers)
     verify = subprocess.run([*ltmc, "decode", str(killed), "--verify"], capture_output=True, text=True)
     assert verify.returncode == ExitCode.DATA and "encode did not finish" in verify.stderr
     assert "Traceback" not in verify.stderr
@@ -718,3 +730,498 @@ def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
 
     again = subprocess.run(encode(killed), capture_output=True, text=True)
     assert again.returncode == 0 and "is up to date" in flat(again.stderr)
+
+
+# -- SIGINT and SIGTERM at many moments of a multi-worker encode -----------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` now (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# (signal, to the whole process group as a terminal's Ctrl-C does, or to ltmc alone as `kill` does)
+_STOPS = [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last_output(tmp_path):
+    corpus = tmp_path / "corpus"
+    codebook = _synthetic_corpus(corpus, 5)
+    ltmc = [sys.executable, "-c", _LTMC_SMALL_SHARDS]
+    out = tmp_path / "out"
+    encode = [*ltmc, "encode", str(corpus), "-o", str(out), "-c", str(codebook), "-w", "3", "--force"]
+    first = subprocess.run(encode, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    complete = files_of(out)
+    temp_before = set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*"))
+
+    moments = [0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0]
+    outcomes = []
+    for i, delay in enumerate(moments):
+        sig, group = _STOPS[i % len(_STOPS)]
+        proc = subprocess.Popen(encode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        seen: set[int] = set()
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= _descendants(proc.pid)
+            time.sleep(0.02)
+        if proc.poll() is not None:  # it finished first: a complete output, also fine
+            outcomes.append("done")
+            continue
+        os.killpg(proc.pid, sig) if group else os.kill(proc.pid, sig)
+        try:
+            _, stderr = proc.communicate(timeout=30)  # "a couple of seconds", with room for a loaded CI machine
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"{sig.name} after {delay} s: ltmc did not end within 30 s")
+        if proc.returncode == 0:  # the signal came after the work was done
+            outcomes.append("done")
+            assert files_of(out) == complete
+            continue
+        outcomes.append(f"{sig.name}{'-group' if group else ''}@{delay}")
+        assert proc.returncode == 128 + sig, (sig, delay, proc.returncode, stderr)
+        assert "Traceback" not in stderr, stderr
+        assert len(stderr.splitlines()) == 1, stderr
+        assert stderr.strip() == ("interrupted (SIGINT)" if sig == signal.SIGINT else "terminated (SIGTERM)")
+        time.sleep(0.2)  # the kernel reaps what ltmc killed
+        assert [pid for pid in seen if _alive(pid)] == [], "worker processes outlived ltmc"
+        assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no staging folder, no temporaries
+        assert files_of(out) == complete  # the previous complete output is still there, untouched
+        verify = subprocess.run([*ltmc, "decode", str(out), "--verify"], capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
+    assert sum(o != "done" for o in outcomes) >= 4, outcomes  # most runs were stopped mid-way
+    print("stopped:", outcomes)
+    assert set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*")) == temp_before
+
+    rerun = subprocess.run(encode, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert files_of(out) == complete
+
+
+# -- the output folder belongs to ltmc, or is left alone (issue 22, class 1) ------------------
+
+
+def test_encode_refuses_a_folder_ltmc_did_not_write(cli, books, tmp_path):
+    user = tmp_path / "userdir"
+    user.mkdir()
+    (user / "codebook.json").write_text("the user's own notes, not a codebook")
+    (user / shards.shard_name(7)).write_bytes(b"the user's own file")
+    before = snapshot(tmp_path)
+    error_line(cli.encode(books, out=user), ExitCode.USAGE, "userdir: holds files ltmc did not write (codebook.json, shard-00007.parquet)", "choose a new or empty folder")
+    assert snapshot(tmp_path) == before
+
+
+def test_encode_refuses_an_output_inside_its_input_or_around_it(cli, books, encoded, tmp_path):
+    before = snapshot(tmp_path)
+    error_line(cli.encode(books, out=books), ExitCode.USAGE, "inside the input folder")
+    error_line(cli.encode(books, out=books / "out"), ExitCode.USAGE, "inside the input folder", "choose -o outside it")
+    inner = encoded / "more-books"
+    inner.mkdir()
+    (inner / "c.txt").write_text(SAMPLE_TEXTS[1])
+    error_line(cli.encode(inner, out=encoded), ExitCode.USAGE, "holds the input")
+    inner.joinpath("c.txt").unlink()
+    inner.rmdir()
+    assert snapshot(tmp_path) == before
+
+
+def test_export_and_decode_leave_folders_they_did_not_write_alone(cli, encoded, tmp_path):
+    user = tmp_path / "userdir"
+    user.mkdir()
+    (user / "train.bin").write_bytes(b"the user's own training data")
+    before = snapshot(tmp_path)
+    error_line(cli("export", encoded, "-f", "nanogpt", "-o", user), ExitCode.USAGE, "holds files ltmc did not write (train.bin)")
+    (user / "a.txt").write_text("the user's own a.txt")
+    error_line(cli("decode", encoded, "-o", user), ExitCode.USAGE, "a.txt: already there and not the file being restored")
+    assert (user / "a.txt").read_text() == "the user's own a.txt"
+    (user / "a.txt").unlink()
+    assert snapshot(tmp_path) == before
+
+
+def test_a_second_export_retires_only_the_files_of_the_first(cli, encoded, tmp_path):
+    data = tmp_path / "data"
+    assert cli("export", encoded, "-f", "nanogpt", "-o", data).exit_code == 0
+    (data / "README.md").write_text("the user's notes beside the export")
+    assert cli("export", encoded, "-f", "hf", "-o", data).exit_code == 0
+    names = sorted(p.name for p in data.iterdir())
+    assert "train.bin" not in names and "meta.pkl" not in names  # the nanogpt export's files went
+    assert "README.md" in names and any(n.startswith("train-") for n in names)
+    assert not any(n.startswith(".") for n in names)
+
+
+def test_decode_into_its_own_earlier_restore_and_after_a_kill(cli, encoded, books, tmp_path):
+    dest = tmp_path / "restored"
+    assert cli("decode", encoded, "-o", dest).exit_code == 0
+    (dest / ".a.txt.k3j4h5x9.tmp").write_bytes(b"half of a.txt, left by a kill -9")
+    (dest / "mine.txt").write_text("the user's")
+    assert cli("decode", encoded, "-o", dest).exit_code == 0  # its own files: fine
+    assert files_of(dest) == files_of(books) | {"mine.txt": b"the user's"}
+
+
+# -- special files are refused, never replaced (class 2) ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "device"])
+def test_special_files_are_refused_not_replaced(cli, encoded, books, tmp_path, kind):
+    target = tmp_path / "special"
+    if kind == "device":
+        if not IS_ROOT:
+            pytest.skip("making a device node needs root")
+        os.mknod(target, 0o666 | 0o020000, os.makedev(1, 3))  # a character device, as /dev/null
+    else:
+        os.mkfifo(tmp_path / "fifo")
+        target = tmp_path / "fifo" if kind == "fifo" else target
+        if kind == "link-to-fifo":
+            target.symlink_to(tmp_path / "fifo")
+    before = snapshot(tmp_path)
+    for args in (("glyphs", "to", encoded, "-o", target), ("mine-bonds", books, "-o", target, "-V", "600"), ("morph", books, "-o", target)):
+        error_line(cli(*args), ExitCode.USAGE, "not a regular file", "refusing to replace it")
+    assert snapshot(tmp_path) == before
+
+
+def test_glyphs_to_dash_writes_stdout_not_a_file_named_dash(cli, encoded, tmp_path):
+    result = cli("glyphs", "to", encoded, "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("#ltmc-glyphs ")
+    assert not (tmp_path / "-").exists()
+
+
+# -- input that never ends (class 3) ------------------------------------------------------------
+
+
+@pytest.fixture
+def own_tempdir(tmp_path, monkeypatch) -> Path:
+    """A temporary folder of the test's own, so that what ltmc leaves there can be seen."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_endless_binary_stdin_is_refused_at_once(cli, tmp_path, own_tempdir):
+    result = cli.runner.invoke(app, ["encode", "-", "-o", str(tmp_path / "out"), "-c", str(cli.codebook)], input=b"\0" * 65536)
+    error_line(result, ExitCode.DATA, "<stdin>: looks binary (NUL bytes)")
+    assert list(own_tempdir.iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_stdin_beyond_the_limit_is_refused_and_its_copy_removed(cli, tmp_path, own_tempdir, monkeypatch):
+    monkeypatch.setattr(sources, "STDIN_LIMIT", 1 << 20)
+    text = ("Мороз и солнце; день чудесный!\n" * 40000).encode()  # 2.2 MB
+    result = cli.runner.invoke(app, ["encode", "-", "-o", str(tmp_path / "out"), "-c", str(cli.codebook)], input=text)
+    error_line(result, ExitCode.USAGE, "<stdin>: more than 0 GiB", "save it to a file")
+    assert list(own_tempdir.iterdir()) == []
+
+
+def test_show_reads_a_bounded_amount_of_stdin(cli, monkeypatch):
+    import ltmc.cli
+
+    monkeypatch.setattr(ltmc.cli, "SHOW_LIMIT", 1000)
+    result = cli.runner.invoke(app, ["show", "-", "-c", str(cli.codebook)], input="слово " * 1000)
+    error_line(result, ExitCode.USAGE, "<stdin>: more than 1,000 characters")
+
+
+def test_a_killed_runs_stdin_copy_goes_with_the_next_run(cli, tmp_path, own_tempdir):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is now free: no process has it
+    stale = own_tempdir / f"ltmc-stdin-{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "stdin").write_bytes(b"gigabytes, once")
+    alive = own_tempdir / f"ltmc-stdin-{os.getpid()}-def"  # a run still going (this one)
+    alive.mkdir()
+    result = cli.runner.invoke(app, ["encode", "-", "-o", str(tmp_path / "out"), "-c", str(cli.codebook)], input="Мороз и солнце.\n")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in own_tempdir.iterdir()) == [alive.name]
+
+
+def test_dev_zero_on_stdin_ends_quickly_as_the_program(tmp_path):
+    env = os.environ | {"TMPDIR": str(tmp_path)}
+    ltmc = [sys.executable, "-m", "ltmc"]
+    codebook = tmp_path / "cb.json"
+    Codebook.from_entries([("word", "мама")]).save(codebook)
+    with open("/dev/zero", "rb") as zero:
+        encode = subprocess.run([*ltmc, "encode", "-", "-o", str(tmp_path / "out"), "-c", str(codebook)], stdin=zero, capture_output=True, text=True, timeout=120, env=env)
+        show = subprocess.run([*ltmc, "show", "-", "-c", str(codebook)], stdin=zero, capture_output=True, text=True, timeout=120, env=env)
+    assert encode.returncode == ExitCode.DATA and encode.stderr.startswith("error: <stdin>: looks binary"), encode.stderr
+    assert show.returncode == ExitCode.USAGE and "more than" in show.stderr, show.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["cb.json"]
+
+
+def test_sigterm_while_stdin_is_copied_removes_the_copy(tmp_path):
+    import threading
+
+    codebook = tmp_path / "cb.json"
+    Codebook.from_entries([("word", "мама")]).save(codebook)
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ltmc", "encode", "-", "-o", str(tmp_path / "out"), "-c", str(codebook)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ | {"TMPDIR": str(spool_dir)},
+    )
+
+    def feed():
+        try:
+            while True:
+                proc.stdin.write("мама мыла раму\n".encode() * 4096)
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not any(spool_dir.glob("ltmc-stdin-*/stdin")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.terminate()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 143, stderr
+    assert stderr.strip() == "terminated (SIGTERM)"
+    assert list(spool_dir.iterdir()) == []
+
+
+# -- names and encodings from real archives (class 5) -------------------------------------------
+
+_RUSSIAN = "Мороз и солнце; день чудесный! Еще ты дремлешь, друг прелестный - пора, красавица, проснись.\n" * 30
+
+
+@pytest.mark.parametrize("encoding, recorded", [("cp1251", "cp1251"), ("koi8-r", "koi8-r"), ("cp866", "cp866"), ("utf-16", "utf-16-le"), ("utf-16-be-bom", "utf-16-be")])
+def test_cyrillic_code_pages_and_utf16_are_read_as_russian_and_round_trip(cli, tmp_path, encoding, recorded):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = codecs_bom_be(_RUSSIAN) if encoding == "utf-16-be-bom" else _RUSSIAN.encode(encoding)
+    (folder / "book.txt").write_bytes(data)
+    result = cli.encode(folder)
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stderr  # a whole paragraph: no doubt
+    manifest = orjson.loads((tmp_path / "out" / shards.MANIFEST).read_bytes())
+    assert manifest["documents"][0]["encoding"] == recorded
+    (tmp_path / "utf8").mkdir()
+    (tmp_path / "utf8" / "book.txt").write_text(_RUSSIAN, encoding="utf-8")
+    assert cli.encode(tmp_path / "utf8", out=tmp_path / "out8").exit_code == 0
+    as_utf8 = orjson.loads((tmp_path / "out8" / shards.MANIFEST).read_bytes())
+    bom = 3 if recorded.startswith("utf-16") else 0  # U+FEFF, read as a character: three byte ids
+    assert manifest["totals"]["tokens"] == as_utf8["totals"]["tokens"] + bom  # the same words, not mojibake
+    assert cli("decode", tmp_path / "out", "-o", tmp_path / "restored").exit_code == 0
+    assert (tmp_path / "restored" / "book.txt").read_bytes() == data
+
+
+def codecs_bom_be(text: str) -> bytes:
+    return b"\xfe\xff" + text.encode("utf-16-be")
+
+
+def test_an_unsure_guess_is_noted(cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "short.txt").write_bytes("Привет".encode("koi8-r"))
+    result = cli.encode(folder)
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.stderr and "short.txt: read as koi8-r, a guess" in flat(result.stderr)
+
+
+def test_a_cp1251_file_name_round_trips_through_encode_glyphs_and_decode(cli, tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    name = "Пушкин.txt".encode("cp1251")
+    with open(os.path.join(os.fsencode(folder), name), "wb") as fh:
+        fh.write(_RUSSIAN.encode("utf-8"))
+    result = cli.encode(folder)
+    assert result.exit_code == 0, result.output
+    manifest = orjson.loads((tmp_path / "out" / shards.MANIFEST).read_bytes())
+    assert [(d["path"], d.get("name_encoding")) for d in manifest["documents"]] == [("Пушкин.txt", "cp1251")]
+    assert cli("decode", tmp_path / "out", "-o", tmp_path / "restored").exit_code == 0
+    assert os.listdir(os.fsencode(tmp_path / "restored")) == [name]
+    glyph_file = tmp_path / "all.glyphs"
+    assert cli("glyphs", "to", tmp_path / "out", "-o", glyph_file).exit_code == 0
+    assert cli("glyphs", "from", glyph_file, "-c", tmp_path / "out" / "codebook.json", "-o", tmp_path / "again").exit_code == 0
+    assert cli("decode", tmp_path / "again", "-o", tmp_path / "restored-again").exit_code == 0
+    assert os.listdir(os.fsencode(tmp_path / "restored-again")) == [name]
+
+
+# -- full disks, interruptions, leftovers (class 6) ---------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MiB file system (tmpfs), mounted for the test: needs root."""
+    if not IS_ROOT:
+        pytest.skip("mounting a small file system needs root")
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_during_encode_decode_and_export(cli, tmp_path, tiny_disk):
+    corpus = tmp_path / "corpus"
+    codebook = _synthetic_corpus(corpus, 3)  # 3 MB of text: more than the disk holds, even as shards
+    big = tmp_path / "big"
+    assert cli("encode", corpus, "-o", big, "-c", codebook, "-w", "2").exit_code == 0
+    before = snapshot(tmp_path, tiny_disk)
+
+    out = tiny_disk / "out"
+    error_line(cli("encode", corpus, "-o", out, "-c", codebook, "-w", "2"), ExitCode.IO, "cannot write (No space left on device)", "free space")
+    assert list(out.iterdir()) == []  # nothing under a final name, no staging folder, no temporaries
+
+    restored = tiny_disk / "restored"
+    error_line(cli("decode", big, "-o", restored, "-w", "2"), ExitCode.IO, "cannot write (No space left on device)")
+    originals = files_of(corpus)
+    for path in restored.rglob("*"):
+        assert not path.name.startswith("."), path  # no temporary left
+        assert path.read_bytes() == originals[path.name]  # what is there is whole
+    assert len(list(restored.iterdir())) < len(originals)
+
+    exported = tiny_disk / "data"
+    error_line(cli("export", big, "-f", "nanogpt", "-o", exported), ExitCode.IO, "cannot write (No space left on device)")
+    assert list(exported.iterdir()) == []
+    assert snapshot(tmp_path, tiny_disk) == before
+
+
+# -- two runs at once (class 7) ----------------------------------------------------------------
+
+
+def test_a_second_encode_into_a_locked_output_fails_clearly(cli, books, encoded, tmp_path):
+    import fcntl
+
+    clean = files_of(encoded)
+    fd = os.open(encoded, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a running encode holds it
+    try:
+        error_line(cli.encode(books, extra=["--force"]), ExitCode.IO, "another ltmc is writing there now", "wait for it to finish")
+    finally:
+        os.close(fd)
+    assert files_of(encoded) == clean
+    assert cli.encode(books, extra=["--force"]).exit_code == 0
+
+
+def test_two_encodes_at_once_never_both_lose_output(tmp_path):
+    corpus = tmp_path / "corpus"
+    codebook = _synthetic_corpus(corpus, 2)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ltmc", "encode", str(corpus), "-o", str(out), "-c", str(codebook), "-w", "1", "--force"]
+    runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert any(code == 0 for code, _ in results), results
+    for code, stderr in results:
+        assert code == 0 or (code == ExitCode.IO and "another ltmc is writing there now" in stderr), stderr
+    verify = subprocess.run([sys.executable, "-m", "ltmc", "decode", str(out), "--verify"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+
+
+# -- one line for every error a user can cause (class 8) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["encode"], "Missing argument"),
+        (["encode", "x", "-o", "y", "-w", "0"], "'--workers' / '-w': 0 is not in the range"),
+        (["encode", "x", "-o", "y", "--jsn"], "No such option: --jsn"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+        (["stats", "out", "--model"], "requires an argument"),
+    ],
+)
+def test_usage_errors_are_one_line(cli, args, needle):
+    result = cli(*args)
+    line = error_line(result, ExitCode.USAGE, needle, "--help`")
+    assert "╭" not in result.output and "Usage:" not in result.output, result.output
+    assert line.endswith("--help`")
+
+
+def _with_ids(out: Path, change) -> None:
+    table = pq.read_table(out / shards.shard_name(0))
+    ids = table.column("ids").to_pylist()
+    change(ids)
+    rewrite_shard(out, table.set_column(table.schema.get_field_index("ids"), "ids", pa.array(ids, pa.list_(pa.int32()))))
+
+
+@pytest.mark.parametrize("bad_id", [10**6, -1])
+def test_an_id_outside_the_codebook_is_one_line_everywhere(cli, encoded, tmp_path, bad_id):
+    _with_ids(encoded, lambda ids: ids[0].__setitem__(0, bad_id))
+    before = snapshot(tmp_path)
+    for args in (("stats", encoded), ("export", encoded, "-f", "nanogpt", "-o", tmp_path / "data"), ("export", encoded, "-f", "hf", "--paired", "-o", tmp_path / "pairs"),
+                 ("decode", encoded, "--verify"), ("glyphs", "to", encoded, "-o", tmp_path / "g.txt")):
+        error_line(cli(*args), ExitCode.DATA, f"token id {bad_id} is outside the codebook's")
+    assert snapshot(tmp_path, tmp_path / "data", tmp_path / "pairs") == before
+    assert not (tmp_path / "g.txt").exists() and not any((tmp_path / "data").iterdir())
+
+
+def test_an_unknown_codec_is_one_line(cli, encoded, tmp_path):
+    table = pq.read_table(encoded / shards.shard_name(0))
+    rewrite_shard(encoded, table.set_column(table.schema.get_field_index("encoding"), "encoding", pa.array(["klingon"] * table.num_rows, pa.string())))
+    error_line(cli("decode", encoded, "--verify"), ExitCode.DATA, "rows name the encoding 'klingon', which ltmc does not write")
+    edit_manifest(encoded, lambda m: m["documents"][0].update(encoding="klingon"))
+    error_line(cli("stats", encoded), ExitCode.DATA, "names the encoding 'klingon'")
+    edit_manifest(encoded, lambda m: m["documents"][0].update(encoding="utf-8", name_encoding="klingon"))
+    error_line(cli("decode", encoded, "-o", tmp_path / "r"), ExitCode.DATA, "its name cannot be given back in 'klingon'")
+
+
+# -- the smaller ones (class 9) -----------------------------------------------------------------
+
+
+def test_include_exclude_and_what_was_left_out_is_said_once(cli, books, tmp_path):
+    (books / "info.csv").write_text("name,year\nМороз,1829\n")
+    (books / ".hidden.txt").write_text(SAMPLE_TEXTS[1])
+    (books / ".git").mkdir()
+    (books / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "d.txt").write_text(SAMPLE_TEXTS[3])
+    result = cli.encode(books, extra=["--exclude", "info.csv"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "left out 2 hidden (dot) entries, 1 linked folder(s), 1 file(s) by --include/--exclude" in notes[0]
+    names = [d["path"] for d in orjson.loads((tmp_path / "out" / shards.MANIFEST).read_bytes())["documents"]]
+    assert names == ["a.txt", "b.txt"]
+    result = cli.encode(books, out=tmp_path / "only-a", extra=["--include", "a.*"])
+    assert [d["path"] for d in orjson.loads((tmp_path / "only-a" / shards.MANIFEST).read_bytes())["documents"]] == ["a.txt"]
+
+
+def test_workers_are_capped_at_the_work(cli, books, monkeypatch):
+    from ltmc.engines import local
+
+    asked = []
+    real = local.map_ordered
+    monkeypatch.setattr(local, "map_ordered", lambda fn, items, workers, *a, **k: (asked.append(workers), real(fn, items, min(workers, 2), *a, **k))[1])
+    assert cli("encode", books, "-o", cli.tmp / "out", "-c", cli.codebook, "-w", "1000").exit_code == 0
+    assert asked and max(asked) <= 2  # two small books: two tasks at most, not a thousand processes
+
+
+@pytest.mark.parametrize("command", [["mine-bonds", "{books}", "-o", "-", "--json"], ["decode", "{out}", "-o", "-", "--json"]])
+def test_two_outputs_on_stdout_are_refused(cli, books, encoded, command):
+    args = [a.format(books=books, out=encoded) for a in command]
+    error_line(cli(*args), ExitCode.USAGE, "-o - and --json both write to stdout")
+
+
+def test_status_lines_do_not_wrap_in_logs(cli, books, tmp_path):
+    out = tmp_path / ("a-long-output-folder-name-" * 4)
+    result = cli.encode(books, out=out)
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("encoded ")]
+    assert len(lines) == 1 and lines[0].endswith(f"in {out}")
+
+
+def test_kind_of_a_negative_id_is_an_error(codebook):
+    with pytest.raises(IndexError):
+        codebook.kind_of(-1)
+    with pytest.raises(IndexError):
+        codebook.piece_of(len(codebook))

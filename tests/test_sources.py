@@ -6,7 +6,7 @@ import pytest
 
 from ltmc import sources
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.sources import LEGACY_ENCODING, Source, discover, encode_text, read_bytes_blocks, sniff, text_blocks
+from ltmc.sources import Source, discover, encode_text, read_bytes_blocks, sniff, text_blocks
 
 RUSSIAN = "Вечером над озером поднимался туман, и где-то далеко лаяли собаки.\n" * 20
 
@@ -39,7 +39,7 @@ def test_cp1251_file_is_detected(tmp_path):
     data = RUSSIAN.encode("cp1251")
     path.write_bytes(data)
     sniffed = _sniff(path)
-    assert sniffed.encoding == LEGACY_ENCODING
+    assert sniffed.encoding == "cp1251"
     text = "".join(text_blocks(read_bytes_blocks(Source(path, "legacy.txt")), sniffed.encoding))
     assert text == RUSSIAN
     assert _read_back(path) == data
@@ -53,7 +53,7 @@ def test_the_whole_file_decides_when_utf8_fails_late(tmp_path, monkeypatch, asci
     russian, latin = tmp_path / "russian.txt", tmp_path / "latin.txt"
     russian.write_bytes(head + RUSSIAN.encode("cp1251"))
     latin.write_bytes(head + b"\x93quoted\x94 \x96 dash " * 40)  # cp1251 punctuation: high bytes, no letters
-    assert _sniff(russian).encoding == LEGACY_ENCODING
+    assert _sniff(russian).encoding == "cp1251"
     assert _sniff(latin).encoding == "utf-8"
     assert _read_back(russian) == russian.read_bytes()
     assert _read_back(latin) == latin.read_bytes()

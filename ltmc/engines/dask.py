@@ -19,6 +19,7 @@ holds the rows the local engine puts there, whatever the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from contextlib import ExitStack
@@ -85,7 +86,7 @@ class DaskEngine:
             )
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
-        documents = [document_entry(item.source.name, item.sniffed) | count for item, count in zip(inputs, counts)]
+        documents = [document_entry(item.source, item.sniffed) | count for item, count in zip(inputs, counts)]
         return documents, [entry for shard in written for entry in shard]
 
     def _encode(self, inputs: list[Input], parts: list[str], codebook_path: str, fingerprint: str, progress) -> list[dict]:
@@ -113,7 +114,7 @@ class DaskEngine:
 
 def _absolute(source: Source) -> Source:
     """The source as a worker finds it, whatever its working folder."""
-    return Source(source.path.absolute(), source.name)
+    return dataclasses.replace(source, path=source.path.absolute())
 
 
 def _as_given(result, source: Source):

@@ -7,14 +7,18 @@ token batches, in input order, to the shard writer.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -62,13 +66,15 @@ class LocalEngine:
 
     def write_shards(self, inputs: list[Input], codebook: Codebook, out_dir: Path, progress: Progress | None) -> tuple[list[dict], list[dict]]:
         """Encode on the pool and hand the token batches, in input order, to the shard writer."""
-        documents = {i.source.name: document_entry(i.source.name, i.sniffed) for i in inputs}
+        documents = {i.source.name: document_entry(i.source, i.sniffed) for i in inputs}
         cutter = ShardCutter(out_dir)
         codebook.prepare_encoder()
+        # No more workers than tasks, about one per input or MiB: -w 1000 on three files forks three.
+        workers = min(self.workers, len(inputs) + sum(i.size for i in inputs) // TASK_BYTES)
         with ExitStack() as stack:
-            # Beside the shards, so that a killed encode's leftovers go with its other temporary files.
-            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, dir=out_dir)) if self.workers > 1 else None
-            results = map_ordered(_encode_in_worker, _encode_tasks(inputs), self.workers, _init_worker, (codebook, spool))
+            # Beside the shards (in the staging folder): a killed encode's leftovers are in one place.
+            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, dir=out_dir)) if workers > 1 else None
+            results = map_ordered(_encode_in_worker, _encode_tasks(inputs), workers, _init_worker, (codebook, spool))
             stack.callback(results.close)  # stop the pool before its spool goes, however this ends
             for batch in (batch for result in results for batch in _unspooled(result)):
                 n_bytes = tally(documents, batch)
@@ -166,9 +172,18 @@ def map_ordered(fn, items, workers: int, init=None, init_args=(), threads: bool 
         with ThreadPoolExecutor(workers) as pool:
             yield from _in_order((pool.submit(fn, item) for item in items), workers, lambda future: future.result())
     else:
+        # concurrent.futures, not multiprocessing.Pool: a worker that dies (killed, or
+        # stopped mid-write by a signal) breaks the pool, which then fails, where Pool
+        # could wait for it for ever.
         context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-        with context.Pool(workers, initializer=_start_worker, initargs=(init, init_args)) as pool:
-            yield from _in_order((pool.apply_async(fn, (item,)) for item in items), workers, lambda task: task.get())
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), init, init_args))
+        try:
+            yield from _in_order((_holding_signals(pool.submit, fn, item) for item in items), workers, lambda future: future.result())
+        except BaseException:  # an error, an interruption, or the consumer stopped early
+            _stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_order(submitted: Iterator, workers: int, result) -> Iterator:
@@ -182,7 +197,56 @@ def _in_order(submitted: Iterator, workers: int, result) -> Iterator:
         yield result(pending.popleft())
 
 
-def _start_worker(init, init_args) -> None:
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _holding_signals(call, *args):
+    """``call(*args)`` with SIGINT and SIGTERM held until it returns. A submit may fork
+    the workers, and a signal handled inside fork's own hooks would be lost (Python
+    prints and ignores an exception raised there); held, it arrives just after."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        return call(*args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` dies, even by kill -9 (which runs no cleanup):
+    else it would wait for tasks for ever, holding the output folder's lock."""
+    try:
+        if ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            raise OSError
+    except (OSError, AttributeError):  # not Linux: look every half second
+        threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now rather than after their tasks (seconds each): an interrupted
+    command ends within a moment, its whole process tree with it."""
+    for process in list(pool._processes.values()):  # concurrent.futures has no public way
+        process.terminate()
+
+
+def _start_worker(parent: int, init, init_args) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it
+    # (and stops the workers), so no worker dies mid-task printing a traceback. SIGTERM
+    # ends a worker at once, as the parent's stopping it expects.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)  # forked while the parent held them
+    _die_with(parent)
     _collect_rarely()  # for the worker's whole life
     if init:
         init(*init_args)
