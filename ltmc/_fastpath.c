@@ -999,13 +999,16 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
             }
             int role = f->role[id];
             if (role == MARKER) {
-                if (id == GLUE_ID)
+                if (id == GLUE_ID) {
                     glue = 1;
-                else if (id == FLIP_ID)
+                    continue;
+                }
+                if (id == FLIP_ID) {
                     flip = 1;
-                else /* a scene separator: the next scene starts afresh */
-                    cap = 1, space = 0, glue = 0, flip = 0;
-                continue;
+                    continue;
+                }
+                /* the separator or a special token: its text (none for the separator), then a fresh start */
+                cap = 1, space = 0, glue = 0, flip = 0;
             }
             int variant = 0;
             if (role == START) {
@@ -1023,6 +1026,8 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
             }
             memcpy(*out + used, f->spell_data + at[0], (size_t)size);
             used += size;
+            if (role == MARKER)
+                continue;
             space = f->space_after[id];
             if (f->cap_effect[id] == SET)
                 cap = 1;

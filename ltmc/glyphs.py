@@ -229,7 +229,7 @@ def token_pieces(book: Codebook, text: str) -> list[dict]:
     """The tokens of ``text`` as [{ids, kind, text}], ``text`` being what the token
     adds to the decoded output in its place (implied spaces and capitals included;
     empty for markers). A run of byte tokens that spells one character is one entry."""
-    ids = book.encode(text)
+    ids = book.encode(text, joinable=False)  # as a scene: what the shards hold
     out: list[dict] = []
     pending: list[int] = []
     pending_bytes = b""

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ltmc import shards
-from ltmc.codebook import Codebook
+from ltmc.codebook import DEFAULT_SPECIALS, Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.mining import MiningReport, mine
 from ltmc.pretokenize import WORD_PATTERN
@@ -154,14 +154,17 @@ def _open_inputs(arguments: list[str], strict: bool, failures: list[Failure], st
     return inputs
 
 
-def mine_corpus(arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False):
-    """Mine a codebook from the inputs (for paired positions with ``paired``); returns (codebook, report, failures)."""
+def mine_corpus(
+    arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False, special_tokens: Iterable[str] = ()
+):
+    """Mine a codebook from the inputs (for paired positions with ``paired``), with BOS,
+    EOS, PAD and ``special_tokens``; returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
         inputs = _open_inputs(arguments, strict, failures, stack)
         texts = (text for item in inputs for text in item.texts())
         with _few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
-            book, report = mine(texts, vocab_size, progress, paired)
+            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens])
     return book, report, failures
 
 
