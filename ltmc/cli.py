@@ -327,8 +327,6 @@ def export(
         f"{result.tokens['train']:,} tokens; val {result.scenes['val']:,} scenes, {result.tokens['val']:,} tokens)"
         + (f"; paired: train {result.positions['train']:,} positions, val {result.positions['val']:,}" if paired else "")
     )
-    if val_fraction > 0 and result.scenes["val"] == 0:
-        err.print("[yellow]note:[/] no scene fell into validation (corpus too small for --val-fraction?)")
 
 
 _SHOW_STYLES = {
