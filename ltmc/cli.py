@@ -35,6 +35,21 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ltmc import __version__
+
+        print(f"ltmc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print ltmc's version and exit.")] = False,
+) -> None:
+    pass
+
+
 Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all available cores).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Stop at the first input that fails instead of skipping it.")]
@@ -146,15 +161,16 @@ def mine_bonds(
     output: Annotated[str, typer.Option("-o", "--output", help="Codebook file to write; '-' for stdout.")],
     vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = 32768,
     paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
+    special_tokens: Annotated[list[str], typer.Option("--special-token", help="A special token of your own, such as a chat role (repeatable); BOS, EOS and PAD are always there.")] = [],  # noqa: B006
     as_json: AsJson = False,
     strict: Strict = False,
 ):
     """Learn a codebook (bytes, characters, endings, stems, word forms, hyperbonds) from a corpus.
 
-    [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired
+    [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired   ·   ltmc mine-bonds corpus/ -o chat.json --special-token '<|user|>' --special-token '<|assistant|>'
     """
     with progress_bar("mining", _input_size(paths)) as advance:
-        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired)
+        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired, special_tokens)
     _report_failures(failures)
     if output == "-":
         sys.stdout.buffer.write(book.to_json())
@@ -163,7 +179,15 @@ def mine_bonds(
             book.save(output)
         except OSError as error:
             raise LtmcError(f"{output}: cannot write the codebook ({error.strerror}); give a file path in a writable folder", ExitCode.IO) from None
-    summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
+    summary = {
+        "codebook": output,
+        "fingerprint": book.fingerprint,
+        "vocab_size": len(book),
+        "budget": vocab_size,
+        "paired": paired,
+        "special_tokens": book.special_ids,
+        "kinds": dict(report.kinds),
+    }
     if not report.filled:
         err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")
     if as_json:
@@ -386,6 +410,68 @@ def show(
     ratio = len(text) / n_ids if n_ids else 0.0
     legend.append(f"· {n_ids} tokens ({n_positions} paired positions), {len(text)} chars, {ratio:.2f} chars/token", style="dim")
     out.print(legend)
+
+
+def _read_stdin_text() -> str:
+    return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")  # stray bytes survive as byte ids
+
+
+@app.command("ids")
+@handle_errors
+def text_to_ids(
+    text: Annotated[str, typer.Argument(help="Text to turn into ids; '-' reads stdin.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="Codebook to encode with.")],
+    special: Annotated[bool, typer.Option("--special", help="Give the codebook's special tokens in the text (<|eos|> ...) one id each, instead of spelling them.")] = False,
+    as_json: AsJson = False,
+):
+    """Turn text into token ids, space-separated (`ltmc text` turns them back).
+
+    [bold]Examples:[/] ltmc ids "Мороз и солнце" -c codebook.json   ·   ltmc ids - -c codebook.json --json < story.txt
+    """
+    if text == "-":
+        text = _read_stdin_text()
+    token_ids = Codebook.load(codebook).encode(text, allowed_special="all" if special else ())
+    if as_json:
+        _print_json({"ids": token_ids, "tokens": len(token_ids)})
+    else:
+        print(" ".join(map(str, token_ids)))
+
+
+def _parse_ids(words: list[str]) -> list[int]:
+    """Ids from the command line or stdin: integers between spaces or commas, a JSON
+    list, or `ltmc ids --json` output."""
+    if words == ["-"]:
+        data = sys.stdin.read()
+        try:
+            doc = orjson.loads(data)
+            words = [str(i) for i in (doc["ids"] if isinstance(doc, dict) else doc)]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            words = [data]
+    parts = [part for word in words for part in word.replace(",", " ").split()]
+    bad = next((part for part in parts if not part.isdigit()), None)
+    if bad is not None:
+        raise LtmcError(f"{bad!r} is not a token id; give integers, such as: ltmc text 256 671 -c codebook.json", ExitCode.USAGE)
+    return [int(part) for part in parts]
+
+
+@app.command("text")
+@handle_errors
+def ids_to_text(
+    token_ids: Annotated[list[str], typer.Argument(help="Token ids (spaces or commas between them); '-' reads them from stdin, also as JSON.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="Codebook the ids were encoded with.")],
+    as_json: AsJson = False,
+):
+    """Turn token ids back into text, exactly: the bytes, with no newline added.
+
+    [bold]Examples:[/] ltmc text 256 671 260 -c codebook.json   ·   ltmc ids - -c codebook.json < a.txt | ltmc text - -c codebook.json
+    """
+    data = Codebook.load(codebook).decode_bytes(_parse_ids(token_ids))
+    if as_json:
+        text = data.decode("utf-8", "replace")
+        _print_json({"text": text, "bytes": len(data), "utf8": text.encode() == data})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 glyphs_app = typer.Typer(
