@@ -27,7 +27,9 @@ class LtmcTokenizer(PreTrainedTokenizer):
 
     Token names are ``Codebook.get_vocab``'s. Each text between special tokens is
     encoded joinable, so ids of texts tokenized apart may be concatenated;
-    ``decode(ids, skip_special_tokens=True)`` gives the text back exactly."""
+    ``decode(ids, skip_special_tokens=True)`` gives the text back exactly. Like
+    GPT-2's, it adds no BOS or EOS of its own (``special_tokens_pattern="bos_eos"``
+    when loading asks for them)."""
 
     vocab_files_names = {"codebook_file": CODEBOOK}
     model_input_names = ["input_ids", "attention_mask"]
