@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers loads: never the network
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -144,3 +146,14 @@ def test_text_streamer_follows_generate(tok):
     out = model.generate(**prompt, max_new_tokens=12, do_sample=False, streamer=streamer)
     new = out[0, prompt["input_ids"].shape[1] :].tolist()
     assert "".join(streamer.shown) == tok.decode(new, skip_special_tokens=True)
+
+
+def test_auto_tokenizer_needs_ltmc_hf_imported_first(exported):
+    # The README's claim: registration happens on `import ltmc.hf`, and nothing else finds the class.
+    probe = (
+        "import sys\nfrom transformers import AutoTokenizer\n"
+        f"try:\n    AutoTokenizer.from_pretrained({str(exported)!r})\nexcept Exception:\n    print('refused')\n"
+        f"import ltmc.hf\nprint(type(AutoTokenizer.from_pretrained({str(exported)!r})).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    assert done.stdout.split() == ["refused", "LtmcTokenizer"], done.stderr[-2000:]
