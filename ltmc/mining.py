@@ -37,6 +37,7 @@ import numpy as np
 import regex
 
 from ltmc.codebook import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, check_specials, unique_entries
+from ltmc.errors import ExitCode, LtmcError
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
 
@@ -533,7 +534,7 @@ def mine_from_counts(
     specials = check_specials(specials)
     budget = vocab_size - FIRST_FREE_ID - len(specials)
     if budget < 0:
-        raise ValueError(f"vocab size must be at least {FIRST_FREE_ID + len(specials)}")
+        raise LtmcError(f"--vocab-size {vocab_size} is too small: the bytes, markers and {len(specials)} special tokens take {FIRST_FREE_ID + len(specials)} ids", ExitCode.USAGE)
     sample = [tuple(pieces(chunk)) for chunk in counts.sample]
     words, literals, form_of = _word_counts(counts, sample)
 

@@ -448,6 +448,10 @@ def test_mine_bonds_with_special_tokens(cli, books, tmp_path):
     assert list(_json(result)["special_tokens"]) == ["<|bos|>", "<|eos|>", "<|pad|>", "<|user|>", "<|assistant|>"] == list(book.special_ids)
     twice = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "-V", "600", "--special-token", "<|eos|>"])
     assert_one_line_error(twice, ExitCode.USAGE)
+    many = [arg for k in range(300) for arg in ("--special-token", f"<|role {k}|>")]
+    too_many = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "-V", "512", *many])
+    assert_one_line_error(too_many, ExitCode.USAGE)
+    assert "303 special tokens take 562 ids" in too_many.stderr
     assert not (tmp_path / "x.json").exists()
 
 
