@@ -332,7 +332,7 @@ def export(
     out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="nanogpt (train.bin/val.bin), llmc (llm.c .bin with header) or hf (Parquet input_ids).")],
     dest: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the files into.")],
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene).")] = 0.1,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene; at least one scene; 0 writes no validation files).")] = 0.1,
     paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it) instead of single ids; nanogpt and hf.")] = False,
     as_json: AsJson = False,
 ):
