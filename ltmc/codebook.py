@@ -184,8 +184,10 @@ def check_specials(specials: Iterable[str]) -> tuple[str, ...]:
     for text in specials:
         if not isinstance(text, str) or not text:
             raise LtmcError(f"special token {text!r}: give a non-empty text such as '<|user|>'", ExitCode.USAGE)
-        if text in FIXED_MARKERS or specials.count(text) > 1:
-            raise LtmcError(f"special token {text!r} is given twice or is a fixed marker; give each once", ExitCode.USAGE)
+        if text in FIXED_MARKERS:
+            raise LtmcError(f"special token {text!r} is one of the fixed markers {', '.join(sorted(FIXED_MARKERS))}; choose another text", ExitCode.USAGE)
+        if specials.count(text) > 1:
+            raise LtmcError(f"special token {text!r} is given twice (every codebook has {', '.join(DEFAULT_SPECIALS)}); give each once", ExitCode.USAGE)
     return specials
 
 
