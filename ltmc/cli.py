@@ -35,6 +35,7 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
 def _print_version(value: bool) -> None:
     if value:
         from ltmc import __version__
