@@ -24,7 +24,7 @@ from transformers import AutoTokenizer, DataCollatorForLanguageModeling, GPT2Con
 
 from ltmc.export import export  # noqa: E402
 from ltmc.hf import LtmcTokenizer  # noqa: E402
-from ltmc.runner import encode_corpus  # noqa: E402
+from ltmc import encode_corpus  # noqa: E402
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TEXTS = ["Мороз и солнце; день чудесный!", "— Может, к обеду перестанет? — сказала она.", "привет", "Hello, world.\n"]

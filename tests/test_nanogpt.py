@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ltmc.export import export
-from ltmc.runner import encode_corpus
+from ltmc import encode_corpus
 
 ROOT = Path(__file__).parents[1]
 EXPORT_DOC = (ROOT / "docs" / "export.md").read_text(encoding="utf-8")
