@@ -104,7 +104,8 @@ def count_bpe(tokenizer, texts: list[str]) -> int:
 def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: int, scratch: Path, label: str = "ltmc", paired: bool = False) -> dict:
     """Mine (for paired positions with ``paired``), encode the evaluation part, check it decodes back."""
     from ltmc import stats
-    from ltmc.runner import decode_corpus, encode_corpus, mine_corpus
+    from ltmc.pipeline import encode_corpus, mine_corpus
+    from ltmc.restore import decode_corpus
 
     start = time.perf_counter()
     book, report, failures = mine_corpus([str(mining_dir)], size, paired=paired)
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     require_bench_extras()
     try:
-        import ltmc.runner  # noqa: F401
+        import ltmc.pipeline  # noqa: F401
     except ImportError as err:
         fail(f"cannot import ltmc ({err}); install the project: pip install -e '.[bench]'")
     mining, evaluation = choose_works(args)

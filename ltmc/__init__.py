@@ -17,10 +17,10 @@ _HOMES = {
     "Codebook": "ltmc.codebook",
     "LtmcError": "ltmc.errors",
     "analyse": "ltmc.morph",
-    "decode_corpus": "ltmc.runner",
-    "encode_corpus": "ltmc.runner",
+    "decode_corpus": "ltmc.restore",
+    "encode_corpus": "ltmc.pipeline",
     "mine": "ltmc.mining",
-    "mine_corpus": "ltmc.runner",
+    "mine_corpus": "ltmc.pipeline",
 }
 __all__ = [*_HOMES, "load_codebook"]
 

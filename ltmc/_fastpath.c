@@ -20,6 +20,50 @@
 #define SENTENCE_START 2
 #define N_STATES 4
 
+/* The decoder's rules, once for both C decoders (decodes_to and decode_flat_scenes;
+ * fastpath.decode_run is their reference): the state between tokens, which spelling
+ * a token takes in it, and what the token leaves for the next. */
+typedef struct {
+    int cap, space, glue, flip;
+} DecodeState;
+
+static const DecodeState FRESH_SCENE = {1, 0, 0, 0};
+
+/* Which of its four spellings a START token takes (other tokens have one: 0), or -1
+ * for GLUE and FLIP, which spell nothing and only change the state. The separator and
+ * the special tokens spell their one text (none for the separator) and start afresh;
+ * their effects (no space, capital kept) leave it so. */
+static inline int decode_variant(DecodeState *s, long id, int role)
+{
+    if (role == MARKER) {
+        if (id == GLUE_ID) {
+            s->glue = 1;
+            return -1;
+        }
+        if (id == FLIP_ID) {
+            s->flip = 1;
+            return -1;
+        }
+        *s = FRESH_SCENE;
+        return 0;
+    }
+    if (role != START)
+        return 0;
+    int variant = 2 * (s->space && !s->glue) + (s->cap != s->flip);
+    s->glue = s->flip = 0;
+    return variant;
+}
+
+/* The state after a token that was spelled. */
+static inline void decode_after(DecodeState *s, int space_after, long cap_effect)
+{
+    s->space = space_after;
+    if (cap_effect == SET)
+        s->cap = 1;
+    else if (cap_effect == CLEAR)
+        s->cap = 0;
+}
+
 /* The byte ids of a character no token covers (fastpath.char_bytes): the one raw
  * byte a surrogateescape'd code point stands for, else its UTF-8 (surrogatepass). */
 static int char_bytes(Py_UCS4 c, long out[4])
@@ -396,7 +440,7 @@ static int decodes_to(const Tables *t, const long *ids, Py_ssize_t count, int ca
                       Py_ssize_t target_size, int *cap_after, int *space_after)
 {
     Py_ssize_t n_ids = PyList_GET_SIZE(t->role), at = 0;
-    int glue = 0, flip = 0;
+    DecodeState state = {cap, space, 0, 0};
     for (Py_ssize_t k = 0; k < count; k++) {
         long token_id = ids[k];
         if (token_id < 0 || token_id >= n_ids) {
@@ -404,6 +448,9 @@ static int decodes_to(const Tables *t, const long *ids, Py_ssize_t count, int ca
             return -1;
         }
         long role = item_long(t->role, token_id);
+        int variant = decode_variant(&state, token_id, (int)role);
+        if (variant < 0)
+            continue;
         PyObject *spelling;
         if (role == START) {
             PyObject *four = PyList_GET_ITEM(t->variants, token_id);
@@ -411,16 +458,7 @@ static int decodes_to(const Tables *t, const long *ids, Py_ssize_t count, int ca
                 PyErr_SetString(PyExc_TypeError, "a START token needs four spellings");
                 return -1;
             }
-            spelling = PyTuple_GET_ITEM(four, 2 * (space && !glue) + (cap != flip));
-            glue = flip = 0;
-        } else if (role == MARKER) {
-            if (token_id == GLUE_ID)
-                glue = 1;
-            else if (token_id == FLIP_ID)
-                flip = 1;
-            else
-                cap = 1, space = 0, glue = 0, flip = 0;
-            continue;
+            spelling = PyTuple_GET_ITEM(four, variant);
         } else {
             spelling = PyList_GET_ITEM(t->literal, token_id);
         }
@@ -432,17 +470,12 @@ static int decodes_to(const Tables *t, const long *ids, Py_ssize_t count, int ca
         if (at + size > target_size || memcmp(PyBytes_AS_STRING(spelling), target + at, (size_t)size) != 0)
             return 0;
         at += size;
-        space = PyList_GET_ITEM(t->space_after, token_id) == Py_True;
-        long effect = item_long(t->cap_effect, token_id);
-        if (effect == SET)
-            cap = 1;
-        else if (effect == CLEAR)
-            cap = 0;
+        decode_after(&state, PyList_GET_ITEM(t->space_after, token_id) == Py_True, item_long(t->cap_effect, token_id));
     }
     if (PyErr_Occurred())
         return -1;
-    *cap_after = cap;
-    *space_after = space;
+    *cap_after = state.cap;
+    *space_after = state.space;
     return at == target_size;
 }
 
@@ -990,31 +1023,16 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
     int64_t used = 0;
     ends[0] = 0;
     for (Py_ssize_t s = 0; s < f->scenes; s++) {
-        int cap = 1, space = 0, glue = 0, flip = 0;
+        DecodeState state = FRESH_SCENE;
         for (int32_t k = f->starts[s]; k < f->starts[s + 1]; k++) {
             int32_t id = f->ids[k];
             if (id < 0 || id >= f->vocab) {
                 *bad = id;
                 return DECODE_BAD_ID;
             }
-            int role = f->role[id];
-            if (role == MARKER) {
-                if (id == GLUE_ID) {
-                    glue = 1;
-                    continue;
-                }
-                if (id == FLIP_ID) {
-                    flip = 1;
-                    continue;
-                }
-                /* the separator or a special token: its text (none for the separator), then a fresh start */
-                cap = 1, space = 0, glue = 0, flip = 0;
-            }
-            int variant = 0;
-            if (role == START) {
-                variant = 2 * (space && !glue) + (cap != flip);
-                glue = flip = 0;
-            }
+            int variant = decode_variant(&state, id, f->role[id]);
+            if (variant < 0)
+                continue;
             const int64_t *at = f->spell_offsets + 4 * (int64_t)id + variant;
             int64_t size = at[1] - at[0];
             if (used + size > capacity) {
@@ -1026,13 +1044,7 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
             }
             memcpy(*out + used, f->spell_data + at[0], (size_t)size);
             used += size;
-            if (role == MARKER)
-                continue;
-            space = f->space_after[id];
-            if (f->cap_effect[id] == SET)
-                cap = 1;
-            else if (f->cap_effect[id] == CLEAR)
-                cap = 0;
+            decode_after(&state, f->space_after[id], f->cap_effect[id]);
         }
         ends[s + 1] = used;
     }

@@ -15,14 +15,15 @@ from typing import Annotated, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import orjson  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 
-from ltmc import runner  # noqa: E402
+from ltmc import pipeline, restore  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
+from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
+from ltmc.files import write_atomic, write_parquet  # noqa: E402
 
 app = typer.Typer(
     name="ltmc",
@@ -133,13 +134,10 @@ def morph(
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
     with progress_bar("analysing", _input_size(paths)) as advance:
-        table, failures = runner.morph_corpus(paths, advance, strict)
+        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict)
     _report_failures(failures)
     if output:
-        try:
-            pq.write_table(table, output)
-        except OSError as error:
-            raise LtmcError(f"{output}: cannot write ({error.strerror or error}); choose an existing, writable folder", ExitCode.IO) from None
+        write_parquet(output, table)
         err.print(f"wrote {table.num_rows} forms to {output}")
     rows = table.slice(0, top).to_pylist()
     if as_json:
@@ -171,15 +169,9 @@ def mine_bonds(
     [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired   ·   ltmc mine-bonds corpus/ -o chat.json --special-token '<|user|>' --special-token '<|assistant|>'
     """
     with progress_bar("mining", _input_size(paths)) as advance:
-        book, report, failures = runner.mine_corpus(paths, vocab_size, advance, strict, paired, special_tokens)
+        book, report, failures = pipeline.mine_corpus(paths, vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens)
     _report_failures(failures)
-    if output == "-":
-        sys.stdout.buffer.write(book.to_json())
-    else:
-        try:
-            book.save(output)
-        except OSError as error:
-            raise LtmcError(f"{output}: cannot write the codebook ({error.strerror}); give a file path in a writable folder", ExitCode.IO) from None
+    write_atomic(output, book.to_json(), allow_stdout=True)
     summary = {
         "codebook": output,
         "fingerprint": book.fingerprint,
@@ -204,7 +196,7 @@ def encode(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output directory for shards, codebook and manifest.")],
     codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to use; without it one is mined from the input.")] = None,
     vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Ids of the codebook mined when none is given.")] = 32768,
-    workers: Workers = runner.default_workers(),
+    workers: Workers = default_workers(),
     force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
     as_json: AsJson = False,
     strict: Strict = False,
@@ -215,16 +207,11 @@ def encode(
 
     [bold]Example:[/] ltmc encode corpus/ -o out/ --codebook codebook.json
     """
-    if engine not in ("local", "dask") or (scheduler and engine != "dask"):
-        raise LtmcError(f"--engine must be local or dask (got {engine!r}); --scheduler needs --engine dask", ExitCode.USAGE)
     book = Codebook.load(codebook) if codebook else None
     with progress_bar("encoding", _input_size(paths)) as advance:
-        if engine == "dask":
-            from ltmc.dask_runner import encode_corpus_dask
-
-            result = encode_corpus_dask(paths, output, book, vocab_size, workers, strict, advance, force, scheduler)
-        else:
-            result = runner.encode_corpus(paths, output, book, vocab_size, workers, strict, advance, force)
+        result = pipeline.encode_corpus(
+            paths, output, book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler
+        )
     _report_failures(result.failures)
     summary = {
         "out_dir": str(output),
@@ -252,7 +239,7 @@ def decode(
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Directory to restore into; '-' concatenates to stdout.")] = None,
     codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to decode with (default: the one in OUT_DIR).")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Check every restored file against the manifest's sha256; write nothing.")] = False,
-    workers: Workers = runner.default_workers(),
+    workers: Workers = default_workers(),
     as_json: AsJson = False,
 ):
     """Restore every input file, byte for byte.
@@ -262,7 +249,7 @@ def decode(
     if output is None and not verify:
         raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
     with progress_bar("decoding", None) as advance:
-        result = runner.decode_corpus(out_dir, output, codebook, verify, workers, advance)
+        result = restore.decode_corpus(out_dir, output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
     if as_json:
         _print_json({"documents": result.documents, "bytes": result.bytes, "mismatches": result.mismatches})
     elif verify:
@@ -379,27 +366,21 @@ def show(
     """
     from rich.text import Text
 
-    import numpy as np
-
-    from ltmc import pairing
-    from ltmc.glyphs import token_pieces
+    from ltmc.show import describe
 
     if text == "-":
         text = sys.stdin.read()
-    book = Codebook.load(codebook)
-    tokens = token_pieces(book, text)
-    ids = [i for t in tokens for i in t["ids"]]
-    n_ids = len(ids)
-    n_positions = len(pairing.pair(np.asarray(ids, dtype=np.int32), pairing.tail_mask(book)))
+    shown = describe(Codebook.load(codebook), text)
     if as_json:
-        _print_json({"chars": len(text), "tokens": n_ids, "positions": n_positions, "pieces": tokens})
+        _print_json(shown)
         return
+    tokens, n_ids, n_positions = shown["pieces"], shown["tokens"], shown["positions"]
     view = Text()
     for i, t in enumerate(tokens):
-        shown = t["text"].replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")
+        visible = t["text"].replace(" ", "·").replace("\t", "→").replace("\r", "␍").replace("\n", "↵\n")
         shade = "grey23" if i % 2 else "grey15"  # alternate backgrounds mark the boundaries
         style = _SHOW_STYLES.get(t["kind"], "")
-        view.append(shown, style=style if t["kind"] == "byte" else f"{style} on {shade}")
+        view.append(visible, style=style if t["kind"] == "byte" else f"{style} on {shade}")
     out.print(view, soft_wrap=True)
     legend = Text()
     counts: dict[str, int] = {}

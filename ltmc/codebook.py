@@ -43,9 +43,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import os
 import re
-import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,6 +55,7 @@ import orjson
 import pyarrow as pa
 
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import write_atomic
 from ltmc.fastpath import CLEAR, CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, SET, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
@@ -112,16 +111,31 @@ class Token:
     text: str
 
 
+def roles(entries: Iterable[tuple[str, str]]) -> list[int]:
+    """The role of each (kind, text) entry (see the module doc)."""
+    out = []
+    for kind, text in entries:
+        if kind == "special":
+            out.append(MARKER)
+        elif kind in CONT_KINDS:
+            out.append(CONT)
+        elif kind in START_KINDS and text[:1].isalnum():
+            out.append(START)
+        else:  # bytes, punctuation, whitespace, and bonds that begin with neither
+            out.append(LITERAL)
+    return out
+
+
 def role_of(kind: str, text: str) -> int:
-    if kind in ("byte",):
-        return LITERAL
-    if kind == "special":
-        return MARKER
-    if kind in CONT_KINDS:
-        return CONT
-    if kind in START_KINDS and text[:1].isalnum():
-        return START
-    return LITERAL
+    return roles(((kind, text),))[0]
+
+
+def effects(texts: Iterable[str], rules: Rules) -> list[tuple[bool, int]]:
+    """``_effects`` of each text. This runs over every id at every start-up, which no
+    number of workers shares: one call for all, and most texts end in a letter or
+    digit, which under version 2's rules settles both at once."""
+    settled_by_letter = rules.last_decides
+    return [(True, CLEAR) if settled_by_letter and text[-1].isalnum() else _effects(text, rules) for text in texts]
 
 
 def _effects(text: str, rules: Rules) -> tuple[bool, int]:
@@ -209,46 +223,29 @@ class Codebook:
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
         self.special_ids: dict[str, int] = {}  # BOS, EOS, PAD and the user's: text → id
+        role = roles(entries)
         # Bytes and markers (from_entries puts them first) imply nothing.
-        role = [role_of(kind, text) for kind, text in entries[:FIRST_FREE_ID]]
+        implied = effects([text for _, text in entries[FIRST_FREE_ID:]], rules)
+        space_after = [False] * FIRST_FREE_ID + [space for space, _ in implied]
+        cap_effect = [KEEP] * FIRST_FREE_ID + [effect for _, effect in implied]
         literal = [bytes([i]) for i in range(N_BYTES)] + [b""] * (FIRST_FREE_ID - N_BYTES)
-        space_after = [False] * FIRST_FREE_ID
-        cap_effect = [KEEP] * FIRST_FREE_ID
         variants: list[tuple[bytes, bytes, bytes, bytes] | None] = [None] * FIRST_FREE_ID
         by_role = {START: self.start_ids, CONT: self.cont_ids, LITERAL: self.literal_ids}
-        # This loop runs over every id at every start-up, which no number of workers
-        # shares, so role_of and _effects are inlined for the common case: a text
-        # that ends in a letter or digit, whose effects version 2 settles at once.
-        settled_by_letter = rules.last_decides
         for token_id in range(FIRST_FREE_ID, len(entries)):
-            kind, text = entries[token_id]
+            text = entries[token_id][1]
             raw = text.encode("utf-8")
             literal.append(raw)
-            if settled_by_letter and text[-1].isalnum():
-                space_after.append(True)
-                cap_effect.append(CLEAR)
-            else:
-                implied_space, effect = _effects(text, rules)
-                space_after.append(implied_space)
-                cap_effect.append(effect)
-            if kind == "special":  # decodes to its text and resets the state, like the separator
+            token_role = role[token_id]
+            if token_role == MARKER:  # a special token: its text, then a fresh start, like the separator
                 self.special_ids[text] = token_id
-                space_after[-1], cap_effect[-1] = False, KEEP
-                role.append(MARKER)
+                space_after[token_id], cap_effect[token_id] = False, KEEP
                 variants.append(None)
                 continue
-            if kind in CONT_KINDS:
-                token_role = CONT
-                variants.append(None)
-            elif kind in START_KINDS and text[0].isalnum():
-                token_role = START
+            if token_role == START:
                 capital = upper_first(text).encode("utf-8")
-                # index: 2 * (space implied) + (capital implied)
-                variants.append((raw, capital, b" " + raw, b" " + capital))
+                variants.append((raw, capital, b" " + raw, b" " + capital))  # index: 2 * (space implied) + (capital implied)
             else:
-                token_role = LITERAL
                 variants.append(None)
-            role.append(token_role)
             by_role[token_role].setdefault(text, token_id)
         self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
         self._spelling_table: _Spellings | None = None
@@ -324,7 +321,8 @@ class Codebook:
         )
 
     def save(self, path: str | Path) -> None:
-        write_atomic(Path(path), self.to_json())
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, self.to_json())
 
     @classmethod
     def from_json(cls, data: bytes, source: str = "codebook") -> "Codebook":
@@ -501,6 +499,12 @@ class Codebook:
         except (IndexError, TypeError):
             raise self._bad_id(ids) from None
 
+    def decode_continuing(self, ids, cap: bool = True, space: bool = False) -> tuple[bytes, bool, bool]:
+        """The bytes ``ids`` stand for after text that left the decoder implying a
+        capital (``cap``) and a space (``space``), and what they leave implied: for
+        decoding token by token, as ``decode_bytes`` would decode them all at once."""
+        return self._decode_run(ids, cap, space)
+
     def _bad_id(self, ids) -> LtmcError:
         bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self)))
         return LtmcError(
@@ -514,7 +518,7 @@ class Codebook:
 
     def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
         """Many scenes at once, the same as ``decode_bytes`` on each row: in C
-        (``fastpath.decode_flat``, without the GIL) or vectorised in numpy."""
+        (``fastpath.decode_flat``, without the GIL) when the extension is built."""
         # The row's values by its offsets, not ids.flatten(): that loads pyarrow.compute (~45 ms).
         offsets = ids.offsets.to_numpy(zero_copy_only=False)
         flat = np.ascontiguousarray(ids.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], np.int32)
@@ -522,10 +526,8 @@ class Codebook:
         table = self._spellings()
         if flat.size == 0:
             return pa.array([b""] * len(ids), pa.large_binary())
-        if decode_flat is None:
-            if flat.min() < 0 or flat.max() >= len(self):
-                raise self._bad_id(flat.tolist())
-            return _decode_vectorised(flat, starts, table)
+        if decode_flat is None:  # without the extension: the reference decoder, scene by scene
+            return pa.array([self.decode_bytes(flat[a:b].tolist()) for a, b in zip(starts[:-1], starts[1:])], pa.large_binary())
         try:
             data, ends = decode_flat(flat, starts, table.role, table.space_after, table.cap_effect, table.spelling_offsets, table.spelling_data)
         except IndexError:  # an id outside the codebook
@@ -624,42 +626,6 @@ class _Spellings:
         self.spelling_data = data
 
 
-def _decode_vectorised(flat: np.ndarray, starts: np.ndarray, table: _Spellings) -> pa.LargeBinaryArray:
-    """``Codebook.decode_scenes`` without the extension. The decoder's state before
-    each token (space implied? capital implied? GLUE or FLIP pending?) is a function
-    of the tokens before it, and each is found for all positions at once as "where
-    was the last token that set it": a running maximum of positions. The token's
-    spelling is then one of four per id, and one ``take`` lays all the bytes end to end."""
-    n = flat.size
-    at = np.arange(n, dtype=np.int32)
-    role = table.role[flat]
-    # A scene starts afresh at its first token and after a reset: the scene
-    # separator or a special token (a marker that is neither GLUE nor FLIP).
-    fresh = np.zeros(n + 1, bool)
-    fresh[starts] = True
-    fresh[1:] |= (role == MARKER) & (flat != GLUE_ID) & (flat != FLIP_ID)
-    since = np.maximum.accumulate(np.where(fresh[:n], at, np.int32(0)))
-
-    def last_before(mask: np.ndarray) -> np.ndarray:
-        """Position of the last token before each one where ``mask`` holds, or -1."""
-        last = np.maximum.accumulate(np.where(mask, at, np.int32(-1)))
-        return np.concatenate((np.array([-1], np.int32), last[:-1]))
-
-    previous = last_before(role != MARKER)
-    space = (previous >= since) & table.space_after[flat[previous]]
-    effect = table.cap_effect[flat]
-    setter = last_before(effect != KEEP)
-    cap = np.where(setter >= since, effect[setter] == SET, True)
-    pending_from = np.maximum(last_before(role == START), since - 1)
-    glue = last_before(flat == GLUE_ID) > pending_from
-    flip = last_before(flat == FLIP_ID) > pending_from
-    variant = np.where(role == START, 2 * (space & ~glue) + (cap != flip), 0)
-    spelled = table.spellings.take(pa.array(flat.astype(np.int64) * 4 + variant))
-    _, offsets, data = spelled.buffers()
-    ends = np.frombuffer(offsets, np.int64)[spelled.offset + starts]
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts) - 1, [None, pa.py_buffer(ends), data])
-
-
 @contextmanager
 def _no_collections():
     """Building a codebook makes some 10^5 objects and no reference cycles; the
@@ -676,23 +642,3 @@ def _no_collections():
 def _fingerprint(entries: list, version: int) -> str:
     body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name beside ``path``, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -49,9 +49,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
 import struct
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,11 +59,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ltmc import pairing
-from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook, write_atomic
+from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import AtomicFile, os_error, write_atomic, write_parquet
 from ltmc.shards import CODEBOOK, Output
 
 FORMATS = ("nanogpt", "llmc", "hf")
@@ -209,10 +209,10 @@ class _StreamFile:
 
     def __init__(self, path: Path, dtype: str, header: bool) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
         self.dtype, self.header = dtype, header
         self.tokens = 0  # ids written, separators included
-        self.fh = open(self.tmp, "wb")
+        self._target = AtomicFile(path)
+        self.fh = self._target.file
         if header:
             self.fh.write(llmc_header(0, dtype))
 
@@ -226,8 +226,12 @@ class _StreamFile:
                 raise LtmcError(f"{self.path}: more than 2^31 tokens do not fit llm.c's int32 header", ExitCode.DATA)
             self.fh.seek(0)
             self.fh.write(llmc_header(self.tokens, self.dtype))
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        self._target.commit()
+
+    def discard(self) -> None:
+        """Drop the file unless it was closed (committed) already."""
+        if not self.fh.closed:
+            self._target.discard()
 
 
 def export(
@@ -261,18 +265,16 @@ def export(
             result.files.append(TOKENIZER_CONFIG)
         for stale in previous - set(result.files):  # what an earlier export here wrote (train.bin before --paired ...)
             (dest / stale).unlink(missing_ok=True)
-        shutil.copyfile(output.root / CODEBOOK, dest / CODEBOOK)
+        write_atomic(dest / CODEBOOK, (output.root / CODEBOOK).read_bytes())
         meta = result.to_dict() | {
             "codebook": output.codebook.fingerprint,
             "val_fraction": val_fraction,
             "source": str(output.root),
         }
         meta.pop("dest")
-        (dest / META).write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
-    except PermissionError as err:
-        raise LtmcError(f"{err.filename or dest}: permission denied; choose a writable destination", ExitCode.IO) from None
+        write_atomic(dest / META, orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     except OSError as err:
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror}); free space or choose another destination", ExitCode.IO) from None
+        raise os_error(err, dest) from None
     return result
 
 
@@ -310,18 +312,30 @@ def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result
         yield train, val
 
 
+@contextmanager
+def _discarding_on_failure(files):
+    """Drop the temporaries of ``files`` (read when the block fails) if it fails."""
+    try:
+        yield
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
+
+
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
     suffix = "_pairs.bin" if result.paired else ".bin"  # nanoGPT's train.py reads train.bin: never a paired file
     files = {name: _StreamFile(dest / f"{name}{suffix}", result.dtype, header=False) for name in result.splits}
-    for pair in splits:
-        for name, part in zip(("train", "val"), pair):
-            if part.num_rows and name in files:
-                files[name].write(stream_bytes(part, result.dtype, result.is_tail))
-    for f in files.values():
-        f.close()
-        result.files.append(f.path.name)
+    with _discarding_on_failure(files.values()):
+        for pair in splits:
+            for name, part in zip(("train", "val"), pair):
+                if part.num_rows and name in files:
+                    files[name].write(stream_bytes(part, result.dtype, result.is_tail))
+        for f in files.values():
+            f.close()
+            result.files.append(f.path.name)
     meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK, "paired": result.paired}
-    (dest / "meta.pkl").write_bytes(pickle.dumps(meta))
+    write_atomic(dest / "meta.pkl", pickle.dumps(meta))
     result.files.append("meta.pkl")
 
 
@@ -339,13 +353,14 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
             index[name] += 1
         return f
 
-    for pair in splits:
-        for name, part in zip(("train", "val"), pair):
-            if part.num_rows and name in result.splits:
-                target(name).write(stream_bytes(part, result.dtype))
-    for name in result.splits:
-        current[name].close()
-        result.files.append(current[name].path.name)
+    with _discarding_on_failure(f for f in current.values() if f is not None):
+        for pair in splits:
+            for name, part in zip(("train", "val"), pair):
+                if part.num_rows and name in result.splits:
+                    target(name).write(stream_bytes(part, result.dtype))
+        for name in result.splits:
+            current[name].close()
+            result.files.append(current[name].path.name)
     result.files.sort()
     for stale in list(dest.glob("train_*.bin")) + list(dest.glob("val_*.bin")):
         if stale.name not in result.files:
@@ -359,9 +374,10 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
     rows = {"train": 0, "val": 0}
 
     def flush(name: str) -> None:
-        tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.tmp"
+        # Under a hidden name until the number of parts, which the final names hold, is known.
+        tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.part"
         table = pa.Table.from_batches(pending[name], schema=HF_PAIRED_SCHEMA if result.paired else HF_SCHEMA)
-        pq.write_table(table, tmp, compression="zstd")
+        write_parquet(tmp, table, compression="zstd")
         written[name].append(tmp)
         pending[name], rows[name] = [], 0
 

@@ -24,7 +24,9 @@ unambiguous.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -33,16 +35,17 @@ import pyarrow as pa
 from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import atomic_file, os_error
+from ltmc.shard_writer import ShardCutter, begin_output, finish_output
 from ltmc.pretokenize import count_words
 from ltmc.sources import encode_text
-from ltmc.stages import token_batch
+from ltmc.stages import BATCH_SCENES, token_batch
 
 GLYPH_BASE = 0xF0000
 MAX_ID = 0x10FFFF - GLYPH_BASE  # 131,071
 HEADER = "#ltmc-glyphs "
 DOC = "#doc "
 VERSION = 1
-_SHARD_ROWS = 16_384
 
 
 def to_glyphs(ids: Iterable[int]) -> str:
@@ -94,18 +97,14 @@ def write_glyphs(out_dir: str | Path, dest: str | Path) -> int:
     """Write the glyph file of ``out_dir`` to ``dest``; returns the number of scenes written."""
     output = shards.Output.open(out_dir)
     scenes = 0
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            for line in glyph_lines(output):
-                scenes += not line.startswith("#")
-                fh.write(line)
-                fh.write("\n")
-        tmp.replace(dest)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise LtmcError(f"{err.filename or dest}: cannot write ({err.strerror})", ExitCode.IO) from None
+    with atomic_file(dest) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="\n")
+        for line in glyph_lines(output):
+            scenes += not line.startswith("#")
+            text.write(line)
+            text.write("\n")
+        text.flush()
+        text.detach()  # the atomic writer closes the file itself
     return scenes
 
 
@@ -149,23 +148,26 @@ def parse_glyph_file(lines: Iterable[str], source: str = "glyph file") -> tuple[
     return header, documents, rows()
 
 
-def token_rows(rows: list[tuple[str, int, list[int]]], encodings: dict[str, str], book: Codebook) -> pa.RecordBatch:
-    """(path, scene, ids) rows → token rows (stages.TOKEN_SCHEMA), sizes measured by decoding."""
-    texts = [book.decode(ids) for _, _, ids in rows]
-    enc = [encodings[p] for p, _, _ in rows]
-    return token_batch(
-        pa.array([p for p, _, _ in rows], pa.string()),
-        pa.array([s for _, s, _ in rows], pa.int32()),
-        pa.array(enc, pa.string()),
-        [encode_text(t, e) for t, e in zip(texts, enc)],
+def token_rows(rows: list[tuple[str, int, list[int], str]], book: Codebook) -> tuple[pa.RecordBatch, list[bytes]]:
+    """(path, scene, ids, encoding) rows → token rows (stages.TOKEN_SCHEMA), sizes
+    measured by decoding, and each scene's decoded bytes."""
+    texts = [book.decode(ids) for _, _, ids, _ in rows]
+    raw = [encode_text(text, encoding) for text, (_, _, _, encoding) in zip(texts, rows)]
+    batch = token_batch(
+        pa.array([p for p, _, _, _ in rows], pa.string()),
+        pa.array([s for _, s, _, _ in rows], pa.int32()),
+        pa.array([e for _, _, _, e in rows], pa.string()),
+        raw,
         texts,
         [count_words(t) for t in texts],
-        pa.array([ids for _, _, ids in rows], pa.list_(pa.int32())),
+        pa.array([ids for _, _, ids, _ in rows], pa.list_(pa.int32())),
     )
+    return batch, raw
 
 
 def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path) -> dict:
-    """Rebuild an output directory (shards, codebook, manifest) from a glyph file."""
+    """Rebuild an output directory (shards, codebook, manifest) from a glyph file;
+    returns the manifest's totals."""
     glyph_path, out_dir = Path(glyph_path), Path(out_dir)
     try:
         fh = open(glyph_path, encoding="utf-8", newline="\n")
@@ -179,86 +181,48 @@ def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path)
                     f"{glyph_path}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
                     ExitCode.DATA,
                 )
-            out_dir.mkdir(parents=True, exist_ok=True)
-            codebook.save(out_dir / shards.CODEBOOK)
-            shard_list, pending = [], []
-            digests: dict[str, hashlib._Hash] = {}
-            encodings: dict[str, str] = {}
-            counts: dict[str, dict] = {}
-
-            def flush() -> None:
-                name = shards.shard_name(len(shard_list))
-                batch = token_rows(pending, encodings, codebook)
-                digest = shards.write_shard(out_dir / name, pa.Table.from_batches([batch]))
-                shard_list.append({"file": name, "rows": batch.num_rows, "tokens": len(batch.column("ids").values), "sha256": digest})
-                pending.clear()
-
-            for path, scene, ids in rows:
-                if path not in encodings:
-                    encodings[path] = documents[-1]["encoding"]
-                    digests[path] = hashlib.sha256()
-                    counts[path] = {"scenes": 0, "tokens": 0, "bytes": 0}
-                data = encode_text(codebook.decode(ids), encodings[path])
-                digests[path].update(data)
-                c = counts[path]
-                c["scenes"] += 1
-                c["tokens"] += len(ids)
-                c["bytes"] += len(data)
-                pending.append((path, scene, ids))
-                if len(pending) >= _SHARD_ROWS:
-                    flush()
-            if pending or not shard_list:
-                flush()
+            begin_output(out_dir, codebook)
+            cutter = ShardCutter(out_dir)
+            counts = _write_rows(_with_encodings(rows, documents), codebook, cutter)
+            shard_list = cutter.close()
         except UnicodeDecodeError as err:
             raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
         except OSError as err:
-            raise LtmcError(f"{err.filename or out_dir}: cannot write ({err.strerror})", ExitCode.IO) from None
-    entries = []
-    for doc in documents:
-        path = doc["path"]
-        c = counts.get(path, {"scenes": 0, "tokens": 0, "bytes": 0})
-        sha = digests[path].hexdigest() if path in digests else hashlib.sha256(b"").hexdigest()
-        if "sha256" in doc and doc["sha256"] != sha:
-            raise LtmcError(f"{glyph_path}: document {path!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
-        entries.append({"path": path, "bytes": c["bytes"], "sha256": sha, "encoding": doc.get("encoding", "utf-8"), "scenes": c["scenes"], "tokens": c["tokens"]})
-    totals = shards.finish(out_dir, codebook, entries, shard_list)
-    return totals
+            raise os_error(err, out_dir) from None
+    entries = [_document_entry(doc, counts.get(doc["path"]), glyph_path) for doc in documents]
+    return finish_output(out_dir, codebook, entries, shard_list)
 
 
-def token_pieces(book: Codebook, text: str) -> list[dict]:
-    """The tokens of ``text`` as [{ids, kind, text}], ``text`` being what the token
-    adds to the decoded output in its place (implied spaces and capitals included;
-    empty for markers). A run of byte tokens that spells one character is one entry."""
-    ids = book.encode(text, joinable=False)  # as a scene: what the shards hold
-    out: list[dict] = []
-    pending: list[int] = []
-    pending_bytes = b""
-    done = b""  # decoded output so far (the decoder reads left to right)
+def _with_encodings(rows: Iterator[tuple[str, int, list[int]]], documents: list[dict]) -> Iterator[tuple[str, int, list[int], str]]:
+    """Each row with its document's encoding: that of the document line read last
+    when the document's first row is (the parser reads lazily)."""
+    encodings: dict[str, str] = {}
+    for path, scene, ids in rows:
+        if path not in encodings:
+            encodings[path] = documents[-1]["encoding"]
+        yield path, scene, ids, encodings[path]
 
-    def flush_bytes() -> None:
-        nonlocal pending_bytes
-        if pending:
-            out.append({"ids": list(pending), "kind": "byte", "text": pending_bytes.decode("utf-8", "surrogateescape")})
-            pending.clear()
-            pending_bytes = b""
 
-    for k, token_id in enumerate(ids):
-        upto = book.decode_bytes(ids[: k + 1])
-        added = upto[len(done):] if upto.startswith(done) else upto
-        done = upto
-        if token_id < 256:
-            pending.append(token_id)
-            pending_bytes += added
-            try:  # a complete UTF-8 character ends the run
-                pending_bytes.decode("utf-8")
-                flush_bytes()
-            except UnicodeDecodeError:
-                if len(pending) >= 4:
-                    flush_bytes()
-            continue
-        flush_bytes()
-        kind = book.kind_of(token_id)
-        shown = added.decode("utf-8", "surrogateescape") if added or kind != "special" else book.piece_of(token_id)
-        out.append({"ids": [token_id], "kind": kind, "text": shown})
-    flush_bytes()
-    return out
+def _write_rows(rows: Iterator[tuple[str, int, list[int], str]], codebook: Codebook, cutter: ShardCutter) -> dict[str, dict]:
+    """Hand the rows, as token batches, to ``cutter``; returns per document its
+    scenes, tokens, bytes and the running sha256 of its bytes."""
+    counts: dict[str, dict] = {}
+    for chunk in iter(lambda: list(islice(rows, BATCH_SCENES)), []):
+        batch, raw = token_rows(chunk, codebook)
+        for (path, _, ids, _), data in zip(chunk, raw):
+            c = counts.setdefault(path, {"scenes": 0, "tokens": 0, "bytes": 0, "sha256": hashlib.sha256()})
+            c["scenes"] += 1
+            c["tokens"] += len(ids)
+            c["bytes"] += len(data)
+            c["sha256"].update(data)
+        cutter.write(batch)
+    return counts
+
+
+def _document_entry(doc: dict, counted: dict | None, glyph_path: Path) -> dict:
+    """The manifest entry of a document of the glyph file, checked against the sha256 its header records."""
+    counted = counted or {"scenes": 0, "tokens": 0, "bytes": 0, "sha256": hashlib.sha256()}
+    sha = counted["sha256"].hexdigest()
+    if "sha256" in doc and doc["sha256"] != sha:
+        raise LtmcError(f"{glyph_path}: document {doc['path']!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
+    return {"path": doc["path"], "encoding": doc.get("encoding", "utf-8"), **counted, "sha256": sha}

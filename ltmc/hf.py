@@ -17,8 +17,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PretrainedConfig, PreTrainedTokenizer
 
-from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook, write_atomic
+from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import write_atomic
 from ltmc.shards import CODEBOOK
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from ltmc import baselines as baselines_mod
 from ltmc import stats as stats_mod
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import write_atomic
 from ltmc.shards import Output
 
 BYTES_PER_VALUE = 2  # fp16 / bf16 activations
@@ -436,7 +437,4 @@ def _formulas(model: ModelShape) -> str:
 
 
 def write(html_text: str, dest: str | Path) -> None:
-    try:
-        Path(dest).write_text(html_text, encoding="utf-8")
-    except OSError as err:
-        raise LtmcError(f"{dest}: cannot write the report ({err.strerror})", ExitCode.IO) from None
+    write_atomic(dest, html_text.encode("utf-8"))

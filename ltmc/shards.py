@@ -1,4 +1,5 @@
-"""The output directory: Parquet shards of token rows, the codebook, a manifest.
+"""The output directory: Parquet shards of token rows, the codebook, a manifest;
+its names and format, and reading it back, checked (writing it: ``ltmc.shard_writer``).
 
     OUT_DIR/
       manifest.json          format, version, codebook fingerprint, inputs, shards
@@ -9,8 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -20,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ltmc.codebook import Codebook, write_atomic
+from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.stages import TOKEN_SCHEMA
 
@@ -34,9 +33,8 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
 
-_VERSION_KEY = b"ltmc-shards-version"
+VERSION_KEY = b"ltmc-shards-version"
 READ_BATCH_ROWS = 256  # scenes per batch read back: bounds the memory of decode and stats
-ROW_GROUP_ROWS = 1024  # scenes per Parquet row group
 
 
 def count_tokens(rows: pa.RecordBatch | pa.Table) -> int:
@@ -47,97 +45,12 @@ def count_tokens(rows: pa.RecordBatch | pa.Table) -> int:
     return sum(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py() for chunk in chunks)
 
 
-class ShardWriter:
-    """One shard, compressed row group by row group as its rows arrive, so that the
-    writing keeps pace with the encoder instead of waiting for the whole shard.
-    The file depends only on the rows, not on how they were batched; ``close``
-    writes it atomically and returns its sha256."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.rows = 0
-        self.tokens = 0
-        self._sink = io.BytesIO()
-        schema = TOKEN_SCHEMA.with_metadata({_VERSION_KEY: str(VERSION).encode()})
-        # zstd level 1: as small as the default level 3 on token ids, and 30% faster.
-        self._writer = pq.ParquetWriter(self._sink, schema, compression="zstd", compression_level=1)
-        self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
-
-    def write(self, rows: pa.RecordBatch | pa.Table) -> None:
-        self._pending.extend(rows.to_batches() if isinstance(rows, pa.Table) else [rows])
-        self._pending_rows += rows.num_rows
-        self.rows += rows.num_rows
-        self.tokens += count_tokens(rows)
-        while self._pending_rows >= ROW_GROUP_ROWS:
-            self._flush(ROW_GROUP_ROWS)
-
-    def _flush(self, rows: int) -> None:
-        table = pa.Table.from_batches(self._pending, schema=TOKEN_SCHEMA)
-        self._writer.write_table(table.slice(0, rows).combine_chunks(), row_group_size=ROW_GROUP_ROWS)
-        rest = table.slice(rows)
-        self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
-
-    def close(self) -> str:
-        if self._pending_rows:
-            self._flush(self._pending_rows)
-        self._writer.close()
-        data = self._sink.getvalue()
-        write_atomic(self.path, data)
-        return hashlib.sha256(data).hexdigest()
-
-
-def write_shard(path: Path, table: pa.Table) -> str:
-    """Write one shard of token rows atomically; return its sha256."""
-    writer = ShardWriter(path)
-    writer.write(table)
-    return writer.close()
-
-
 def shard_intact(root: Path, shard: dict) -> bool:
     """Whether the shard file is there with the checksum the manifest gives it."""
     try:
         return hashlib.sha256((root / shard["file"]).read_bytes()).hexdigest() == shard["sha256"]
     except OSError:
         return False
-
-
-SPOOL_PREFIX = ".spool-"  # a folder where encode workers leave token rows for the parent
-
-
-def remove_stale_temps(out_dir: Path) -> None:
-    """Delete the temporary files (``.NAME.*.tmp``) and spool folders an interrupted
-    encode left behind."""
-    for pattern in (".shard-*.parquet.*.tmp", f".{MANIFEST}.*.tmp", f".{CODEBOOK}.*.tmp"):
-        for stale in out_dir.glob(pattern):
-            stale.unlink(missing_ok=True)
-    for stale in out_dir.glob(SPOOL_PREFIX + "*"):
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def write_manifest(out_dir: Path, manifest: dict) -> None:
-    write_atomic(out_dir / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-
-
-def finish(out_dir: Path, codebook: Codebook, documents: list[dict], shard_list: list[dict]) -> dict:
-    """Write the manifest, last, since it marks the output complete; drop shards it does not list.
-
-    Returns the totals it recorded."""
-    totals = {"documents": len(documents)} | {key: sum(d[key] for d in documents) for key in ("scenes", "tokens", "bytes")}
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "codebook": {"file": CODEBOOK, "fingerprint": codebook.fingerprint, "vocab_size": len(codebook)},
-        "documents": documents,
-        "shards": shard_list,
-        "totals": totals,
-    }
-    write_manifest(out_dir, manifest)
-    keep = {s["file"] for s in shard_list}
-    for stale in out_dir.glob("shard-*.parquet"):
-        if stale.name not in keep:
-            stale.unlink()
-    return totals
 
 
 @dataclass
@@ -264,7 +177,7 @@ def _check_manifest(manifest: dict, where: Path) -> None:
 
 def _check_shard(schema: pa.Schema, num_rows: int, shard: dict, columns: list[str] | None, path: Path) -> None:
     """Refuse a shard of a newer format, with other columns, or other rows than the manifest says."""
-    version = (schema.metadata or {}).get(_VERSION_KEY, b"1")
+    version = (schema.metadata or {}).get(VERSION_KEY, b"1")
     if not version.isdigit() or int(version) > VERSION:
         raise LtmcError(f"{path}: shard format version {version.decode(errors='replace')} is newer than this ltmc reads ({VERSION}); upgrade ltmc", ExitCode.DATA)
     for name in columns or TOKEN_SCHEMA.names:

@@ -1,17 +1,24 @@
-"""Pure stages: a pyarrow RecordBatch in, a RecordBatch out, no I/O.
+"""Stages: the only code that transforms data. Each takes a pyarrow RecordBatch (or,
+for the reader stage ``scene_batches``, a document's text) and gives RecordBatches;
+none reads or writes a file.
 
-The runner (local pool or a distributed engine) owns reading and writing and
-composes these, so the same functions run anywhere a batch can be shipped.
+The engines (``ltmc.engines``) only move batches between these and the shard writer,
+so the same functions run anywhere a batch can be shipped.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from ltmc.codebook import Codebook
 from ltmc.morph import analyse
+from ltmc.scenes import iter_scenes
 from ltmc.sources import encode_text
+
+BATCH_SCENES = 256  # scenes per batch
 
 SCENE_SCHEMA = pa.schema(
     [
@@ -41,6 +48,22 @@ RESTORED_SCHEMA = pa.schema(
         ("data", pa.binary()),
     ]
 )
+
+
+def scene_batches(name: str, encoding: str, texts: Iterable[str]) -> Iterator[pa.RecordBatch]:
+    """The reader stage: the scenes of one document (its text in blocks), BATCH_SCENES
+    rows a batch (SCENE_SCHEMA), as raw bytes."""
+    rows: dict[str, list] = {"path": [], "scene": [], "encoding": [], "data": []}
+    for index, scene in enumerate(iter_scenes(texts)):
+        rows["path"].append(name)
+        rows["scene"].append(index)
+        rows["encoding"].append(encoding)
+        rows["data"].append(encode_text(scene, encoding))
+        if len(rows["data"]) == BATCH_SCENES:
+            yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
+            rows = {key: [] for key in rows}
+    if rows["data"]:
+        yield pa.RecordBatch.from_pydict(rows, schema=SCENE_SCHEMA)
 
 
 def encode_scenes(batch: pa.RecordBatch, codebook: Codebook) -> pa.RecordBatch:

@@ -34,7 +34,7 @@ class DecodeStream:
             return ""
         # Markers change only a START token, so decoding them in front of any other is
         # harmless; they wait on through a literal or a continuation, as in ``decode``.
-        data, self._cap, self._space = self._book._decode_run([*self._markers, token_id], self._cap, self._space)
+        data, self._cap, self._space = self._book.decode_continuing([*self._markers, token_id], self._cap, self._space)
         if self._book._tables.role[token_id] in (START, MARKER):
             self._markers = []  # the word they change came, or a reset dropped them
         return self._utf8.decode(data)

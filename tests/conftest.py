@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ltmc import shard_writer, stages
 from ltmc.codebook import Codebook
+from ltmc.engines import local
 from ltmc.mining import mine
 
 settings.register_profile(
@@ -140,3 +142,36 @@ def write_tree():
 @pytest.fixture
 def read_tree():
     return _read_tree
+
+
+# -- a small corpus of awkward files, and settings that make it span many batches and shards --
+
+_VERSE = "Спит деревня у реки,\nспят усталые колёса,\nтолько светят огоньки\nза излучиной откоса.\n"
+_PROSE = "Старый рыбак сидел на перевёрнутом ведре и чинил сеть, не глядя на воду. " * 12 + "\n"
+
+# Everything here is valid in its encoding; stray bytes get their own tests below.
+TREE = {
+    "crlf.txt": ("Первая строка\r\nВторая строка\r\n\r\n" + _PROSE.replace("\n", "\r\n")).encode("utf-8"),
+    "bom.txt": b"\xef\xbb\xbf" + "Текст с меткой порядка байтов.\n".encode("utf-8"),
+    "nbsp_tabs.txt": "Цена:\u00a0125\u00a0руб.\n\tОтступ табом\t\tи ещё\u2009тонкий\u202fпробел\n".encode("utf-8"),
+    "emoji_cjk.txt": "Смайлик 🙂👍🏽, флаг 🇷🇺, иероглифы 漢字かな, греческий αβγ, é (e\u0301)\n".encode("utf-8"),
+    "empty.txt": b"",
+    "cp1251.txt": (_VERSE * 3 + "Ёжик «в тумане» — №1\r\n").encode("cp1251"),
+    "nested/deeper/book.txt": ((_VERSE + "\n") * 40 + _PROSE * 30).encode("utf-8"),
+    "nested/no_newline_at_end.txt": "последняя строка без перевода".encode("utf-8"),
+    "nested/only_spaces.txt": b" \n\n\t \r\n",
+    "latin/ascii.txt": b"Plain ASCII, with numbers 1234567890 and symbols #$%&*().\n" * 50,
+}
+
+
+@pytest.fixture
+def corpus(tmp_path, write_tree):
+    return write_tree(tmp_path / "corpus", TREE)
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    """Small batches, shards and tasks, so a tiny corpus spans several of each."""
+    monkeypatch.setattr(stages, "BATCH_SCENES", 2)
+    monkeypatch.setattr(shard_writer, "SHARD_SCENES", 5)
+    monkeypatch.setattr(local, "TASK_BYTES", 200)  # tasks of one file and of several

@@ -16,7 +16,7 @@ from ltmc.cli import app
 from ltmc.codebook import SEPARATOR_ID, Codebook
 from ltmc import export as export_mod
 from ltmc.export import LLMC_MAGIC, export, is_val, read_meta, stream_bytes, token_dtype
-from ltmc.runner import encode_corpus
+from ltmc.pipeline import encode_corpus
 from ltmc.shards import Output
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ltmc import runner, shards
+from ltmc import inputs, shard_writer, shards
 from ltmc.cli import app
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode
@@ -328,7 +328,7 @@ def test_long_file_without_newline(cli, tmp_path):
 
 def _after_sniff(monkeypatch, target: Path, act) -> None:
     """Run ``act`` right after ltmc has sniffed ``target`` and before it reads it again."""
-    real_sniff = runner.sniff
+    real_sniff = inputs.sniff
 
     def sniff_then_act(source):
         sniffed = real_sniff(source)
@@ -336,7 +336,7 @@ def _after_sniff(monkeypatch, target: Path, act) -> None:
             act()
         return sniffed
 
-    monkeypatch.setattr(runner, "sniff", sniff_then_act)
+    monkeypatch.setattr(inputs, "sniff", sniff_then_act)
 
 
 def test_file_that_vanishes_while_it_is_read(cli, books, tmp_path, monkeypatch):
@@ -377,29 +377,29 @@ def test_file_that_changes_while_it_is_read(cli, books, tmp_path, monkeypatch):
 
 def test_output_directory_cannot_be_written(cli, books, tmp_path, monkeypatch):
     (tmp_path / "blocker").write_text("a file where a folder should be")
-    error_line(cli.encode(books, out=tmp_path / "blocker" / "out"), ExitCode.IO, "blocker", "cannot write output")
+    error_line(cli.encode(books, out=tmp_path / "blocker" / "out"), ExitCode.IO, "blocker", "cannot write (Not a directory)")
 
     locked = tmp_path / "locked"
     locked.mkdir()
     if IS_ROOT:
-        import ltmc.codebook
+        import ltmc.files
 
         def refuse(*args, dir=None, **kwargs):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dir))
 
-        monkeypatch.setattr(ltmc.codebook.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(ltmc.files.tempfile, "mkstemp", refuse)
     else:
         locked.chmod(0o500)
     try:
         before = snapshot(tmp_path)
-        error_line(cli.encode(books, out=locked), ExitCode.IO, "locked: permission denied; choose a writable output directory")
+        error_line(cli.encode(books, out=locked), ExitCode.IO, "locked: permission denied; choose a writable destination")
         assert snapshot(tmp_path) == before
     finally:
         locked.chmod(0o755)
 
 
 def test_disk_full_while_writing_shards(cli, books, tmp_path, monkeypatch):
-    import ltmc.codebook
+    import ltmc.files
 
     calls = []
     real_fsync = os.fsync
@@ -410,9 +410,9 @@ def test_disk_full_while_writing_shards(cli, books, tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
-    monkeypatch.setattr(ltmc.codebook.os, "fsync", full_on_second)
+    monkeypatch.setattr(ltmc.files.os, "fsync", full_on_second)
     before = snapshot(tmp_path, tmp_path / "out")
-    error_line(cli.encode(books), ExitCode.IO, "out: cannot write output (No space left on device); free space")
+    error_line(cli.encode(books), ExitCode.IO, "out/shard-00000.parquet: cannot write (No space left on device); free space")
     monkeypatch.undo()
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["codebook.json"]  # no temp file, no shard, no manifest
@@ -421,16 +421,16 @@ def test_disk_full_while_writing_shards(cli, books, tmp_path, monkeypatch):
 
 
 def test_disk_full_while_decoding(cli, encoded, tmp_path, monkeypatch):
-    real_open = open
+    real_fdopen = os.fdopen
 
     class FullFile(io.BufferedWriter):
         def write(self, data):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    def open_full(path, mode="r", *args, **kwargs):
-        return FullFile(io.FileIO(path, "w")) if "w" in mode else real_open(path, mode, *args, **kwargs)
+    def open_full(fd, mode="r", *args, **kwargs):  # how ltmc.files opens what it writes
+        return FullFile(io.FileIO(fd, "w")) if "w" in mode else real_fdopen(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "open", open_full, raising=False)
+    monkeypatch.setattr(os, "fdopen", open_full)
     dest = tmp_path / "restored"
     before = snapshot(tmp_path, dest)
     error_line(cli("decode", encoded, "-o", dest, "-w", "1"), ExitCode.IO, "cannot write (No space left on device)")
@@ -492,13 +492,13 @@ def _add_doc_without_rows_consistently(m):
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_disk_full_while_joining_a_document_that_spans_row_groups(cli, tmp_path, monkeypatch, workers):
-    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 1)  # every scene a row group of its own
+    monkeypatch.setattr(shard_writer, "ROW_GROUP_ROWS", 1)  # every scene a row group of its own
     books = tmp_path / "in"
     books.mkdir()
     (books / "long.txt").write_text("\n\n".join(SAMPLE_TEXTS * 3), encoding="utf-8")
     assert cli.encode(books).exit_code == 0
     assert orjson.loads((tmp_path / "out" / shards.MANIFEST).read_bytes())["documents"][0]["scenes"] > 1
-    real_open = open
+    real_fdopen = os.fdopen
     written = []
 
     class FullAfterOneWrite(io.BufferedWriter):
@@ -508,10 +508,10 @@ def test_disk_full_while_joining_a_document_that_spans_row_groups(cli, tmp_path,
             written.append(len(data))
             return super().write(data)
 
-    def open_full(path, mode="r", *args, **kwargs):
-        return FullAfterOneWrite(io.FileIO(path, "w")) if "w" in mode else real_open(path, mode, *args, **kwargs)
+    def open_full(fd, mode="r", *args, **kwargs):  # how ltmc.files opens what it writes
+        return FullAfterOneWrite(io.FileIO(fd, "w")) if "w" in mode else real_fdopen(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "open", open_full, raising=False)
+    monkeypatch.setattr(os, "fdopen", open_full)
     dest = tmp_path / "restored"
     error_line(cli("decode", tmp_path / "out", "-o", dest, "-w", workers), ExitCode.IO, "cannot write (No space left on device)")
     assert written  # the joiner had begun the file
@@ -538,7 +538,7 @@ def test_manifest_that_does_not_match_its_shards(cli, encoded, tmp_path, change,
     before = snapshot(tmp_path, dest)
     error_line(cli("decode", encoded, "-o", dest, "-w", "1"), ExitCode.DATA, needle)
     error_line(cli("decode", encoded, "--verify", "-w", "1"), ExitCode.DATA, needle)
-    assert not any(p.name.endswith(".ltmc-tmp") for p in tmp_path.rglob("*"))
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
     assert snapshot(tmp_path, dest) == before
 
 
@@ -672,7 +672,7 @@ def _synthetic_corpus(root: Path, megabytes: float) -> Path:
 # ``ltmc encode`` itself (the same entry point as the ``ltmc`` script), with shards of 1024
 # scenes instead of 16 384 so that a few megabytes make several shards and the kill lands
 # between them, with whole shards already written and more to come.
-_LTMC_SMALL_SHARDS = "import ltmc.runner as r; r.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
+_LTMC_SMALL_SHARDS = "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
 
 
 def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
@@ -703,7 +703,7 @@ def test_sigkill_during_encode_then_rerun_matches_a_clean_run(tmp_path):
     for shard in written:
         assert pq.read_metadata(shard).num_rows > 0
     leftovers = [p.name for p in killed.iterdir() if p.name.startswith(".")]
-    assert all(name.endswith(".tmp") or name.startswith(shards.SPOOL_PREFIX) for name in leftovers)
+    assert all(name.endswith(".tmp") or name.startswith(shard_writer.SPOOL_PREFIX) for name in leftovers)
     verify = subprocess.run([*ltmc, "decode", str(killed), "--verify"], capture_output=True, text=True)
     assert verify.returncode == ExitCode.DATA and "encode did not finish" in verify.stderr
     assert "Traceback" not in verify.stderr

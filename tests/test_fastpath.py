@@ -13,7 +13,7 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltmc import fastpath, runner
+from ltmc import fastpath, pipeline
 from ltmc.codebook import Codebook
 from ltmc.mining import mine
 from ltmc.pretokenize import PIECE_PATTERN, pieces
@@ -183,14 +183,14 @@ import sys
 sys.modules["ltmc._fastpath"] = None  # as on a machine where the extension was not built
 import ltmc.fastpath
 assert not ltmc.fastpath.ACCELERATED
-from ltmc import runner
-runner.encode_corpus([sys.argv[1]], sys.argv[2], vocab_size=2048, workers=2)
+from ltmc import pipeline
+pipeline.encode_corpus([sys.argv[1]], sys.argv[2], vocab_size=2048, workers=2)
 """
 
 
 @needs_c
 def test_without_the_extension_the_shards_are_the_same(tmp_path, read_tree):
     fixtures = Path(__file__).parents[1] / "fixtures"
-    runner.encode_corpus([str(fixtures)], tmp_path / "c", vocab_size=2048, workers=2)
+    pipeline.encode_corpus([str(fixtures)], tmp_path / "c", vocab_size=2048, workers=2)
     subprocess.run([sys.executable, "-c", _ENCODE_WITHOUT_C, str(fixtures), str(tmp_path / "python")], check=True, timeout=300)
     assert read_tree(tmp_path / "python") == read_tree(tmp_path / "c")

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from ltmc.cli import app
 from ltmc.glyphs import GLYPH_BASE, MAX_ID, from_glyphs, to_glyphs
 from ltmc.errors import LtmcError
-from ltmc.runner import decode_corpus, encode_corpus
+from ltmc.pipeline import encode_corpus
+from ltmc.restore import decode_corpus
 from ltmc.shards import Output
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

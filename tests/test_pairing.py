@@ -19,7 +19,7 @@ from ltmc.errors import ExitCode
 from ltmc.export import export, read_meta
 from ltmc.fastpath import FLIP_ID
 from ltmc.pairing import EMPTY
-from ltmc.runner import encode_corpus
+from ltmc.pipeline import encode_corpus
 from ltmc.shards import Output
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

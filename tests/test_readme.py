@@ -62,8 +62,8 @@ def _python_blocks(text: str) -> list[str]:
 def test_the_ids_and_text_examples_match(walkthrough, tmp_path):
     *_, book = walkthrough
     book.save(tmp_path / "codebook.json")
-    api = _section("Python API")
-    ids_command, ids_line, text_command, text_line = api.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    block = README.split("```console\n$ ltmc ids ", 1)[1].split("```", 1)[0]
+    ids_command, ids_line, text_command, text_line = ("$ ltmc ids " + block).splitlines()
     with chdir(tmp_path):
         for command, shown in ((ids_command, ids_line + "\n"), (text_command, text_line)):
             result = CliRunner().invoke(app, shlex.split(command.removeprefix("$ ltmc ")))
@@ -103,3 +103,25 @@ def test_the_huggingface_path_runs(walkthrough, tmp_path, capsys):
     assert scope["trainer"].state.global_step >= 1
     assert (here / "run" / "final" / "codebook.json").is_file() and (here / "run" / "final" / "tokenizer_config.json").is_file()
     assert "\nМороз и солнце" in capsys.readouterr().out  # the streamer shows the prompt, then what follows
+
+
+def _exit_code_table(text: str) -> str:
+    start = text.index("| code | meaning |")
+    return text[start : text.index("\n\n", start)]
+
+
+def test_the_exit_code_tables_agree_with_each_other_and_the_code():
+    from ltmc.errors import ExitCode
+
+    failures = (ROOT / "docs" / "failures.md").read_text(encoding="utf-8")
+    table = _exit_code_table(README)
+    assert table == _exit_code_table(failures)
+    codes = {int(row.split("|")[1]) for row in table.splitlines()[2:]}
+    assert codes == {value for name, value in vars(ExitCode).items() if name.isupper()} | {130}
+
+
+def test_the_readme_links_only_to_docs_that_exist():
+    import re
+
+    links = set(re.findall(r"\]\((docs/[^)#]+)\)", README))
+    assert links and all((ROOT / link).is_file() for link in links), links

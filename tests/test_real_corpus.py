@@ -11,7 +11,7 @@ import hashlib
 
 import orjson
 
-from ltmc import runner, shards
+from ltmc import pipeline, restore, shards
 from ltmc.sources import LEGACY_ENCODING
 
 EXPECTED_TXT_FILES = 298
@@ -24,12 +24,12 @@ def _all_files(root):
 
 def test_every_corpus_file_round_trips(corpus_dir, tmp_path):
     sample = [str(corpus_dir / name) for name in MINING_SAMPLE if (corpus_dir / name).exists()]
-    book, _report, failures = runner.mine_corpus(sample, 4096)
+    book, _report, failures = pipeline.mine_corpus(sample, 4096)
     assert not failures
     assert len(book) <= 4096
 
     out = tmp_path / "out"
-    encoded = runner.encode_corpus([str(corpus_dir)], out, book, workers=2)
+    encoded = pipeline.encode_corpus([str(corpus_dir)], out, book, workers=2)
     assert encoded.failures == []
 
     originals = _all_files(corpus_dir)
@@ -41,7 +41,7 @@ def test_every_corpus_file_round_trips(corpus_dir, tmp_path):
     assert LEGACY_ENCODING in encodings.values()  # the one cp1251 book is read as Cyrillic
 
     restored = tmp_path / "restored"
-    decoded = runner.decode_corpus(out, restored, workers=2)
+    decoded = restore.decode_corpus(out, restored, workers=2)
     assert decoded.mismatches == []
     assert decoded.documents == len(originals)
 
@@ -56,7 +56,7 @@ def test_every_corpus_file_round_trips(corpus_dir, tmp_path):
     restored_files = [p for p in restored.rglob("*") if p.is_file()]
     assert len(restored_files) == len(originals)
     assert sum(1 for p in restored_files if p.suffix == ".txt") == EXPECTED_TXT_FILES
-    assert not [p for p in restored_files if p.name.endswith(".ltmc-tmp")]
+    assert not [p for p in restored_files if p.name.endswith(".tmp")]
 
 
 def test_corpus_manifest_checksums_match_the_files(corpus_dir, tmp_path, codebook):
@@ -64,10 +64,10 @@ def test_corpus_manifest_checksums_match_the_files(corpus_dir, tmp_path, codeboo
     # verify mode, on one author's folder.
     folder = corpus_dir / "ru" / "poems" / "Pushkin"
     out = tmp_path / "out"
-    runner.encode_corpus([str(folder)], out, codebook, workers=2)
+    pipeline.encode_corpus([str(folder)], out, codebook, workers=2)
     manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
     for doc in manifest["documents"]:
         assert doc["sha256"] == hashlib.sha256((folder / doc["path"]).read_bytes()).hexdigest()
-    verified = runner.decode_corpus(out, None, verify=True, workers=2)
+    verified = restore.decode_corpus(out, None, verify=True, workers=2)
     assert verified.mismatches == []
     assert verified.documents == len(manifest["documents"])

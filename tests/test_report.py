@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ltmc import report
 from ltmc.cli import app
 from ltmc.errors import LtmcError
-from ltmc.runner import encode_corpus
+from ltmc.pipeline import encode_corpus
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

@@ -11,7 +11,7 @@ from ltmc import cli
 
 from ltmc import pairing
 from ltmc.cli import app
-from ltmc.glyphs import token_pieces
+from ltmc.show import token_pieces
 
 SENTENCE = "Старый рыбак сидел на берегу, и не глядя на воду, сказал: «Рано ещё»."
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ltmc import runner, stats
+from ltmc import pipeline, stats
 from ltmc.codebook import KINDS
 from ltmc.errors import ExitCode, LtmcError
 
@@ -20,7 +20,7 @@ FILES = {
 def encoded(tmp_path, codebook, write_tree):
     corpus = write_tree(tmp_path / "corpus", FILES)
     out = tmp_path / "out"
-    result = runner.encode_corpus([str(corpus)], out, codebook)
+    result = pipeline.encode_corpus([str(corpus)], out, codebook)
     return out, result
 
 
@@ -79,7 +79,7 @@ def test_top_lists_are_ranked_and_of_their_kind(encoded, codebook):
 
 def test_empty_corpus_has_zero_ratios(tmp_path, codebook, write_tree):
     corpus = write_tree(tmp_path / "corpus", {"e.txt": b""})
-    runner.encode_corpus([str(corpus)], tmp_path / "out", codebook)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "out", codebook)
     report = stats.collect(tmp_path / "out")
     assert (report["bytes"], report["tokens"], report["chars_per_token"]) == (0, 0, 0.0)
     assert (report["positions"], report["chars_per_position"]) == (0, 0.0)

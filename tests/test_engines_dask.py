@@ -1,4 +1,4 @@
-"""The Dask engine (``ltmc encode --engine dask``) writes exactly what the local runner writes.
+"""The Dask engine (``ltmc encode --engine dask``) writes exactly what the local engine writes.
 
 Needs the dask extra (``pip install -e '.[dask]'``); skipped cleanly without it.
 Every cluster here is local and bound to 127.0.0.1.
@@ -14,10 +14,14 @@ distributed = pytest.importorskip("distributed")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from ltmc import runner  # noqa: E402
+from ltmc import pipeline, restore, shard_writer, stages  # noqa: E402
 from ltmc.cli import app  # noqa: E402
-from ltmc.dask_runner import PARTS_DIR, encode_corpus_dask, plan_shards  # noqa: E402
+from ltmc.engines.dask import PARTS_DIR  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
+
+
+def encode_corpus_dask(*args, **kwargs):
+    return pipeline.encode_corpus(*args, engine="dask", **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +41,8 @@ def scheduler():
 @pytest.fixture
 def small_shards(monkeypatch):
     """Batches of 3 scenes and shards of 8: shards and batches cross file boundaries."""
-    monkeypatch.setattr(runner, "BATCH_SCENES", 3)
-    monkeypatch.setattr(runner, "SHARD_SCENES", 8)
+    monkeypatch.setattr(stages, "BATCH_SCENES", 3)
+    monkeypatch.setattr(shard_writer, "SHARD_SCENES", 8)
 
 
 @pytest.fixture
@@ -52,16 +56,9 @@ def corpus(tmp_path, sample_texts, write_tree):
     return write_tree(tmp_path / "corpus", files)
 
 
-def test_plan_cuts_global_scene_ranges():
-    assert plan_shards([], 4) == [[]]
-    assert plan_shards([0, 0], 4) == [[]]
-    assert plan_shards([3, 0, 6, 2], 4) == [[(0, 0, 3), (2, 0, 1)], [(2, 1, 4)], [(2, 5, 1), (3, 0, 2)]]
-    assert plan_shards([8], 4) == [[(0, 0, 4)], [(0, 4, 4)]]
-
-
 @pytest.mark.parametrize("local_workers", [1, 2])
 def test_output_identical_to_local_runner(tmp_path, corpus, codebook, read_tree, small_shards, scheduler, local_workers):
-    local = runner.encode_corpus([str(corpus)], tmp_path / "local", codebook, workers=local_workers)
+    local = pipeline.encode_corpus([str(corpus)], tmp_path / "local", codebook, workers=local_workers)
     dask = encode_corpus_dask([str(corpus)], tmp_path / "dask", codebook, scheduler=scheduler)
     assert len(list((tmp_path / "local").glob("shard-*.parquet"))) >= 3
     assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "local")
@@ -71,7 +68,7 @@ def test_output_identical_to_local_runner(tmp_path, corpus, codebook, read_tree,
 
 def test_default_shard_size_and_own_local_cluster(tmp_path, corpus, codebook, read_tree):
     """No --scheduler: the engine starts its own local cluster of ``workers`` processes."""
-    runner.encode_corpus([str(corpus)], tmp_path / "local", codebook, workers=1)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "local", codebook, workers=1)
     encode_corpus_dask([str(corpus)], tmp_path / "dask", codebook, workers=2)
     assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "local")
 
@@ -80,7 +77,7 @@ def test_round_trip_and_up_to_date(tmp_path, corpus, codebook, read_tree, small_
     out = tmp_path / "out"
     encode_corpus_dask([str(corpus)], out, codebook, scheduler=scheduler)
     restored = tmp_path / "restored"
-    decoded = runner.decode_corpus(out, restored)
+    decoded = restore.decode_corpus(out, restored)
     assert not decoded.mismatches
     assert read_tree(restored) == read_tree(corpus)
     again = encode_corpus_dask([str(corpus)], out, codebook, scheduler=scheduler)
@@ -88,14 +85,14 @@ def test_round_trip_and_up_to_date(tmp_path, corpus, codebook, read_tree, small_
 
 
 def test_mines_a_codebook_when_none_is_given(tmp_path, corpus, read_tree, scheduler):
-    runner.encode_corpus([str(corpus)], tmp_path / "local", None, vocab_size=600)
+    pipeline.encode_corpus([str(corpus)], tmp_path / "local", None, vocab_size=600)
     encode_corpus_dask([str(corpus)], tmp_path / "dask", None, vocab_size=600, scheduler=scheduler)
     assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "local")
 
 
 def test_unreadable_input_is_skipped_or_stops(tmp_path, corpus, codebook, read_tree, scheduler):
     (corpus / "binary.txt").write_bytes(b"\0\1\2 not text")
-    local = runner.encode_corpus([str(corpus)], tmp_path / "local", codebook)
+    local = pipeline.encode_corpus([str(corpus)], tmp_path / "local", codebook)
     dask = encode_corpus_dask([str(corpus)], tmp_path / "dask", codebook, scheduler=scheduler)
     assert [f.message for f in dask.failures] == [f.message for f in local.failures] and dask.failures
     assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "local")

@@ -1,0 +1,132 @@
+"""The commands that read a corpus, as library calls: ``encode_corpus``, ``mine_corpus``
+and ``morph_corpus``. Each opens its inputs (``ltmc.inputs``) and composes the stages
+on an engine (``ltmc.engines``); decoding is ``ltmc.restore``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ltmc import shards
+from ltmc.codebook import DEFAULT_SPECIALS, Codebook
+from ltmc.engines.local import LocalEngine, few_collections
+from ltmc.errors import ExitCode, LtmcError
+from ltmc.files import os_error
+from ltmc.inputs import Failure, Input, open_inputs
+from ltmc.mining import MiningReport, mine
+from ltmc.pretokenize import WORD_PATTERN
+from ltmc.shard_writer import begin_output, finish_output
+from ltmc.stages import MORPH_SCHEMA, analyse_forms
+
+Progress = Callable[[int], None]
+ENGINES = ("local", "dask")
+FORMS_PER_BATCH = 4096
+
+
+@dataclass
+class EncodeResult:
+    out_dir: Path
+    documents: int = 0
+    scenes: int = 0
+    tokens: int = 0
+    bytes: int = 0
+    up_to_date: bool = False
+    mining: MiningReport | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    def record(self, totals: dict) -> None:
+        """Take the totals a manifest was written with."""
+        self.documents, self.scenes, self.tokens, self.bytes = (totals[k] for k in ("documents", "scenes", "tokens", "bytes"))
+
+
+def encode_corpus(
+    arguments: list[str],
+    out_dir: str | Path,
+    codebook: Codebook | None = None,
+    vocab_size: int = 32768,
+    workers: int = 1,
+    strict: bool = False,
+    progress: Progress | None = None,
+    force: bool = False,
+    engine: str = "local",
+    scheduler: str | None = None,
+) -> EncodeResult:
+    """Encode the files named by ``arguments`` into ``out_dir`` (shards, codebook,
+    manifest) with ``codebook``, or one of ``vocab_size`` ids mined from them; on
+    ``engine`` "local" (``workers`` processes) or "dask" (a cluster at ``scheduler``,
+    or a local one of ``workers`` processes). Nothing is written when the output is
+    up to date, unless ``force``."""
+    if engine not in ENGINES or (scheduler and engine != "dask"):
+        raise LtmcError(f"--engine must be local or dask (got {engine!r}); --scheduler needs --engine dask", ExitCode.USAGE)
+    out_dir = Path(out_dir)
+    result = EncodeResult(out_dir)
+    with ExitStack() as stack:
+        if engine == "dask":
+            from ltmc.engines.dask import open_engine
+
+            runner = open_engine(stack, arguments, workers, scheduler)
+        else:
+            runner = LocalEngine(workers)
+        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=runner.sniff)
+        if codebook is None:
+            codebook, result.mining = mine((text for item in inputs for text in item.texts()), vocab_size)
+        if not force and _is_up_to_date(out_dir, inputs, codebook):
+            result.up_to_date = True
+            return result
+        begin_output(out_dir, codebook)
+        try:
+            documents, shard_list = runner.write_shards(inputs, codebook, out_dir, progress)
+        except OSError as err:  # the engine's own temporaries (spool, parts) beside the shards
+            raise os_error(err, out_dir) from None
+        result.record(finish_output(out_dir, codebook, documents, shard_list))
+    return result
+
+
+def _is_up_to_date(out_dir: Path, inputs: list[Input], codebook: Codebook) -> bool:
+    try:
+        output = shards.Output.open(out_dir)
+    except LtmcError:
+        return False
+    recorded = [(d["path"], d["sha256"]) for d in output.documents]
+    wanted = [(i.source.name, i.sniffed.sha256) for i in inputs]
+    if recorded != wanted or output.codebook.fingerprint != codebook.fingerprint:
+        return False
+    return all(shards.shard_intact(out_dir, s) for s in output.manifest["shards"])
+
+
+def mine_corpus(
+    arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False, special_tokens: Iterable[str] = ()
+):
+    """Mine a codebook from the inputs (for paired positions with ``paired``), with BOS,
+    EOS, PAD and ``special_tokens``; returns (codebook, report, failures)."""
+    failures: list[Failure] = []
+    with ExitStack() as stack:
+        inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff)
+        texts = (text for item in inputs for text in item.texts())
+        with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
+            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens])
+    return book, report, failures
+
+
+def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False):
+    """Every distinct word form of the inputs with its analysis, most frequent first; returns (table, failures)."""
+    failures: list[Failure] = []
+    counts: Counter[str] = Counter()
+    with ExitStack() as stack:
+        for item in open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff):
+            for text in item.texts():
+                counts.update(WORD_PATTERN.findall(text))
+            if progress:
+                progress(item.size)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    batches = [
+        analyse_forms(pa.RecordBatch.from_pydict({"form": [f for f, _ in chunk], "count": [n for _, n in chunk]}))
+        for chunk in (ranked[i : i + FORMS_PER_BATCH] for i in range(0, len(ranked), FORMS_PER_BATCH))
+    ]
+    return pa.Table.from_batches(batches, schema=MORPH_SCHEMA), failures
