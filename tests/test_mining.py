@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltmc import mining, pairing
+from ltmc import corpus_counts, mining, pairing, segmenting
 from ltmc.codebook import FIRST_FREE_ID
-from ltmc.mining import CorpusCounts, mine, mine_from_counts
+from ltmc.corpus_counts import CorpusCounts
+from ltmc.mining import mine, mine_from_counts
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +94,8 @@ def test_a_frequent_collocation_becomes_one_bond_token():
 
 
 def test_ngram_and_piece_counting_stay_bounded(monkeypatch, sample_texts):
-    monkeypatch.setattr(mining, "MAX_NGRAMS", 200)
-    monkeypatch.setattr(mining, "MAX_PIECES", 100)
+    monkeypatch.setattr(corpus_counts, "MAX_NGRAMS", 200)
+    monkeypatch.setattr(corpus_counts, "MAX_PIECES", 100)
     counts = CorpusCounts()
     for text in sample_texts * 3:
         counts.add(text)
@@ -102,7 +103,7 @@ def test_ngram_and_piece_counting_stay_bounded(monkeypatch, sample_texts):
 
 
 def test_the_pricing_sample_stays_bounded_and_order_free(monkeypatch, sample_texts):
-    monkeypatch.setattr(mining, "SAMPLE_CHARS", 2_000)
+    monkeypatch.setattr(corpus_counts, "SAMPLE_CHARS", 2_000)
     forward, backward = CorpusCounts(), CorpusCounts()
     for text in sample_texts:
         forward.add(text)
@@ -126,7 +127,7 @@ def test_a_long_word_final_piece_can_become_one_token():
 
 # The C twins of mining's inner loops, held equal to the Python they replace.
 
-needs_c = pytest.mark.skipif(mining.native is None, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")
+needs_c = pytest.mark.skipif(corpus_counts.native is None, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")
 _UNITS = st.text(alphabet="абвгд-Ё\U0001f600", min_size=1, max_size=5)
 
 
@@ -140,7 +141,7 @@ _UNITS = st.text(alphabet="абвгд-Ё\U0001f600", min_size=1, max_size=5)
 )
 def test_the_c_segmenter_equals_the_python_one(start, cont, words, dropped):
     # "x" is in no unit, so it is spelled by the fallback; a word may start with it.
-    segmenter = mining._Segmenter(set(start), set(cont))
+    segmenter = segmenting.Segmenter(set(start), set(cont))
     for role, unit in [(None, None)] + dropped:
         if role is not None:
             segmenter.discard(role, unit)
@@ -153,7 +154,7 @@ def test_the_c_segmenter_equals_the_python_one(start, cont, words, dropped):
 
 
 def test_a_segmentation_takes_the_fewest_units_and_never_the_one_left_out():
-    segmenter = mining._Segmenter({"под", "подним"}, {"ним", "ается", "а", "ет", "ся"})
+    segmenter = segmenting.Segmenter({"под", "подним"}, {"ним", "ается", "а", "ет", "ся"})
     assert segmenter.segment("поднимается") == ["подним", "ается"]
     assert segmenter.segment("поднимается", without="ается") == ["подним", "а", "ет", "ся"]
     segmenter.discard("start", "подним")
@@ -166,8 +167,8 @@ def test_a_segmentation_takes_the_fewest_units_and_never_the_one_left_out():
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(alphabet="абвгдеё\U0001f600", min_size=1, max_size=12), st.integers(1, 10**12), max_size=40))
 def test_the_c_slice_counts_equal_the_python_ones(words):
-    native = mining.slice_counts(Counter(words))
-    python = mining.py_slice_counts(Counter(words))
+    native = corpus_counts.slice_counts(Counter(words))
+    python = corpus_counts.py_slice_counts(Counter(words))
     assert native[0] == dict(python[0]) and native[1] == dict(python[1])
 
 
@@ -183,12 +184,13 @@ def test_least_is_the_head_of_a_full_sort(loss, data):
 @pytest.mark.parametrize("paired", [False, True])
 def test_mining_gives_the_same_codebook_without_the_c_extension(monkeypatch, sample_texts, paired):
     with_c = mine(sample_texts * 2, 900, paired=paired)[0]
-    monkeypatch.setattr(mining, "native", None)
+    monkeypatch.setattr(corpus_counts, "native", None)  # counting's loops
+    monkeypatch.setattr(segmenting, "native", None)  # and the segmenter's
     assert mine(sample_texts * 2, 900, paired=paired)[0].fingerprint == with_c.fingerprint
 
 
 def test_mining_prices_every_sampled_piece_after_the_piece_table_is_pruned(monkeypatch, sample_texts):
-    monkeypatch.setattr(mining, "MAX_PIECES", 100)
+    monkeypatch.setattr(corpus_counts, "MAX_PIECES", 100)
     counts = CorpusCounts()
     for text in sample_texts:
         counts.add(text)
@@ -209,8 +211,8 @@ def test_segmentations_after_drops_equal_segmenting_everything_again(units, word
     # The same texts serve as start and continuation units, so that a text can be
     # dropped in one role and kept in the other.
     pool = sorted(units)
-    segmenter = mining._Segmenter(set(pool), set(pool))
-    segmented = mining._Segmentations(Counter(words), segmenter)
+    segmenter = segmenting.Segmenter(set(pool), set(pool))
+    segmented = segmenting.Segmentations(Counter(words), segmenter)
     for drops in rounds:
         dropped = set()
         for role, index in drops:
@@ -234,7 +236,7 @@ def bond_sample(sample_texts):
     counts = CorpusCounts()
     for text in sample_texts:
         counts.add(text)
-    keys = mining._PieceKeys({})
+    keys = segmenting.PieceKeys({})
     bonds = Counter()
     for parts, n in counts.ngrams.items():
         bonds[keys[parts[0]] + "".join(parts[1:])] += n
@@ -251,7 +253,7 @@ class _Costs(dict):
 def test_bond_savings_kept_up_to_date_equal_a_cover_built_again(bond_sample, rounds):
     sample, bonds, keys = bond_sample
     pool = dict(bonds)
-    cover = mining._BondCover(sample, pool, keys)
+    cover = segmenting.BondCover(sample, pool, keys)
     costs = _Costs()
     cover.savings(costs)
     pieces_seen = sorted({part for own, _ in cover.inner.values() for part in own})
@@ -262,4 +264,4 @@ def test_bond_savings_kept_up_to_date_equal_a_cover_built_again(bond_sample, rou
         piece = pieces_seen[recost_at % len(pieces_seen)]
         costs[piece] = len(piece) + 3
         cover.forget(dropped, [keys[piece]])
-        assert cover.savings(costs) == mining._BondCover(sample, dict(pool), keys).savings(costs)
+        assert cover.savings(costs) == segmenting.BondCover(sample, dict(pool), keys).savings(costs)
