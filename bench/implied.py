@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_CORPUS, list_works, read_text, require_corpus  # noqa: E402
-from ltmc.codebook import RULES, VERSION  # noqa: E402
+from ltmc.codebook import VERSION  # noqa: E402
+from ltmc.rules import RULES  # noqa: E402
 from ltmc.pretokenize import pieces  # noqa: E402
 
 

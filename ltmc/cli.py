@@ -24,6 +24,7 @@ from ltmc.codebook import Codebook  # noqa: E402
 from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
 from ltmc.files import write_atomic, write_parquet  # noqa: E402
+from ltmc.inputs import total_size  # noqa: E402
 
 app = typer.Typer(
     name="ltmc",
@@ -97,15 +98,6 @@ def progress_bar(description: str, total: int | None):
         yield lambda n: bar.advance(task, n)
 
 
-def _input_size(paths: list[str]) -> int | None:
-    if "-" in paths:
-        return None
-    total = 0
-    for p in paths:
-        path = Path(p)
-        files = [path] if path.is_file() else (f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
-        total += sum(f.stat().st_size for f in files)
-    return total
 
 
 def _print_json(obj) -> None:
@@ -133,7 +125,7 @@ def morph(
 
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
-    with progress_bar("analysing", _input_size(paths)) as advance:
+    with progress_bar("analysing", total_size(paths)) as advance:
         table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict)
     _report_failures(failures)
     if output:
@@ -168,8 +160,8 @@ def mine_bonds(
 
     [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired   ·   ltmc mine-bonds corpus/ -o chat.json --special-token '<|user|>' --special-token '<|assistant|>'
     """
-    with progress_bar("mining", _input_size(paths)) as advance:
-        book, report, failures = pipeline.mine_corpus(paths, vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens)
+    with progress_bar("mining", total_size(paths)) as advance:
+        book, report, failures = pipeline.mine_corpus(paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens)
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
     summary = {
@@ -208,9 +200,9 @@ def encode(
     [bold]Example:[/] ltmc encode corpus/ -o out/ --codebook codebook.json
     """
     book = Codebook.load(codebook) if codebook else None
-    with progress_bar("encoding", _input_size(paths)) as advance:
+    with progress_bar("encoding", total_size(paths)) as advance:
         result = pipeline.encode_corpus(
-            paths, output, book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler
+            paths, out_dir=output, codebook=book, vocab_size=vocab_size, workers=workers, strict=strict, progress=advance, force=force, engine=engine, scheduler=scheduler
         )
     _report_failures(result.failures)
     summary = {
@@ -249,7 +241,7 @@ def decode(
     if output is None and not verify:
         raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
     with progress_bar("decoding", None) as advance:
-        result = restore.decode_corpus(out_dir, output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
+        result = restore.decode_corpus(out_dir, dest=output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
     if as_json:
         _print_json({"documents": result.documents, "bytes": result.bytes, "mismatches": result.mismatches})
     elif verify:
@@ -304,11 +296,12 @@ def stats(
 
 def _write_report(out_dir: Path, dest: Path, model: str) -> None:
     from ltmc import report as report_mod
+    from ltmc.costmodel import parse_model
 
-    shape = report_mod.parse_model(model)
+    shape = parse_model(model)
     with err.status("writing the report (training the BPE baseline when the bench extras are installed)"):
-        page, data = report_mod.build(out_dir, shape)
-    report_mod.write(page, dest)
+        page, data = report_mod.build(out_dir, model=shape)
+    report_mod.write(page, dest=dest)
     if not data["baselines_available"]:
         err.print("note: baselines left out of the report; install the bench extras: pip install -e '.[bench]'")
     err.print(f"wrote {dest}")
@@ -330,7 +323,7 @@ def export(
     """
     from ltmc import export as export_mod
 
-    result = export_mod.export(out_dir, dest, fmt.lower(), val_fraction, paired=paired)
+    result = export_mod.export(out_dir, dest, fmt=fmt.lower(), val_fraction=val_fraction, paired=paired)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -475,7 +468,7 @@ def glyphs_to(
     """
     from ltmc import glyphs
 
-    scenes = glyphs.write_glyphs(out_dir, output)
+    scenes = glyphs.write_glyphs(out_dir, dest=output)
     err.print(f"wrote {scenes:,} scenes as glyphs to {output}")
 
 
@@ -493,7 +486,7 @@ def glyphs_from(
     """
     from ltmc import glyphs
 
-    totals = glyphs.read_glyphs(glyph_file, Codebook.load(codebook), output)
+    totals = glyphs.read_glyphs(glyph_file, codebook=Codebook.load(codebook), out_dir=output)
     if as_json:
         _print_json(totals | {"out_dir": str(output)})
     else:

@@ -10,6 +10,7 @@ it still has the sniffed bytes (``Input.texts``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -85,6 +86,26 @@ def open_inputs(
         detail = f"; {len(failures)} input(s) failed, the first: {failures[0].message}" if failures else "; pass text files or folders that hold some"
         raise LtmcError(f"{' '.join(arguments)}: no readable text files{detail}", ExitCode.USAGE)
     return inputs
+
+
+def total_size(arguments: list[str]) -> int | None:
+    """The bytes of the files ``open_inputs`` would find, for a progress bar; None
+    with stdin (its size is unknown) or when finding them fails (the command says why)."""
+    try:
+        sources = discover(arguments, lambda label, err: None)
+    except LtmcError:
+        return None
+    if any(s.path is None for s in sources):
+        return None
+    return sum(map(stat_size, sources))
+
+
+def stat_size(source: Source) -> int:
+    """The size of a file found, before it is read (0 if it cannot be stat'ed: sniffing it reports why)."""
+    try:
+        return os.stat(source.path).st_size
+    except OSError:
+        return 0
 
 
 def _spool_stdin(stack: ExitStack) -> Path:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ltmc.codebook import CONT_KINDS, SEPARATOR_ID, Codebook
+from ltmc.codebook import SEPARATOR_ID, Codebook
+from ltmc.rules import CONT_KINDS
 
 EMPTY = SEPARATOR_ID
 

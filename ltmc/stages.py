@@ -117,15 +117,9 @@ def _as_binary(array: pa.LargeBinaryArray) -> pa.Array:
     return pa.BinaryArray.from_buffers(pa.binary(), len(array), [None, pa.py_buffer(ends.astype(np.int32)), data])
 
 
+# A form, how often it occurs, and its analysis (``morph.analyse``).
 MORPH_SCHEMA = pa.schema(
-    [
-        ("form", pa.string()),
-        ("count", pa.int64()),
-        ("lemma", pa.string()),
-        ("pos", pa.string()),
-        ("stem", pa.string()),
-        ("ending", pa.string()),
-    ]
+    [("form", pa.string()), ("count", pa.int64())] + [(field, pa.string()) for field in ("lemma", "pos", "stem", "ending")]
 )
 
 

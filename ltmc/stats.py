@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from ltmc import pairing
-from ltmc.codebook import KINDS
+from ltmc.rules import KINDS
 from ltmc.shards import Output
 
 TOP = 15

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ltmc import shard_writer, stages
+from ltmc import corpus_counts, shard_writer, stages
 from ltmc.codebook import Codebook
 from ltmc.engines import local
 from ltmc.mining import mine
@@ -175,3 +175,6 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(stages, "BATCH_SCENES", 2)
     monkeypatch.setattr(shard_writer, "SHARD_SCENES", 5)
     monkeypatch.setattr(local, "TASK_BYTES", 200)  # tasks of one file and of several
+
+
+needs_c = pytest.mark.skipif(corpus_counts.native is None, reason="ltmc._fastpath was not built (no C compiler at install); .ci/run requires it")

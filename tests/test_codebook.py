@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from ltmc import codebook as codebook_module
 from ltmc import fastpath
-from ltmc.codebook import FIRST_FREE_ID, KINDS, N_BYTES, SEPARATOR_ID, VERSION, Codebook
+from ltmc.codebook import FIRST_FREE_ID, N_BYTES, SEPARATOR_ID, VERSION, Codebook
+from ltmc.rules import KINDS
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.pretokenize import count_words
 
@@ -242,19 +243,6 @@ def test_a_bad_token_is_refused_even_with_a_matching_fingerprint(codebook, tmp_p
         _load_doc(doc, tmp_path)
     assert info.value.exit_code == ExitCode.DATA
     assert "corrupt codebook" in str(info.value)
-
-
-@pytest.mark.parametrize("version", sorted(codebook_module.RULES))
-def test_each_id_gets_the_role_and_effects_its_text_has(version):
-    # Codebook.__init__ takes them for all ids at once (roles, effects); each must agree with the one-text rule.
-    texts = ["дом", "Дом", "дом,", "а.", "«", "»", "\n", "\n  ", "?\u00a0–", "!", "12", "x2", ", что", ".\n–\u00a0", "…»", " ", "-"]
-    entries = [(kind, text) for text in texts for kind in ("word", "stem", "suffix", "ending", "bond", "punct", "space")]
-    book = Codebook.from_entries(entries, version, specials=())
-    rules, tables = codebook_module.RULES[version], book._tables
-    for token_id in range(FIRST_FREE_ID, len(book)):
-        token = book.tokens[token_id]
-        assert tables.role[token_id] == codebook_module.role_of(token.kind, token.text), token
-        assert (tables.space_after[token_id], tables.cap_effect[token_id]) == codebook_module._effects(token.text, rules), token
 
 
 def test_missing_fingerprint_is_a_data_error(codebook, tmp_path):

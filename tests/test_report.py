@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from ltmc import report
+from ltmc import costmodel, report, report_html
 from ltmc.cli import app
 from ltmc.errors import LtmcError
 from ltmc.pipeline import encode_corpus
@@ -56,7 +56,7 @@ def test_report_holds_the_stats_and_fetches_nothing(encoded, tmp_path):
         if share:
             assert kind in text and f"{share:.1%}" in text
     for row in stats["top_bonds"] + stats["top_endings"]:
-        assert report._token_text(row["text"]) in text and f"{row['count']:,}" in text
+        assert report_html._token_text(row["text"]) in text and f"{row['count']:,}" in text
     assert "d_model=128, n_layer=4, n_ctx=512" in text
     assert "6·N·D" in text and "12·L·d²" in text  # the formulas are stated
 
@@ -70,9 +70,9 @@ def test_report_holds_the_stats_and_fetches_nothing(encoded, tmp_path):
 
 
 def test_cost_model_numbers():
-    shape = report.parse_model("d_model=256,n_layer=6,n_ctx=1024")
+    shape = costmodel.parse_model("d_model=256,n_layer=6,n_ctx=1024")
     assert shape.n_head == 4
-    c = report.cost(shape, vocab_size=32_768, tokens=1_000, chars=4_000, words=800)
+    c = costmodel.cost(shape, vocab_size=32_768, tokens=1_000, chars=4_000, words=800)
     assert c["embedding_params"] == 32_768 * 256
     assert c["layer_params"] == 12 * 6 * 256 * 256
     assert c["train_flops_per_epoch"] == (6 * (c["layer_params"] + c["embedding_params"]) + 6 * 6 * 1024 * 256) * 1_000
@@ -85,7 +85,7 @@ def test_cost_model_numbers():
 @pytest.mark.parametrize("spec", ["d_model=0", "width=3", "d_model", "n_ctx=abc"])
 def test_bad_model_spec(spec):
     with pytest.raises(LtmcError):
-        report.parse_model(spec)
+        costmodel.parse_model(spec)
 
 
 def test_report_without_baselines(encoded):

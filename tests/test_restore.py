@@ -95,33 +95,27 @@ def test_rows_after_a_whole_document_in_the_next_row_group_are_a_mismatch(corpus
     assert sorted(name for name, ok in result.checked if ok) == sorted(set(TREE) - {"bom.txt"})
 
 
-def test_tampered_shard_is_a_data_error(corpus, tmp_path, codebook):
-    out = tmp_path / "out"
-    pipeline.encode_corpus([str(corpus)], out, codebook)
-    shard = out / shards.shard_name(0)
-    data = bytearray(shard.read_bytes())
+def _flip_a_byte(path):
+    data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    shard.write_bytes(bytes(data))
-    with pytest.raises(LtmcError) as info:
-        restore.decode_corpus(out, tmp_path / "restored")
-    assert info.value.exit_code == ExitCode.DATA
+    path.write_bytes(bytes(data))
 
 
-def test_missing_shard_is_a_data_error(corpus, tmp_path, codebook):
+@pytest.mark.parametrize(
+    "damage, verify",
+    [
+        (lambda out: _flip_a_byte(out / shards.shard_name(0)), False),  # a tampered shard
+        (lambda out: (out / shards.shard_name(0)).unlink(), True),  # a missing shard
+        (lambda out: (out / shards.MANIFEST).unlink(), False),  # a missing manifest
+    ],
+    ids=["tampered-shard", "missing-shard", "missing-manifest"],
+)
+def test_a_damaged_output_is_a_data_error(corpus, tmp_path, codebook, damage, verify):
     out = tmp_path / "out"
     pipeline.encode_corpus([str(corpus)], out, codebook)
-    (out / shards.shard_name(0)).unlink()
+    damage(out)
     with pytest.raises(LtmcError) as info:
-        restore.decode_corpus(out, None, verify=True)
-    assert info.value.exit_code == ExitCode.DATA
-
-
-def test_missing_manifest_is_a_data_error(corpus, tmp_path, codebook):
-    out = tmp_path / "out"
-    pipeline.encode_corpus([str(corpus)], out, codebook)
-    (out / shards.MANIFEST).unlink()
-    with pytest.raises(LtmcError) as info:
-        restore.decode_corpus(out, tmp_path / "restored")
+        restore.decode_corpus(out, None if verify else tmp_path / "restored", verify=verify)
     assert info.value.exit_code == ExitCode.DATA
 
 

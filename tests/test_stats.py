@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ltmc import pipeline, stats
-from ltmc.codebook import KINDS
+from ltmc.rules import KINDS
 from ltmc.errors import ExitCode, LtmcError
 
 FILES = {

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from ltmc.codebook import Codebook
 from ltmc.errors import LtmcError
-from ltmc.inputs import Input, sniff_each
+from ltmc.inputs import Input, sniff_each, stat_size
 from ltmc.shard_writer import SPOOL_PREFIX, ShardCutter, document_entry, tally
 from ltmc.sources import Sniffed, Source
 from ltmc.stages import TOKEN_SCHEMA, encode_scenes
@@ -57,7 +57,7 @@ class LocalEngine:
 
     def sniff(self, sources: list[Source]) -> list[Sniffed | LtmcError]:
         """Sniff on the pool, in groups of about TASK_BYTES."""
-        groups = grouped(sources, _stat_size, TASK_BYTES)
+        groups = grouped(sources, stat_size, TASK_BYTES)
         return [s for group in map_ordered(sniff_each, groups, min(self.workers, len(sources))) for s in group]
 
     def write_shards(self, inputs: list[Input], codebook: Codebook, out_dir: Path, progress: Progress | None) -> tuple[list[dict], list[dict]]:
@@ -76,13 +76,6 @@ class LocalEngine:
                     progress(n_bytes)
                 cutter.write(batch)
         return list(documents.values()), cutter.close()
-
-
-def _stat_size(source: Source) -> int:
-    try:
-        return os.stat(source.path).st_size
-    except OSError:
-        return 0  # sniffing it reports why
 
 
 def grouped(items: Iterable, size: Callable[[object], int], limit: int) -> Iterator[list]:
