@@ -259,7 +259,9 @@ static int append_id(PyObject *list, long token_id)
     return status;
 }
 
-/* fastpath.py_segment_word on the tries: a new reference to a list of ids or None. */
+/* fastpath.py_segment_word on the tries: a new reference to a list of ids or None.
+ * Long because it follows its Python twin step for step (one loop, one cleanup), so
+ * that the two can be read side by side; tests/test_fastpath.py holds them equal. */
 static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg)
 {
     long bound = 0;
@@ -530,7 +532,8 @@ static PyObject *lower_first(PyObject *core)
 #define MAX_CANDIDATES 4
 
 /* fastpath._encode_word_piece: a new reference to (ids packed as int32, cap after,
- * space after), Py_None if the word path does not settle this piece, NULL on error. */
+ * space after), Py_None if the word path does not settle this piece, NULL on error.
+ * Long for the same reason as segment: a step-for-step port of its twin. */
 static PyObject *encode_word_piece(const Tables *t, PyObject *piece, int cap, int space)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(piece);
@@ -898,6 +901,8 @@ static MemoSlot *memo_for(PyObject *piece, const Tries *tries)
     return m;
 }
 
+/* fastpath.py_encode_pieces. Long because the hot loop (memo, caches, word path,
+ * bonds) stays in one frame with one error path (`fail`), as in its Python twin. */
 static PyObject *encode_pieces(PyObject *module, PyObject *args)
 {
     PyObject *parts, *source;
@@ -1051,6 +1056,8 @@ static int64_t decode_flat_scenes(const Flat *f, char **out, int64_t capacity, i
     return used;
 }
 
+/* Codebook.decode_scenes's arrays in, (bytes, int64 ends) out: most of its length is
+ * checking the seven buffers it is handed, before the GIL is released. */
 static PyObject *decode_flat(PyObject *module, PyObject *args)
 {
     Py_buffer views[7];
@@ -1118,7 +1125,7 @@ done:
     return result;
 }
 
-/* -- mining: mining._Segmenter on tries ---------------------------------------
+/* -- mining: segmenting.Segmenter on tries ---------------------------------------
  * Mining segments every word form over candidate sets that shrink round by round.
  * Python slices and looks up every substring; here each start position walks a
  * trie. A node's id indexes its role's list of unit texts, or is -1: a mere prefix,
@@ -1213,8 +1220,9 @@ static PyObject *discard_candidate(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* mining._Segmenter.py_segment, step for step: the same costs, the same ties (the
- * earliest start wins), the same fallback of 2 per character no unit covers. */
+/* segmenting.Segmenter.py_segment, step for step: the same costs, the same ties (the
+ * earliest start wins), the same fallback of 2 per character no unit covers. Long for
+ * that reason: one loop, one cleanup, as in its twin. */
 static PyObject *segment_candidates(PyObject *module, PyObject *args)
 {
     PyObject *capsule, *word, *without;
@@ -1318,7 +1326,7 @@ static int add_count(PyObject *counts, PyObject *word, Py_ssize_t begin, Py_ssiz
     return status;
 }
 
-/* mining.py_slice_counts, the same loops: every (lo, hi) is a range of sizes. */
+/* corpus_counts.py_slice_counts, the same loops: every (lo, hi) is a range of sizes. */
 static PyObject *slice_counts(PyObject *module, PyObject *args)
 {
     PyObject *words;
@@ -1360,10 +1368,10 @@ static PyMethodDef methods[] = {
     {"split_pieces", split_pieces, METH_VARARGS, "split_pieces(text, classes) -> pieces or None; see ltmc.fastpath.pieces"},
     {"decode_flat", decode_flat, METH_VARARGS, "decode_flat(ids, starts, role, space_after, cap_effect, spell_offsets, spell_data) -> (bytes, int64 ends); see Codebook.decode_scenes"},
     {"segment_word", segment_word, METH_VARARGS, "segment_word(word, tables, bound) -> ids or None; see ltmc.fastpath.py_segment_word"},
-    {"candidate_tries", candidate_tries, METH_VARARGS, "candidate_tries(start_units, cont_units, max_chars) -> capsule; see ltmc.mining._Segmenter"},
-    {"discard_candidate", discard_candidate, METH_VARARGS, "discard_candidate(tries, role, text); see ltmc.mining._Segmenter.discard"},
-    {"segment_candidates", segment_candidates, METH_VARARGS, "segment_candidates(tries, word, without, first_role) -> units; see ltmc.mining._Segmenter.py_segment"},
-    {"slice_counts", slice_counts, METH_VARARGS, "slice_counts(words, prefix_lo, prefix_hi, inner_lo, inner_hi, final_lo, final_hi) -> (prefix counts, inner counts); see ltmc.mining.py_slice_counts"},
+    {"candidate_tries", candidate_tries, METH_VARARGS, "candidate_tries(start_units, cont_units, max_chars) -> capsule; see ltmc.segmenting.Segmenter"},
+    {"discard_candidate", discard_candidate, METH_VARARGS, "discard_candidate(tries, role, text); see ltmc.segmenting.Segmenter.discard"},
+    {"segment_candidates", segment_candidates, METH_VARARGS, "segment_candidates(tries, word, without, first_role) -> units; see ltmc.segmenting.Segmenter.py_segment"},
+    {"slice_counts", slice_counts, METH_VARARGS, "slice_counts(words, prefix_lo, prefix_hi, inner_lo, inner_hi, final_lo, final_hi) -> (prefix counts, inner counts); see ltmc.corpus_counts.py_slice_counts"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -154,7 +154,7 @@ class Codebook:
         self._encoder_ready = False  # the encoder's indexes are built on first use: decoding never needs them
 
     def prepare_encoder(self) -> None:
-        """Build the encoder's indexes now (idempotent). A runner calls this before it
+        """Build the encoder's indexes now (idempotent). An engine calls this before it
         forks workers, so they share one copy instead of each building its own."""
         if self._encoder_ready:
             return

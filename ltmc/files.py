@@ -7,6 +7,10 @@ half of one, and a failed or interrupted write leaves the target as it was.
     write_atomic(path, data)                 whole bytes
     with atomic_file(path) as fh: ...        streamed (Parquet shards, decoded files)
 
+``durable=False`` skips the flush to disk (the rename stays atomic for readers, but
+after a power cut the file may be empty): for outputs that can be made again from
+others, where flushing each one costs more than it protects (``decode``'s files).
+
 Only a regular file (or nothing) is replaced: a folder, a device, a pipe or a
 socket, or a link to one, is refused with a one-line error. ``-`` means stdout
 where the caller says it may (``allow_stdout=True``); elsewhere it is a file name.
@@ -78,8 +82,9 @@ class AtomicFile:
     drops it. For writers whose open and close happen in different calls (the decode
     joiner); everything else uses :func:`atomic_file`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = Path(path)
+        self.durable = durable
         check_replaceable(self.path)
         try:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX, dir=self.path.parent)
@@ -91,7 +96,8 @@ class AtomicFile:
     def commit(self) -> None:
         try:
             self.file.flush()
-            os.fsync(self.file.fileno())
+            if self.durable:
+                os.fsync(self.file.fileno())
             self.file.close()
             os.replace(self._tmp, self.path)
         except OSError as err:
@@ -104,14 +110,14 @@ class AtomicFile:
 
 
 @contextmanager
-def atomic_file(path: str | Path, *, allow_stdout: bool = False) -> Iterator[BinaryIO]:
+def atomic_file(path: str | Path, *, allow_stdout: bool = False, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through; in place once the block ends without error.
     An OSError of the write becomes the user's error (:func:`os_error`)."""
     if allow_stdout and str(path) == STDOUT:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = AtomicFile(path)
+    target = AtomicFile(path, durable)
     try:
         yield target.file
     except OSError as err:
@@ -125,9 +131,9 @@ def atomic_file(path: str | Path, *, allow_stdout: bool = False) -> Iterator[Bin
     target.commit()
 
 
-def write_atomic(path: str | Path, data: bytes, *, allow_stdout: bool = False) -> None:
+def write_atomic(path: str | Path, data: bytes, *, allow_stdout: bool = False, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (see the module doc)."""
-    with atomic_file(path, allow_stdout=allow_stdout) as fh:
+    with atomic_file(path, allow_stdout=allow_stdout, durable=durable) as fh:
         fh.write(data)
 
 

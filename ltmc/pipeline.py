@@ -70,10 +70,10 @@ def encode_corpus(
         if engine == "dask":
             from ltmc.engines.dask import open_engine
 
-            runner = open_engine(stack, arguments, workers, scheduler)
+            executor = open_engine(stack, arguments, workers, scheduler)
         else:
-            runner = LocalEngine(workers)
-        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=runner.sniff)
+            executor = LocalEngine(workers)
+        inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff)
         if codebook is None:
             codebook, result.mining = mine((text for item in inputs for text in item.texts()), vocab_size)
         if not force and _is_up_to_date(out_dir, inputs, codebook):
@@ -81,7 +81,7 @@ def encode_corpus(
             return result
         begin_output(out_dir, codebook)
         try:
-            documents, shard_list = runner.write_shards(inputs, codebook, out_dir, progress)
+            documents, shard_list = executor.write_shards(inputs, codebook, out_dir, progress)
         except OSError as err:  # the engine's own temporaries (spool, parts) beside the shards
             raise os_error(err, out_dir) from None
         result.record(finish_output(out_dir, codebook, documents, shard_list))

@@ -31,6 +31,9 @@ from ltmc.files import STDOUT, AtomicFile, os_error, write_atomic
 from ltmc.stages import decode_tokens
 
 Progress = Callable[[int], None]
+# Restored files are not flushed to disk one by one: they can be restored again from
+# the shards, and an fsync per file made a decode of ru/ (309 files) 40% slower.
+DURABLE = False
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 # A document's bytes from one row group: (name, size, the bytes, their sha256). For a
@@ -101,7 +104,7 @@ def _restore_empty(root: Path, document: dict, destination: _Destination | None)
             ExitCode.DATA,
         )
     if destination is not None:
-        write_atomic(destination.file(shards.safe_relative(document["path"])), b"")
+        write_atomic(destination.file(shards.safe_relative(document["path"])), b"", durable=DURABLE)
 
 
 class _InOrder:
@@ -202,7 +205,7 @@ class _Restorer:
         digest = hashlib.sha256(data).hexdigest()
         if self.destination is None:
             return name, data.size, data, digest
-        write_atomic(self.destination.file(relative), data)
+        write_atomic(self.destination.file(relative), data, durable=DURABLE)
         return name, data.size, None, digest
 
 
@@ -265,7 +268,7 @@ class _Joiner:
 
     def _open(self, target: Path | None, hashing: bool) -> None:
         self._digest = hashlib.sha256() if hashing else None
-        self._file = AtomicFile(target) if target is not None else None
+        self._file = AtomicFile(target, DURABLE) if target is not None else None
         self._handle = self._file.file if self._file is not None else self._stdout
 
     def _write(self, data: pa.Buffer) -> None:

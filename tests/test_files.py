@@ -74,3 +74,14 @@ def test_os_error_wording():
     assert (str(read), read.exit_code) == ("/x/in: cannot read (Input/output error); check the path and its permissions", ExitCode.USAGE)
     # a temporary's name is never shown: the target is
     assert str(os_error(OSError(errno.ENOSPC, "No space left on device", "/x/.out.ab12.tmp"), "/x/out")).startswith("/x/out: ")
+
+
+def test_durable_writes_are_flushed_and_others_not(tmp_path, monkeypatch):
+    import ltmc.files
+
+    flushed = []
+    monkeypatch.setattr(ltmc.files.os, "fsync", flushed.append)
+    write_atomic(tmp_path / "kept", b"x")
+    write_atomic(tmp_path / "again", b"y", durable=False)
+    assert len(flushed) == 1
+    assert (tmp_path / "kept").read_bytes() == b"x" and (tmp_path / "again").read_bytes() == b"y"
