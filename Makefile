@@ -7,7 +7,7 @@ LTMC ?= ltmc
 DEMO_OUT ?= demo-out
 DEMO_VOCAB ?= 4096
 
-.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory bench-train bench-train-full clean
+.PHONY: install demo test sanitize bench-deps bench-compression bench-implied bench-speed bench-memory bench-train bench-train-full bench-joining clean
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -49,6 +49,9 @@ bench-train-full:
 
 bench-implied:
 	$(PYTHON) bench/implied.py
+
+bench-joining:
+	$(PYTHON) bench/joining.py --sizes 8192 32768
 
 clean:
 	rm -rf $(DEMO_OUT) build dist .pytest_cache .hypothesis

@@ -30,17 +30,22 @@ typedef struct {
 static const DecodeState FRESH_SCENE = {1, 0, 0, 0};
 
 /* Which of its four spellings a START token takes (other tokens have one: 0), or -1
- * for a marker, which spells nothing and only changes the state. */
+ * for GLUE and FLIP, which spell nothing and only change the state. The separator and
+ * the special tokens spell their one text (none for the separator) and start afresh;
+ * their effects (no space, capital kept) leave it so. */
 static inline int decode_variant(DecodeState *s, long id, int role)
 {
     if (role == MARKER) {
-        if (id == GLUE_ID)
+        if (id == GLUE_ID) {
             s->glue = 1;
-        else if (id == FLIP_ID)
+            return -1;
+        }
+        if (id == FLIP_ID) {
             s->flip = 1;
-        else /* a scene separator: the next scene starts afresh */
-            *s = FRESH_SCENE;
-        return -1;
+            return -1;
+        }
+        *s = FRESH_SCENE;
+        return 0;
     }
     if (role != START)
         return 0;

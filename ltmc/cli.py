@@ -97,6 +97,22 @@ app = typer.Typer(
 )
 out = Console()
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ltmc import __version__
+
+        print(f"ltmc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print ltmc's version and exit.")] = False,
+) -> None:
+    pass
+
+
 Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all available cores).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Stop at the first input that fails instead of skipping it.")]
@@ -206,6 +222,7 @@ def mine_bonds(
     output: Annotated[str, typer.Option("-o", "--output", help="Codebook file to write; '-' for stdout.")],
     vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = 32768,
     paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
+    special_tokens: Annotated[list[str], typer.Option("--special-token", help="A special token of your own, such as a chat role (repeatable); BOS, EOS and PAD are always there.")] = [],  # noqa: B006
     as_json: AsJson = False,
     strict: Strict = False,
     include: Include = None,
@@ -213,14 +230,25 @@ def mine_bonds(
 ):
     """Learn a codebook (bytes, characters, endings, stems, word forms, hyperbonds) from a corpus.
 
-    [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired
+    [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired   ·   ltmc mine-bonds corpus/ -o chat.json --special-token '<|user|>' --special-token '<|assistant|>'
     """
     _one_stdout(output, as_json)
-    with progress_bar("mining", total_size(paths, _selection(include, exclude))) as advance:
-        book, report, failures = pipeline.mine_corpus(paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, selection=_selection(include, exclude))
+    selection = _selection(include, exclude)
+    with progress_bar("mining", total_size(paths, selection)) as advance:
+        book, report, failures = pipeline.mine_corpus(
+            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection
+        )
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
-    summary = {"codebook": output, "fingerprint": book.fingerprint, "vocab_size": len(book), "budget": vocab_size, "paired": paired, "kinds": dict(report.kinds)}
+    summary = {
+        "codebook": output,
+        "fingerprint": book.fingerprint,
+        "vocab_size": len(book),
+        "budget": vocab_size,
+        "paired": paired,
+        "special_tokens": book.special_ids,
+        "kinds": dict(report.kinds),
+    }
     if not report.filled:
         err.print(f"note: the corpus is too small to fill {vocab_size} ids; the codebook has {len(book)}")
     if as_json:
@@ -364,7 +392,7 @@ def export(
     out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="nanogpt (train.bin/val.bin), llmc (llm.c .bin with header) or hf (Parquet input_ids).")],
     dest: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the files into.")],
-    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene).")] = 0.1,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene; at least one scene; 0 writes no validation files).")] = 0.1,
     paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it) instead of single ids; nanogpt and hf.")] = False,
     as_json: AsJson = False,
 ):
@@ -383,8 +411,6 @@ def export(
         f"{result.tokens['train']:,} tokens; val {result.scenes['val']:,} scenes, {result.tokens['val']:,} tokens)"
         + (f"; paired: train {result.positions['train']:,} positions, val {result.positions['val']:,}" if paired else "")
     )
-    if val_fraction > 0 and result.scenes["val"] == 0:
-        err.print("[yellow]note:[/] no scene fell into validation (corpus too small for --val-fraction?)")
 
 
 _SHOW_STYLES = {
@@ -443,6 +469,68 @@ def show(
     ratio = len(text) / n_ids if n_ids else 0.0
     legend.append(f"· {n_ids} tokens ({n_positions} paired positions), {len(text)} chars, {ratio:.2f} chars/token", style="dim")
     out.print(legend)
+
+
+def _read_stdin_text() -> str:
+    return sys.stdin.buffer.read().decode("utf-8", "surrogateescape")  # stray bytes survive as byte ids
+
+
+@app.command("ids")
+@handle_errors
+def text_to_ids(
+    text: Annotated[str, typer.Argument(help="Text to turn into ids; '-' reads stdin.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="Codebook to encode with.")],
+    special: Annotated[bool, typer.Option("--special", help="Give the codebook's special tokens in the text (<|eos|> ...) one id each, instead of spelling them.")] = False,
+    as_json: AsJson = False,
+):
+    """Turn text into token ids, space-separated (`ltmc text` turns them back).
+
+    [bold]Examples:[/] ltmc ids "Мороз и солнце" -c codebook.json   ·   ltmc ids - -c codebook.json --json < story.txt
+    """
+    if text == "-":
+        text = _read_stdin_text()
+    token_ids = Codebook.load(codebook).encode(text, allowed_special="all" if special else ())
+    if as_json:
+        _print_json({"ids": token_ids, "tokens": len(token_ids)})
+    else:
+        print(" ".join(map(str, token_ids)))
+
+
+def _parse_ids(words: list[str]) -> list[int]:
+    """Ids from the command line or stdin: integers between spaces or commas, a JSON
+    list, or `ltmc ids --json` output."""
+    if words == ["-"]:
+        data = sys.stdin.read()
+        try:
+            doc = orjson.loads(data)
+            words = [str(i) for i in (doc["ids"] if isinstance(doc, dict) else doc)]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            words = [data]
+    parts = [part for word in words for part in word.replace(",", " ").split()]
+    bad = next((part for part in parts if not part.isdigit()), None)
+    if bad is not None:
+        raise LtmcError(f"{bad!r} is not a token id; give integers, such as: ltmc text 256 671 -c codebook.json", ExitCode.USAGE)
+    return [int(part) for part in parts]
+
+
+@app.command("text")
+@handle_errors
+def ids_to_text(
+    token_ids: Annotated[list[str], typer.Argument(help="Token ids (spaces or commas between them); '-' reads them from stdin, also as JSON.")],
+    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="Codebook the ids were encoded with.")],
+    as_json: AsJson = False,
+):
+    """Turn token ids back into text, exactly: the bytes, with no newline added.
+
+    [bold]Examples:[/] ltmc text 256 671 260 -c codebook.json   ·   ltmc ids - -c codebook.json < a.txt | ltmc text - -c codebook.json
+    """
+    data = Codebook.load(codebook).decode_bytes(_parse_ids(token_ids))
+    if as_json:
+        text = data.decode("utf-8", "replace")
+        _print_json({"text": text, "bytes": len(data), "utf8": text.encode() == data})
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 glyphs_app = typer.Typer(

@@ -14,11 +14,23 @@ are one id, and the vocabulary spends its budget on meaning:
   break that does not indent the next line, or after ".", "!", "?" or "…".
 
 The rules belong to the codebook's format version, so a codebook decodes as it
-was written: version 1 had cruder ones (`ltmc.rules`).
+was written: version 1 had cruder ones (`ltmc.rules`). Version 3 has version 2's
+rules and adds special tokens (below).
 
 A word that breaks the rule is preceded by a marker: GLUE (no space here) or
 FLIP (the opposite capitalisation). The encoder checks every choice against the
 decoder, so a rule can cost a token but never a byte.
+
+Special tokens (BOS, EOS, PAD and the user's own, such as chat roles) close the
+vocabulary in version 3. Ordinary text never produces one: ``encode`` gives one
+only for the specials the caller allows. A special, like the scene separator, is a
+reset: the text after it decodes from a sentence start, as a scene does.
+
+Joining: ``encode`` assumes its text starts a sentence. Ids that depend on that
+(the first word's implied capital or missing space) get the separator in front,
+so ``decode(encode(a) + encode(b)) == a + b`` for any ``a`` and ``b``. A scene in
+the shards starts at a scene start anyway and is encoded without it
+(``encode_scenes``, ``encode(..., joinable=False)``).
 
 Roles: a *start* token begins a word (words, stems, bonds that begin with a
 letter) and takes the implied space and capital; a *cont* token continues one
@@ -31,6 +43,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import re
 from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -44,10 +57,13 @@ import pyarrow as pa
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
 from ltmc.rules import RULES, STRING_KINDS, effects, role_of, roles
-from ltmc.fastpath import CONT, ID_TYPE, KEEP, LITERAL, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
+from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
 
 FORMAT = "ltmc-codebook"
-VERSION = 2
+VERSION = 3
+SPECIALS_SINCE = 3  # the first format version that stores special tokens
+BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
+DEFAULT_SPECIALS = (BOS, EOS, PAD)
 N_BYTES = 256
 SEPARATOR_ID = 256
 FIRST_FREE_ID = 259
@@ -75,6 +91,20 @@ def unique_entries(entries: Iterable[tuple[str, str]]) -> Iterator[tuple[str, st
 
 # Ids 0-258, as (kind, text): the bytes, then the markers.
 FIXED_ENTRIES = (("byte", ""),) * N_BYTES + (("special", "<|scene|>"), ("special", "<|glue|>"), ("special", "<|flip|>"))
+FIXED_MARKERS = frozenset(text for _, text in FIXED_ENTRIES[N_BYTES:])
+
+
+def check_specials(specials: Iterable[str]) -> tuple[str, ...]:
+    """``specials`` as a tuple, refused if one is empty, repeated or a fixed marker."""
+    specials = tuple(specials)
+    for text in specials:
+        if not isinstance(text, str) or not text:
+            raise LtmcError(f"special token {text!r}: give a non-empty text such as '<|user|>'", ExitCode.USAGE)
+        if text in FIXED_MARKERS:
+            raise LtmcError(f"special token {text!r} is one of the fixed markers {', '.join(sorted(FIXED_MARKERS))}; choose another text", ExitCode.USAGE)
+        if specials.count(text) > 1:
+            raise LtmcError(f"special token {text!r} is given twice (every codebook has {', '.join(DEFAULT_SPECIALS)}); give each once", ExitCode.USAGE)
+    return specials
 
 
 def upper_first(text: str) -> str:
@@ -94,6 +124,7 @@ class Codebook:
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
         self.literal_ids: dict[str, int] = {}
+        self.special_ids: dict[str, int] = {}  # BOS, EOS, PAD and the user's: text → id
         role = roles(entries)
         # Bytes and markers (from_entries puts them first) imply nothing.
         implied = effects([text for _, text in entries[FIRST_FREE_ID:]], rules)
@@ -107,6 +138,11 @@ class Codebook:
             raw = text.encode("utf-8")
             literal.append(raw)
             token_role = role[token_id]
+            if token_role == MARKER:  # a special token: its text, then a fresh start, like the separator
+                self.special_ids[text] = token_id
+                space_after[token_id], cap_effect[token_id] = False, KEEP
+                variants.append(None)
+                continue
             if token_role == START:
                 capital = upper_first(text).encode("utf-8")
                 variants.append((raw, capital, b" " + raw, b" " + capital))  # index: 2 * (space implied) + (capital implied)
@@ -174,9 +210,11 @@ class Codebook:
     # -- building and storing -------------------------------------------------
 
     @classmethod
-    def from_entries(cls, entries: Iterable[tuple[str, str]], version: int = VERSION) -> "Codebook":
-        """Bytes and markers first, then ``entries`` (kind, text) in order."""
-        return cls([*FIXED_ENTRIES, *unique_entries(entries)], version)
+    def from_entries(cls, entries: Iterable[tuple[str, str]], version: int = VERSION, specials: Iterable[str] = DEFAULT_SPECIALS) -> "Codebook":
+        """Bytes and markers first, then ``entries`` (kind, text) in order, then the
+        special tokens (version 3 on; an older version has none)."""
+        specials = check_specials(specials) if version >= SPECIALS_SINCE else ()
+        return cls([*FIXED_ENTRIES, *unique_entries(entries), *(("special", text) for text in specials)], version)
 
     def to_json(self) -> bytes:
         body = self._entries[FIRST_FREE_ID:]
@@ -211,11 +249,15 @@ class Codebook:
             entries = doc["tokens"]
             if not all(len(e) == 2 for e in entries):
                 raise ValueError("a token is not a (kind, text) pair")
-            if not {kind for kind, _ in entries} <= STRING_KINDS or not all(type(text) is str and text for _, text in entries):
+            kinds = STRING_KINDS | {"special"} if version >= SPECIALS_SINCE else STRING_KINDS
+            if not {kind for kind, _ in entries} <= kinds or not all(type(text) is str and text for _, text in entries):
                 raise ValueError("a token of a bad kind, or not a non-empty string")
+            check_specials(text for kind, text in entries if kind == "special")
             book = cls([*FIXED_ENTRIES, *entries], version)
             recorded = (doc["fingerprint"], doc["vocab_size"])
-        except LtmcError:
+        except LtmcError as err:
+            if err.exit_code == ExitCode.USAGE:  # a repeated special token
+                raise LtmcError(f"{source}: corrupt codebook ({err}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
             raise
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
             raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
@@ -233,9 +275,64 @@ class Codebook:
 
     # -- text → ids -------------------------------------------------------------
 
-    def encode(self, text: str) -> list[int]:
-        """Ids for ``text``. Stray bytes decoded with surrogateescape become byte ids."""
-        return self.encode_counting_words(text)[0]
+    def encode(self, text: str | list[str], *, allowed_special: Iterable[str] | str = (), joinable: bool = True):
+        """Ids for ``text``, or for a list of texts a list of ids each. Stray bytes
+        decoded with surrogateescape become byte ids.
+
+        ``allowed_special``: the special tokens (texts, or "all") that become their one
+        id where the text holds them; any other text, specials' included, is spelled
+        as text. ``joinable``: the separator in front of ids that depend on starting a
+        sentence, so that separately encoded texts join (the module doc); False gives
+        a scene's ids as the shards hold them."""
+        if isinstance(text, list):
+            return self.encode_batch(text, allowed_special=allowed_special, joinable=joinable)
+        allowed = self._allowed_specials(allowed_special)
+        if not allowed:
+            return self._encode_fragment(text, joinable)
+        # A special resets the decoder, so the text after one starts like a fragment.
+        ids: list[int] = []
+        at = 0
+        for found in re.finditer("|".join(map(re.escape, sorted(allowed, key=len, reverse=True))), text):
+            ids += self._encode_fragment(text[at : found.start()], joinable and at == 0)
+            ids.append(self.special_ids[found.group()])
+            at = found.end()
+        return ids + self._encode_fragment(text[at:], joinable and at == 0)
+
+    def encode_batch(self, texts: list[str], *, allowed_special: Iterable[str] | str = (), joinable: bool = True) -> list[list[int]]:
+        return [self.encode(text, allowed_special=allowed_special, joinable=joinable) for text in texts]
+
+    def _allowed_specials(self, allowed: Iterable[str] | str) -> frozenset[str]:
+        if allowed == "all":
+            return frozenset(self.special_ids)
+        if isinstance(allowed, str):
+            allowed = (allowed,)
+        unknown = [text for text in allowed if text not in self.special_ids]
+        if unknown:
+            raise LtmcError(
+                f"{unknown[0]!r} is not a special token of this codebook (it has {', '.join(self.special_ids) or 'none'}); "
+                "mine one with `ltmc mine-bonds --special-token TEXT`",
+                ExitCode.USAGE,
+            )
+        return frozenset(allowed)
+
+    def _encode_fragment(self, text: str, joinable: bool) -> list[int]:
+        ids = self.encode_counting_words(text)[0]
+        return [SEPARATOR_ID, *ids] if joinable and self._depends_on_start(ids) else ids
+
+    def _depends_on_start(self, ids: list[int]) -> bool:
+        """Whether ``ids`` decode differently after other text than at a sentence start:
+        a START token (whose space and capital are implied) comes before any token
+        that settles the implied capital. GLUE and FLIP only change the next word
+        relative to the state, so they settle nothing."""
+        role, cap_effect = self._tables.role, self._tables.cap_effect
+        for token_id in ids:
+            if role[token_id] == START:
+                return True
+            if role[token_id] == MARKER and token_id not in (GLUE_ID, FLIP_ID):
+                return False  # a reset: nothing after it depends on what came before
+            if role[token_id] != MARKER and cap_effect[token_id] != KEEP:
+                return False
+        return False
 
     def encode_counting_words(self, text: str) -> tuple[list[int], int]:
         """Ids for ``text``, and how many words it holds (``pretokenize.count_words``),
@@ -313,7 +410,7 @@ class Codebook:
     def _bad_id(self, ids) -> LtmcError:
         bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(self)))
         return LtmcError(
-            f"token id {bad} is outside this codebook (size {len(self)}); decode with the codebook the shards were encoded with",
+            f"token id {bad!r} is outside this codebook (size {len(self)}); decode with the codebook the shards were encoded with",
             ExitCode.DATA,
         )
 
@@ -351,6 +448,57 @@ class Codebook:
 
     def decode(self, ids) -> str:
         return self.decode_bytes(ids).decode("utf-8", "surrogateescape")
+
+    def decode_batch(self, batch) -> list[str]:
+        return [self.decode(ids) for ids in batch]
+
+    def decode_stream(self) -> "DecodeStream":
+        """A decoder fed one id at a time (``ltmc.streaming``): ``step(id)`` gives the
+        text that is final after that id, ``finish()`` what is left at the end."""
+        from ltmc.streaming import DecodeStream
+
+        return DecodeStream(self)
+
+    # -- the names tokenizers use ------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self)
+
+    @functools.cached_property
+    def _names(self) -> list[str]:
+        """One unique name per id: bytes as <0xNN>, markers and specials as their text,
+        a continuation token as ##text (it has the text of a start token), any other
+        token as its text; a rare clash takes the id as its name."""
+        names, taken = [], set()
+        for token_id, (kind, text) in enumerate(self._entries):
+            if kind == "byte":
+                name = f"<0x{token_id:02X}>"
+            elif kind == "special":
+                name = text if token_id >= FIRST_FREE_ID else FIXED_ENTRIES[token_id][1]
+            else:
+                name = "##" + text if self._tables.role[token_id] == CONT else text
+            if name in taken:
+                name = f"<|id {token_id}|>"
+            taken.add(name)
+            names.append(name)
+        return names
+
+    def id_to_token(self, token_id: int) -> str | None:
+        """The id's unique name (``get_vocab``), or None outside the codebook."""
+        return self._names[token_id] if isinstance(token_id, int) and 0 <= token_id < len(self) else None
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of a name from ``get_vocab``, or None."""
+        return self._vocab.get(token)
+
+    def get_vocab(self) -> dict[str, int]:
+        """Every id's unique name → id (see ``id_to_token``)."""
+        return dict(self._vocab)
+
+    @functools.cached_property
+    def _vocab(self) -> dict[str, int]:
+        return {name: token_id for token_id, name in enumerate(self._names)}
 
     def kind_of(self, token_id: int) -> str:
         return self._entry(token_id)[0]

@@ -24,16 +24,24 @@ codebook (to decode with) and ``meta.json`` (what was written, and how):
     row per scene: ``input_ids`` (list<int32>, no separator), ``path``, ``scene``.
     ``datasets.load_dataset("parquet", data_files=...)`` loads them.
 
+The hf folder also holds ``tokenizer_config.json``, so that
+``ltmc.hf.LtmcTokenizer.from_pretrained(folder)`` loads the codebook the shards
+were encoded with (this module writes it as JSON; it never imports transformers).
+
 ``--paired`` (nanogpt and hf): positions instead of ids (see ``ltmc.pairing``).
-The nanogpt streams hold two ids per position, head then tail, so
-``np.memmap(...).reshape(-1, 2)`` gives the positions, with (256, 256) as the
-separator; the hf rows hold ``head_ids`` and ``tail_ids`` instead of ``input_ids``.
-An empty slot holds 256.
+The nanogpt streams, ``train_pairs.bin`` and ``val_pairs.bin`` (named so that
+nothing reads them as ``train.bin`` by mistake), hold two ids per position, head
+then tail, so ``np.memmap(...).reshape(-1, 2)`` gives the positions, with
+(256, 256) as the separator; the hf rows hold ``head_ids`` and ``tail_ids``
+instead of ``input_ids``. An empty slot holds 256.
 
 The train/validation split is by scene and deterministic: a scene goes to
 validation when the first 8 bytes of sha256(path NUL scene) read as a fraction
 fall below ``val_fraction``. It does not depend on the order, the shard layout or
-the other documents, so adding a book never moves another book's scenes.
+the other documents, so adding a book never moves another book's scenes. When no
+scene falls below it (a tiny corpus), the scene with the lowest hash does: no
+validation file is ever empty. A split that would leave training empty is
+refused, and ``val_fraction`` 0 writes no validation files at all.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ltmc import pairing
-from ltmc.codebook import SEPARATOR_ID
+from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import STAGING_PREFIX, AtomicFile, claimed, os_error, publish, staging, write_atomic, write_parquet
 from ltmc.shards import CODEBOOK, Output
@@ -65,6 +73,7 @@ LLMC_HEADER_INTS = 256
 LLMC_SHARD_TOKENS = 100_000_000  # as llm.c's fineweb.py shards
 HF_SHARD_ROWS = 100_000
 META = "meta.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 
 HF_SCHEMA = pa.schema([("input_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())])
 HF_PAIRED_SCHEMA = pa.schema(
@@ -82,16 +91,39 @@ def token_dtype(vocab_size: int) -> str:
 
 def is_val(path: str, scene: int, val_fraction: float = VAL_FRACTION) -> bool:
     """Whether scene ``scene`` of document ``path`` belongs to the validation split."""
-    if val_fraction <= 0:
-        return False
+    return val_fraction > 0 and scene_hash(path, scene) < val_fraction
+
+
+def scene_hash(path: str, scene: int) -> float:
+    """Where a scene falls in [0, 1): the first 8 bytes of sha256(path NUL scene)."""
     digest = hashlib.sha256(f"{path}\0{scene}".encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def split_batch(batch: pa.RecordBatch, val_fraction: float = VAL_FRACTION) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    """Token rows → (train rows, validation rows), by ``is_val``."""
+def fallback_val_scene(documents: list[dict], val_fraction: float) -> tuple[str, int] | None:
+    """The scene that goes to validation although ``is_val`` does not send it there:
+    the one with the lowest hash, when no scene falls below ``val_fraction``. Raises
+    when the scenes (the manifest's ``documents`` count them) cannot fill both splits."""
+    scenes = [(doc["path"], scene) for doc in documents for scene in range(doc["scenes"])]
+    if not scenes:
+        raise LtmcError("the output holds no scenes to export; encode some text first", ExitCode.USAGE)
+    if val_fraction <= 0:
+        return None
+    if len(scenes) < 2:
+        raise LtmcError("the output holds 1 scene: a train/validation split needs 2; add text or pass --val-fraction 0", ExitCode.USAGE)
+    in_val = sum(is_val(path, scene, val_fraction) for path, scene in scenes)
+    if in_val == len(scenes):
+        raise LtmcError(f"--val-fraction {val_fraction} sends all {len(scenes)} scenes to validation; lower it", ExitCode.USAGE)
+    return None if in_val else min(scenes, key=lambda key: scene_hash(*key))
+
+
+def split_batch(
+    batch: pa.RecordBatch, val_fraction: float = VAL_FRACTION, also_val: tuple[str, int] | None = None
+) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """Token rows → (train rows, validation rows), by ``is_val``; ``also_val`` is
+    ``fallback_val_scene``'s scene."""
     mask = [
-        is_val(p, s, val_fraction)
+        is_val(p, s, val_fraction) or (p, s) == also_val
         for p, s in zip(batch.column("path").to_pylist(), batch.column("scene").to_pylist())
     ]
     val = pa.array(mask, pa.bool_())
@@ -145,6 +177,7 @@ class ExportResult:
     dtype: str
     vocab_size: int
     is_tail: np.ndarray | None = None  # set when the export is paired
+    splits: tuple[str, ...] = ("train", "val")  # the splits written: no "val" at --val-fraction 0
     files: list[str] = field(default_factory=list)
     scenes: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
     tokens: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
@@ -216,18 +249,21 @@ def export(
     dest = Path(dest)
     vocab_size = len(output.codebook)
     is_tail = pairing.tail_mask(output.codebook) if paired else None
-    result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size, is_tail)
+    result = ExportResult(dest, fmt, token_dtype(vocab_size), vocab_size, is_tail, ("train", "val") if val_fraction > 0 else ("train",))
+    also_val = fallback_val_scene(output.documents, val_fraction)
     # Written whole into a staging folder, then moved into place (meta.json last): a
     # failed or killed export leaves the previous one as it was.
     with claimed(dest, _is_export, leftovers=_OLD_LEFTOVERS), staging(dest) as staged:
         try:
-            splits = _split_stream(output.iter_batches(), val_fraction, result, progress)
+            splits = _split_stream(output.iter_batches(), val_fraction, result, progress, also_val)
             if fmt == "nanogpt":
                 _write_nanogpt(splits, staged, result)
             elif fmt == "llmc":
                 _write_llmc(splits, staged, result)
             else:
                 _write_hf(splits, staged, result)
+                write_atomic(staged / TOKENIZER_CONFIG, orjson.dumps(tokenizer_config(output.codebook), option=orjson.OPT_INDENT_2))
+                result.files.append(TOKENIZER_CONFIG)
             write_atomic(staged / CODEBOOK, (output.root / CODEBOOK).read_bytes())
             meta = result.to_dict() | {
                 "codebook": output.codebook.fingerprint,
@@ -240,6 +276,19 @@ def export(
             raise os_error(err, dest) from None
         publish(staged, dest, [*result.files, CODEBOOK, META], _files_of_export(dest), first_gone=META)
     return result
+
+
+def tokenizer_config(book: Codebook) -> dict:
+    """``tokenizer_config.json`` for ``ltmc.hf.LtmcTokenizer``: its class name (which
+    ``AutoTokenizer`` looks up) and the codebook's special tokens."""
+    specials = book.special_ids
+    named = {key: text if text in specials else None for key, text in (("bos_token", BOS), ("eos_token", EOS), ("pad_token", PAD))}
+    return {
+        "tokenizer_class": "LtmcTokenizer",
+        **named,
+        "extra_special_tokens": [text for text in specials if text not in named.values()],
+        "clean_up_tokenization_spaces": False,
+    }
 
 
 # What exports of earlier versions left when killed: temporaries beside their files.
@@ -266,9 +315,9 @@ def _files_of_export(folder: Path) -> list[str]:
     return [name for name in listed if isinstance(name, str) and Path(name).name == name] + [CODEBOOK, META]
 
 
-def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result: ExportResult, progress):
+def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result: ExportResult, progress, also_val):
     for batch in batches:
-        train, val = split_batch(batch, val_fraction)
+        train, val = split_batch(batch, val_fraction, also_val)
         for name, part in (("train", train), ("val", val)):
             result.scenes[name] += part.num_rows
             result.tokens[name] += len(part.column("ids").values) if part.num_rows else 0
@@ -291,11 +340,12 @@ def _discarding_on_failure(files):
 
 
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
-    files = {name: _StreamFile(dest / f"{name}.bin", result.dtype, header=False) for name in ("train", "val")}
+    suffix = "_pairs.bin" if result.paired else ".bin"  # nanoGPT's train.py reads train.bin: never a paired file
+    files = {name: _StreamFile(dest / f"{name}{suffix}", result.dtype, header=False) for name in result.splits}
     with _discarding_on_failure(files.values()):
         for pair in splits:
             for name, part in zip(("train", "val"), pair):
-                if part.num_rows:
+                if part.num_rows and name in files:
                     files[name].write(stream_bytes(part, result.dtype, result.is_tail))
         for f in files.values():
             f.close()
@@ -322,11 +372,9 @@ def _write_llmc(splits, dest: Path, result: ExportResult) -> None:
     with _discarding_on_failure(f for f in current.values() if f is not None):
         for pair in splits:
             for name, part in zip(("train", "val"), pair):
-                if part.num_rows:
+                if part.num_rows and name in result.splits:
                     target(name).write(stream_bytes(part, result.dtype))
-        for name in ("train", "val"):
-            if current[name] is None:
-                target(name)  # an empty split still gets a (header-only) file
+        for name in result.splits:
             current[name].close()
             result.files.append(current[name].path.name)
     result.files.sort()
@@ -348,12 +396,12 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
 
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
-            if part.num_rows:
+            if part.num_rows and name in result.splits:
                 pending[name].append(to_hf(part, result.is_tail))
                 rows[name] += part.num_rows
                 if rows[name] >= HF_SHARD_ROWS:
                     flush(name)
-    for name in ("train", "val"):
+    for name in result.splits:
         if pending[name] or not written[name]:
             flush(name)
         total = len(written[name])

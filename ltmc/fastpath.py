@@ -117,7 +117,8 @@ def decode_run(t: Tables, ids, cap: bool = True, space: bool = False) -> tuple[b
                 glue = True
             elif token_id == FLIP_ID:
                 flip = True
-            else:  # a scene separator: the next scene starts afresh
+            else:  # the separator or a special token: its text (none for the separator), then a fresh start
+                out.append(literal[token_id])
                 cap, space, glue, flip = True, False, False, False
             continue
         else:

@@ -34,8 +34,9 @@ from itertools import islice
 
 import numpy as np
 
-from ltmc.codebook import FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, unique_entries
+from ltmc.codebook import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, Codebook, check_specials, unique_entries
 from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
+from ltmc.errors import ExitCode, LtmcError
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
@@ -95,13 +96,15 @@ def _literal_kind(text: str) -> str:
     return "space" if text.isspace() else "punct"
 
 
-def mine(texts: Iterable[str], vocab_size: int, progress=None, paired: bool = False) -> tuple[Codebook, MiningReport]:
+def mine(
+    texts: Iterable[str], vocab_size: int, progress=None, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS
+) -> tuple[Codebook, MiningReport]:
     counts = CorpusCounts()
     for text in texts:
         counts.add(text)
         if progress:
             progress(len(text.encode("utf-8", "surrogateescape")))
-    return mine_from_counts(counts, vocab_size, paired)
+    return mine_from_counts(counts, vocab_size, paired, specials)
 
 
 def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[Counter, Counter, dict[str, str]]:
@@ -131,12 +134,16 @@ def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[C
     return words, literals, form_of
 
 
-def mine_from_counts(counts: CorpusCounts, vocab_size: int, paired: bool = False) -> tuple[Codebook, MiningReport]:
+def mine_from_counts(
+    counts: CorpusCounts, vocab_size: int, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS
+) -> tuple[Codebook, MiningReport]:
     """The codebook that spells the counted corpus in the fewest ids, or with
-    ``paired`` in the fewest paired positions (``ltmc.pairing``)."""
-    budget = vocab_size - FIRST_FREE_ID
+    ``paired`` in the fewest paired positions (``ltmc.pairing``). Its ``specials``
+    (BOS, EOS, PAD and the caller's) take the last ids of ``vocab_size``."""
+    specials = check_specials(specials)
+    budget = vocab_size - FIRST_FREE_ID - len(specials)
     if budget < 0:
-        raise ValueError(f"vocab size must be at least {FIRST_FREE_ID}")
+        raise LtmcError(f"--vocab-size {vocab_size} is too small: the bytes, markers and {len(specials)} special tokens take {FIRST_FREE_ID + len(specials)} ids", ExitCode.USAGE)
     sample = [tuple(pieces(chunk)) for chunk in counts.sample]
     words, literals, form_of = _word_counts(counts, sample)
     share = PAIRED_PIECE_MIN_SHARE if paired else PIECE_MIN_SHARE
@@ -175,7 +182,7 @@ def mine_from_counts(counts: CorpusCounts, vocab_size: int, paired: bool = False
     # left: a unit may share its text with another (a bond of whitespace pieces
     # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
     candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
-    book = Codebook.from_entries(islice(unique_entries(candidates), budget))
+    book = Codebook.from_entries(islice(unique_entries(candidates), budget), specials=specials)
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report

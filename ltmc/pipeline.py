@@ -6,7 +6,7 @@ on an engine (``ltmc.engines``); decoding is ``ltmc.restore``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ltmc import shards
-from ltmc.codebook import Codebook
+from ltmc.codebook import DEFAULT_SPECIALS, Codebook
 from ltmc.engines.local import LocalEngine, few_collections
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.inputs import Failure, Input, open_inputs
@@ -98,15 +98,22 @@ def _is_up_to_date(out_dir: Path, inputs: list[Input], codebook: Codebook) -> bo
 
 
 def mine_corpus(
-    arguments: list[str], vocab_size: int, progress: Progress | None = None, strict: bool = False, paired: bool = False, selection: Selection = Selection()
+    arguments: list[str],
+    vocab_size: int,
+    progress: Progress | None = None,
+    strict: bool = False,
+    paired: bool = False,
+    special_tokens: Iterable[str] = (),
+    selection: Selection = Selection(),
 ):
-    """Mine a codebook from the inputs (for paired positions with ``paired``); returns (codebook, report, failures)."""
+    """Mine a codebook from the inputs (for paired positions with ``paired``), with BOS,
+    EOS, PAD and ``special_tokens``; returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
         inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff, selection=selection)
         texts = (text for item in inputs for text in item.texts())
         with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
-            book, report = mine(texts, vocab_size, progress, paired)
+            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens])
     return book, report, failures
 
 

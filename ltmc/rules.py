@@ -44,6 +44,7 @@ RULES = {
     1: Rules(frozenset(",.;:!?…»)]}—–\"”"), last_decides=False),
     2: Rules(frozenset(",.;:!?…»)]}—–”-*>№\u0300\u0301"), last_decides=True),
 }
+RULES[3] = RULES[2]  # version 3 adds special tokens, not rules
 _ALNUM = re.compile(r"[^\W_]")  # str.isalnum, as a regex
 
 

@@ -31,7 +31,7 @@ def token_pieces(book: Codebook, text: str) -> list[dict]:
             pending.clear()
             pending_bytes = b""
 
-    for token_id in book.encode(text):
+    for token_id in book.encode(text, joinable=False):  # as a scene: what the shards hold
         kind = book.kind_of(token_id)
         if kind == "special":
             markers.append(token_id)

@@ -428,3 +428,71 @@ def test_installed_ltmc_end_to_end(tmp_path, books, codebook_file, read_tree):
     assert failing.returncode == ExitCode.USAGE
     assert b"Traceback" not in failing.stderr
     assert failing.stderr.decode().strip().startswith("error:")
+
+
+# -- version, ids and text ---------------------------------------------------------------
+
+
+def test_version(cli):
+    import ltmc
+
+    result = cli.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"ltmc {ltmc.__version__}\n"
+
+
+def test_mine_bonds_with_special_tokens(cli, books, tmp_path):
+    dest = tmp_path / "chat.json"
+    result = cli.invoke(app, ["mine-bonds", str(books), "-o", str(dest), "-V", "600", "--special-token", "<|user|>", "--special-token", "<|assistant|>", "--json"])
+    assert result.exit_code == 0, result.output
+    book = Codebook.load(dest)
+    assert list(_json(result)["special_tokens"]) == ["<|bos|>", "<|eos|>", "<|pad|>", "<|user|>", "<|assistant|>"] == list(book.special_ids)
+    twice = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "-V", "600", "--special-token", "<|eos|>"])
+    assert_one_line_error(twice, ExitCode.USAGE)
+    many = [arg for k in range(300) for arg in ("--special-token", f"<|role {k}|>")]
+    too_many = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "-V", "512", *many])
+    assert_one_line_error(too_many, ExitCode.USAGE)
+    assert "303 special tokens take 562 ids" in too_many.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_ids_and_text_are_inverses(cli, codebook_file, codebook):
+    text = "Мороз и солнце; день чудесный!"
+    ids = cli.invoke(app, ["ids", text, "-c", str(codebook_file)])
+    assert ids.exit_code == 0 and ids.stdout == " ".join(map(str, codebook.encode(text))) + "\n"
+    back = cli.invoke(app, ["text", *ids.stdout.split(), "-c", str(codebook_file)])
+    assert back.exit_code == 0 and back.stdout_bytes == text.encode()
+    commas = cli.invoke(app, ["text", ",".join(ids.stdout.split()), "-c", str(codebook_file)])
+    assert commas.stdout_bytes == text.encode()
+
+
+def test_ids_and_text_read_stdin_and_speak_json(cli, codebook_file, codebook):
+    data = "Он сказал: «Да».\n".encode() + b"\xff"  # a stray byte survives both ways
+    ids = cli.invoke(app, ["ids", "-", "-c", str(codebook_file), "--json"], input=data)
+    doc = _json(ids)
+    assert doc["ids"] == codebook.encode(data.decode("utf-8", "surrogateescape")) and doc["tokens"] == len(doc["ids"])
+    back = cli.invoke(app, ["text", "-", "-c", str(codebook_file)], input=ids.stdout)
+    assert back.stdout_bytes == data
+    shown = _json(cli.invoke(app, ["text", "-", "-c", str(codebook_file), "--json"], input=orjson.dumps(doc["ids"])))
+    assert shown == {"text": data.decode("utf-8", "replace"), "bytes": len(data), "utf8": False}
+
+
+def test_ids_gives_specials_one_id_only_when_asked(cli, codebook_file, codebook):
+    eos = codebook.special_ids["<|eos|>"]
+    plain = _json(cli.invoke(app, ["ids", "да<|eos|>", "-c", str(codebook_file), "--json"]))["ids"]
+    special = _json(cli.invoke(app, ["ids", "да<|eos|>", "-c", str(codebook_file), "--json", "--special"]))["ids"]
+    assert eos not in plain and special[-1] == eos
+
+
+@pytest.mark.parametrize("args, code", [(["text", "12", "x7"], ExitCode.USAGE), (["text", "999999"], ExitCode.DATA)], ids=["not-a-number", "outside"])
+def test_text_refuses_bad_ids_in_one_line(cli, codebook_file, args, code):
+    assert_one_line_error(cli.invoke(app, [*args, "-c", str(codebook_file)]), code)
+
+
+def test_ids_piped_into_text_in_real_processes(tmp_path, codebook_file):
+    ltmc = [sys.executable, "-m", "ltmc"]
+    text = "— Может, к обеду перестанет? — сказала она.\n"
+    ids = subprocess.run([*ltmc, "ids", "-", "-c", str(codebook_file)], input=text.encode(), capture_output=True, timeout=120, check=True)
+    back = subprocess.run([*ltmc, "text", "-", "-c", str(codebook_file)], input=ids.stdout, capture_output=True, timeout=120, check=True)
+    assert back.stdout == text.encode()
+    version = subprocess.run([*ltmc, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("ltmc ")

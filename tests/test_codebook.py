@@ -66,7 +66,7 @@ def test_from_entries_rejects_reserved_kinds():
 
 
 def test_from_entries_drops_duplicates_and_empty_texts():
-    book = Codebook.from_entries([("word", " да"), ("word", " да"), ("punct", ""), ("punct", ",")])
+    book = Codebook.from_entries([("word", " да"), ("word", " да"), ("punct", ""), ("punct", ",")], specials=())
     assert [t.text for t in book.tokens[FIRST_FREE_ID:]] == [" да", ","]
 
 
@@ -91,7 +91,7 @@ def test_text_round_trip_on_russian_like_text(codebook, text):
 
 @pytest.fixture(scope="module")
 def version_1_codebook(codebook):
-    return Codebook.from_entries([(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:]], version=1)
+    return Codebook.from_entries([(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:] if t.kind != "special"], version=1)
 
 
 @given(_RUSSIANISH)
@@ -233,7 +233,7 @@ def test_unknown_token_kind_is_a_data_error(codebook, tmp_path):
     assert info.value.exit_code == ExitCode.DATA
 
 
-@pytest.mark.parametrize("token", [["word", ""], ["byte", "x"], ["special", "<|x|>"], ["word", 7]], ids=["empty", "byte", "special", "number"])
+@pytest.mark.parametrize("token", [["word", ""], ["byte", "x"], ["special", "<|scene|>"], ["word", 7]], ids=["empty", "byte", "marker", "number"])
 def test_a_bad_token_is_refused_even_with_a_matching_fingerprint(codebook, tmp_path, token):
     # Loading checks kinds and texts itself: the fingerprint only shows what changed.
     doc = _doc(codebook)
@@ -402,7 +402,7 @@ def test_words_counted_while_encoding_match_count_words(codebook, data):
     text = data.decode("utf-8", "surrogateescape") + " кто-то, don't и ё\u0301лка"
     ids, words = codebook.encode_counting_words(text)
     assert words == count_words(text)
-    assert ids == codebook.encode(text)
+    assert ids == codebook.encode(text, joinable=False)
 
 
 def test_a_full_piece_cache_turns_over_and_encoding_stays_the_same(codebook, sample_texts, monkeypatch):
@@ -419,5 +419,154 @@ def test_encode_scenes_gives_each_scene_its_ids_and_words(codebook, sample_texts
     texts = sample_texts + ["", "Он сказал: «да».", "\udcff"]
     column, words = codebook.encode_scenes(texts)
     assert column.type == pa.list_(pa.int32())
-    assert column.to_pylist() == [codebook.encode(t) for t in texts]
+    assert column.to_pylist() == [codebook.encode(t, joinable=False) for t in texts]
     assert words == [count_words(t) for t in texts]
+
+
+# -- joining: ids of separately encoded texts ----------------------------------------
+
+# Pieces that stress what is implied at a join: cased words, the gaps around them,
+# lone combining marks, the markers' and specials' texts. (Stray bytes join as
+# bytes: two halves of a character are one character in ``decode``.)
+_JOIN_PARTS = st.one_of(
+    _CASED,
+    _GAPS,
+    st.text(max_size=8),
+    st.sampled_from(["\u0301", "\u0300", "е\u0301", "<|scene|>", "<|glue|>", "<|flip|>", "<|bos|>", "<|eos|>", "Ё", "ё", ""]),
+)
+_FRAGMENT = st.lists(_JOIN_PARTS, max_size=6).map("".join)
+
+
+def test_the_issues_examples_join(codebook):
+    for a, b in [("Мороз", " и солнце"), ("привет", "мир"), ("Он сказал.", " Потом"), ("", "x"), ("а", "\u0301")]:
+        assert codebook.decode(codebook.encode(a) + codebook.encode(b)) == a + b
+
+
+@given(_FRAGMENT, _FRAGMENT)
+def test_separately_encoded_texts_join(codebook, a, b):
+    assert codebook.decode(codebook.encode(a) + codebook.encode(b)) == a + b
+
+
+@given(st.lists(_FRAGMENT, max_size=6))
+def test_any_number_of_fragments_join(codebook, parts):
+    assert codebook.decode([i for part in parts for i in codebook.encode(part)]) == "".join(parts)
+
+
+@given(st.binary(max_size=60), st.binary(max_size=60))
+def test_separately_encoded_bytes_join(codebook, a, b):
+    def ids(data: bytes) -> list[int]:
+        return codebook.encode(data.decode("utf-8", "surrogateescape"))
+
+    assert codebook.decode_bytes(ids(a) + ids(b)) == a + b
+
+
+@given(_FRAGMENT)
+def test_joinable_ids_are_the_scene_ids_with_at_most_the_separator_in_front(codebook, text):
+    scene = codebook.encode(text, joinable=False)
+    assert codebook.encode(text) in (scene, [SEPARATOR_ID, *scene])
+
+
+def test_a_text_that_settles_its_own_start_needs_no_separator(codebook):
+    assert codebook.encode("\nон")[0] != SEPARATOR_ID  # the line break implies the capital and no space
+    assert codebook.encode("он")[0] == SEPARATOR_ID
+
+
+# -- special tokens ------------------------------------------------------------------
+
+
+def test_a_codebook_has_bos_eos_and_pad_at_its_end(codebook):
+    ids = codebook.special_ids
+    assert list(ids) == list(codebook_module.DEFAULT_SPECIALS)
+    assert sorted(ids.values()) == list(range(len(codebook) - 3, len(codebook)))
+    assert all(codebook.kind_of(i) == "special" for i in ids.values())
+
+
+@given(st.lists(st.sampled_from(["<|bos|>", "<|eos|>", "<|pad|>", "<|", "|>", "bos", " ", "Он"]), max_size=12).map("".join))
+def test_ordinary_text_never_encodes_to_a_special(codebook, text):
+    ids = codebook.encode(text)
+    assert not set(ids) & set(codebook.special_ids.values())
+    assert codebook.decode(ids) == text
+
+
+@given(_FRAGMENT, _FRAGMENT)
+def test_allowed_specials_are_one_id_each_and_decode_as_their_text(codebook, a, b):
+    text = f"<|bos|>{a}<|eos|>{b}<|pad|>"
+    ids = codebook.encode(text, allowed_special="all")
+    specials = [i for i in ids if i in codebook.special_ids.values()]
+    assert len(specials) == 3 + sum(part.count(s) for part in (a, b) for s in codebook.special_ids)
+    assert codebook.decode(ids) == text
+    assert codebook.decode(ids + codebook.encode(b)) == text + b
+
+
+def test_only_the_allowed_specials_become_ids(codebook):
+    ids = codebook.encode("<|bos|>да<|eos|>", allowed_special=["<|eos|>"])
+    assert codebook.special_ids["<|eos|>"] in ids and codebook.special_ids["<|bos|>"] not in ids
+    with pytest.raises(LtmcError) as info:
+        codebook.encode("x", allowed_special=["<|user|>"])
+    assert info.value.exit_code == ExitCode.USAGE and "mine-bonds --special-token" in str(info.value)
+
+
+def test_user_special_tokens_are_mined_into_the_budget(sample_texts, tmp_path):
+    from ltmc.mining import mine
+
+    book, _ = mine(sample_texts, 600, specials=[*codebook_module.DEFAULT_SPECIALS, "<|user|>", "<|assistant|>"])
+    assert len(book) <= 600 and list(book.special_ids)[3:] == ["<|user|>", "<|assistant|>"]
+    ids = book.encode("<|user|>Привет<|assistant|>Здравствуй", allowed_special="all")
+    assert ids.count(book.special_ids["<|user|>"]) == 1
+    book.save(tmp_path / "chat.json")
+    assert Codebook.load(tmp_path / "chat.json").special_ids == book.special_ids
+
+
+@pytest.mark.parametrize("specials", [["<|a|>", "<|a|>"], [""], ["<|scene|>"]], ids=["twice", "empty", "marker"])
+def test_bad_special_tokens_are_refused(specials):
+    with pytest.raises(LtmcError) as info:
+        Codebook.from_entries([("word", "да")], specials=specials)
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_a_version_2_codebook_still_loads_without_specials(codebook, tmp_path):
+    entries = [(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:] if t.kind != "special"]
+    old = Codebook.from_entries(entries, version=2)
+    old.save(tmp_path / "v2.json")
+    assert orjson.loads((tmp_path / "v2.json").read_bytes())["version"] == 2
+    loaded = Codebook.load(tmp_path / "v2.json")
+    assert (loaded.version, loaded.fingerprint, loaded.special_ids) == (2, old.fingerprint, {})
+    text = "Мороз и солнце; день чудесный!"
+    assert loaded.encode(text, joinable=False) == codebook.encode(text, joinable=False)  # same ids, same rules
+    assert loaded.decode(loaded.encode("Мороз") + loaded.encode(" и солнце")) == "Мороз и солнце"
+    with pytest.raises(LtmcError):
+        loaded.encode("<|bos|>", allowed_special="<|bos|>")
+
+
+def test_a_special_in_a_version_2_codebook_is_corrupt(codebook, tmp_path):
+    doc = _doc(codebook)
+    doc["version"] = 2
+    doc["fingerprint"] = codebook_module._fingerprint([*codebook_module.FIXED_ENTRIES, *doc["tokens"]], 2)
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+
+
+def test_new_codebooks_are_written_as_version_3(codebook):
+    assert VERSION == 3 and orjson.loads(codebook.to_json())["version"] == 3
+
+
+# -- the names tokenizers use --------------------------------------------------------
+
+
+def test_batches_and_lists_encode_and_decode_like_single_texts(codebook, sample_texts):
+    texts = [*sample_texts, "", "Мороз"]
+    batch = codebook.encode_batch(texts)
+    assert batch == [codebook.encode(t) for t in texts] == codebook.encode(texts)
+    assert codebook.decode_batch(batch) == texts
+
+
+def test_every_id_has_a_unique_name_that_maps_back(codebook):
+    vocab = codebook.get_vocab()
+    assert len(vocab) == codebook.vocab_size == len(codebook)
+    assert all(codebook.token_to_id(codebook.id_to_token(i)) == i for i in range(len(codebook)))
+    assert codebook.id_to_token(0x41) == "<0x41>" and codebook.id_to_token(SEPARATOR_ID) == "<|scene|>"
+    assert codebook.token_to_id("<|eos|>") == codebook.special_ids["<|eos|>"]
+    assert codebook.id_to_token(len(codebook)) is None and codebook.token_to_id("no such name") is None
+    cont = next(i for i in range(FIRST_FREE_ID, len(codebook)) if codebook.kind_of(i) in ("ending", "suffix"))
+    assert codebook.id_to_token(cont) == "##" + codebook.piece_of(cont)

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -150,3 +151,58 @@ def test_cli_export_and_bad_format(encoded, tmp_path):
     bad = runner.invoke(app, ["export", str(encoded), "--format", "gguf", "-o", str(tmp_path / "g")])
     assert bad.exit_code == 2
     assert "unknown export format" in bad.output
+
+
+def test_paired_files_are_named_so_and_replace_a_flat_export(encoded, tmp_path):
+    dest = tmp_path / "ng"
+    export(encoded, dest, "nanogpt", 0.5)
+    assert (dest / "train.bin").is_file()
+    result = export(encoded, dest, "nanogpt", 0.5, paired=True)
+    assert sorted(result.files) == ["meta.pkl", "train_pairs.bin", "val_pairs.bin"]
+    assert not (dest / "train.bin").exists() and not (dest / "val.bin").exists()  # the earlier flat files go
+    assert pickle.loads((dest / "meta.pkl").read_bytes())["paired"] is True
+
+
+def test_val_fraction_0_writes_no_validation_files(encoded, tmp_path):
+    for fmt, train_file in (("nanogpt", "train.bin"), ("llmc", "train_000000.bin"), ("hf", "train-00000-of-00001.parquet")):
+        result = export(encoded, tmp_path / fmt, fmt, 0.0)
+        assert train_file in result.files and not any(name.startswith("val") for name in result.files), result.files
+        assert result.scenes["val"] == 0
+
+
+def _tiny_output(tmp_path, codebook, texts: dict[str, str]) -> Path:
+    books = tmp_path / "books"
+    books.mkdir()
+    for name, text in texts.items():
+        (books / name).write_text(text, encoding="utf-8")
+    encode_corpus([str(books)], tmp_path / "out", codebook, workers=1)
+    return tmp_path / "out"
+
+
+@pytest.mark.parametrize("fmt", ["nanogpt", "llmc", "hf"])
+def test_a_tiny_corpus_gets_one_validation_scene_never_an_empty_file(tmp_path, codebook, fmt):
+    out = _tiny_output(tmp_path, codebook, {"a.txt": "Мороз и солнце.\n", "b.txt": "День чудесный!\n"})
+    scenes = [(p, s) for p, s, _ in scenes_of(out)]
+    assert not any(is_val(p, s, 0.001) for p, s in scenes)  # no scene falls below the fraction
+    result = export(out, tmp_path / fmt, fmt, 0.001)
+    assert result.scenes == {"train": 1, "val": 1}
+    lowest = min(scenes, key=lambda key: export_mod.scene_hash(*key))
+    assert export_mod.fallback_val_scene(Output.open(out).documents, 0.001) == lowest
+    assert all((tmp_path / fmt / name).stat().st_size > 0 for name in result.files)
+
+
+def test_one_scene_cannot_be_split_and_says_what_to_do(tmp_path, codebook):
+    out = _tiny_output(tmp_path, codebook, {"a.txt": "Мороз и солнце.\n"})
+    result = CliRunner().invoke(app, ["export", str(out), "-f", "nanogpt", "-o", str(tmp_path / "ng")])
+    assert result.exit_code == 2
+    assert "1 scene" in result.output and "--val-fraction 0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "ng" / "val.bin").exists()
+    assert export(out, tmp_path / "ng", "nanogpt", 0.0).scenes == {"train": 1, "val": 0}
+
+
+def test_hf_export_writes_the_tokenizer_config(encoded, tmp_path, codebook):
+    result = export(encoded, tmp_path / "hf", "hf", 0.5)
+    config = orjson.loads((tmp_path / "hf" / "tokenizer_config.json").read_bytes())
+    assert "tokenizer_config.json" in result.files
+    assert config["tokenizer_class"] == "LtmcTokenizer"
+    assert (config["bos_token"], config["eos_token"], config["pad_token"]) == ("<|bos|>", "<|eos|>", "<|pad|>")

@@ -116,7 +116,8 @@ def test_stats_count_fewer_positions_than_tokens(encoded, codebook):
 def test_paired_nanogpt_export_reads_back_as_positions(encoded, tmp_path, codebook):
     dest = tmp_path / "ng"
     result = export(encoded, dest, "nanogpt", 0.0, paired=True)
-    pairs = np.fromfile(dest / "train.bin", dtype="<u2").reshape(-1, 2)
+    assert not (dest / "train.bin").exists()  # nanoGPT's train.py reads train.bin: a paired stream is never one
+    pairs = np.fromfile(dest / "train_pairs.bin", dtype="<u2").reshape(-1, 2)
     assert len(pairs) == result.positions["train"] + result.scenes["train"]
     stream = pairing.unpair(pairs)
     assert stream.tolist() == [i for ids in all_scenes(encoded) for i in (SEPARATOR_ID, *ids)]

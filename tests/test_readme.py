@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from contextlib import chdir
 from pathlib import Path
@@ -48,6 +49,60 @@ def test_the_sentence_worked_by_hand_in_formats_md_runs():
     code = worked.split("```python\n", 1)[1].split("```", 1)[0]
     assert "pairing.pair" in code
     exec(compile(code, "formats.md", "exec"), {})
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _python_blocks(text: str) -> list[str]:
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_the_ids_and_text_examples_match(walkthrough, tmp_path):
+    *_, book = walkthrough
+    book.save(tmp_path / "codebook.json")
+    block = README.split("```console\n$ ltmc ids ", 1)[1].split("```", 1)[0]
+    ids_command, ids_line, text_command, text_line = ("$ ltmc ids " + block).splitlines()
+    with chdir(tmp_path):
+        for command, shown in ((ids_command, ids_line + "\n"), (text_command, text_line)):
+            result = CliRunner().invoke(app, shlex.split(command.removeprefix("$ ltmc ")))
+            assert result.exit_code == 0 and result.stdout == shown
+
+
+def test_the_python_api_and_streaming_examples_run(walkthrough, tmp_path, capsys):
+    *_, book = walkthrough
+    here = tmp_path
+    (here / "out").mkdir()
+    book.save(here / "out" / "codebook.json")
+    scope: dict = {}
+    with chdir(here):
+        for block in _python_blocks(_section("Python API"))[:2]:
+            exec(compile(block, "README.md", "exec"), scope)
+    assert capsys.readouterr().out == book.decode(scope["ids"]) + "\n"
+    assert book.decode(book.encode("Мороз") + book.encode(" и солнце")) == "Мороз и солнце"  # as the README says
+
+
+def test_the_huggingface_path_runs(walkthrough, tmp_path, capsys):
+    pytest.importorskip("transformers")
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    train = _section("Train a model on it")
+    blocks = _python_blocks(train)
+    assert "AutoTokenizer.from_pretrained" in blocks[0] and "Trainer(" in blocks[0] and "TextStreamer" in blocks[1]
+    here = tmp_path
+    shutil.copytree(ROOT / "fixtures", here / "fixtures")
+    cli = CliRunner()
+    with chdir(here):
+        assert cli.invoke(app, ["encode", "fixtures", "-o", "out", "--vocab-size", "4096"]).exit_code == 0
+        assert cli.invoke(app, ["export", "out", "--format", "hf", "-o", "hf_out"]).exit_code == 0
+        scope: dict = {}
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), scope)
+    assert scope["trainer"].state.global_step >= 1
+    assert (here / "run" / "final" / "codebook.json").is_file() and (here / "run" / "final" / "tokenizer_config.json").is_file()
+    assert "\nМороз и солнце" in capsys.readouterr().out  # the streamer shows the prompt, then what follows
 
 
 def _exit_code_table(text: str) -> str:

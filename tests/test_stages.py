@@ -85,7 +85,7 @@ def test_encode_scenes_word_counts(codebook):
 
 def test_encode_scenes_ids_match_the_codebook(codebook):
     out = encode_scenes(_scene_batch(), codebook)
-    assert out.column("ids").to_pylist() == [codebook.encode(r[3]) for r in SCENES]
+    assert out.column("ids").to_pylist() == [codebook.encode(r[3], joinable=False) for r in SCENES]
 
 
 def test_decode_tokens_schema_and_purity(codebook):
