@@ -84,6 +84,12 @@ HF_PAIRED_SCHEMA = pa.schema(
 # -- pure parts -----------------------------------------------------------------
 
 
+def stream_file_name(split: str, paired: bool) -> str:
+    """``train.bin``, or ``train_pairs.bin`` for positions: nanoGPT's train.py reads
+    train.bin, so it can never take a paired file for a flat one."""
+    return f"{split}_pairs.bin" if paired else f"{split}.bin"
+
+
 def token_dtype(vocab_size: int) -> str:
     """'uint16' when every id (0 … vocab_size − 1) fits in 16 bits, else 'uint32'."""
     return "uint16" if vocab_size <= 1 << 16 else "uint32"
@@ -340,8 +346,7 @@ def _discarding_on_failure(files):
 
 
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
-    suffix = "_pairs.bin" if result.paired else ".bin"  # nanoGPT's train.py reads train.bin: never a paired file
-    files = {name: _StreamFile(dest / f"{name}{suffix}", result.dtype, header=False) for name in result.splits}
+    files = {name: _StreamFile(dest / stream_file_name(name, result.paired), result.dtype, header=False) for name in result.splits}
     with _discarding_on_failure(files.values()):
         for pair in splits:
             for name, part in zip(("train", "val"), pair):

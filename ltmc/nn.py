@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ltmc.codebook import CONT_KINDS, SEPARATOR_ID, Codebook
+from ltmc.codebook import SEPARATOR_ID, Codebook
 
 EMPTY = SEPARATOR_ID  # the empty slot of a paired place; (EMPTY, EMPTY) is the separator
 
@@ -283,12 +283,10 @@ def generate_text(model: GPT, book: Codebook, prompt: str = "", n: int = 64, tem
 
 
 def load_export(folder: str | Path, split: str = "train") -> tuple[np.ndarray, dict]:
-    """A nanogpt export's ``{split}.bin`` as places ((n,) or (n, 2) when paired), and its meta.json."""
+    """A nanogpt export's ``split`` stream as places ((n,) or (n, 2) when paired), and its meta.json."""
+    from ltmc.export import META, stream_file_name
+
     folder = Path(folder)
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    data = np.fromfile(folder / f"{split}.bin", dtype=np.dtype(meta.get("dtype", "uint16")).newbyteorder("<"))
-    if meta.get("paired"):
-        data = data.reshape(-1, 2)
-    return data.astype(np.int64), meta
-
-
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    data = np.fromfile(folder / stream_file_name(split, bool(meta.get("paired"))), dtype=np.dtype(meta["dtype"]).newbyteorder("<"))
+    return (data.reshape(-1, 2) if meta.get("paired") else data).astype(np.int64), meta

@@ -4,6 +4,7 @@ karpathy/nanoGPT, its own train.py and the changed sample.py run on an export.""
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import shutil
@@ -81,3 +82,29 @@ def test_nanogpt_trains_and_samples_on_the_export(books_dir, tmp_path):
     )
     assert sampled.returncode == 0, sampled.stderr[-2000:]
     assert "Loading meta from" in sampled.stdout and "\nМороз" in sampled.stdout
+
+
+def _paired_patch() -> str:
+    """The patch docs/export.md gives for training nanoGPT on paired positions."""
+    return EXPORT_DOC.split("### nanoGPT on paired positions", 1)[1].split("```diff\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(not os.environ.get("NANOGPT_DIR"), reason="set NANOGPT_DIR to a checkout of karpathy/nanoGPT")
+def test_the_documented_patch_trains_nanogpt_on_paired_positions(books_dir, tmp_path):
+    pytest.importorskip("torch")
+    work = tmp_path / "nanoGPT"
+    work.mkdir()
+    for name in ("train.py", "model.py", "configurator.py"):
+        shutil.copy(Path(os.environ["NANOGPT_DIR"]) / name, work / name)
+    applied = subprocess.run(["patch", "-p1"], input=_paired_patch(), cwd=work, capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    export(books_dir.parents[1] / "out", work / "data" / "books", "nanogpt", 0.3, paired=True)
+    train = ["--dataset=books", "--device=cpu", "--compile=False", "--dtype=float32", "--out_dir=out", "--eval_iters=1", "--eval_interval=2",
+             "--log_interval=1", "--block_size=8", "--batch_size=2", "--n_layer=1", "--n_head=1", "--n_embd=16", "--max_iters=2", "--lr_decay_iters=2"]
+    trained = subprocess.run([sys.executable, "train.py", *train], cwd=work, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    # An untrained paired model's loss is about ln(heads) + ln(tails): the paired output is
+    # what trained, not a flat softmax, whose loss would start near ln(vocab).
+    vocab = pickle.loads((work / "data" / "books" / "meta.pkl").read_bytes())["vocab_size"]
+    losses = [float(line.split("loss ")[1].split(",")[0]) for line in trained.stdout.splitlines() if line.startswith("iter ")]
+    assert losses and losses[0] > 1.5 * math.log(vocab)
