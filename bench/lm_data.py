@@ -100,12 +100,7 @@ class Tokenizers:
         if path.exists():
             return Codebook.load(path)
         log(f"  mining {self.vocab_size} ids for {name}")
-        counts = mining.CorpusCounts()
-        for text in self.texts:
-            counts.add(text)
-        if not bonds:  # bonds are mined from the n-grams of pieces: without them, none is a candidate
-            counts.ngrams.clear()
-        book, _ = mining.mine_from_counts(counts, self.vocab_size, paired=paired)
+        book, _ = mining.mine(self.texts, self.vocab_size, paired=paired, bonds=bonds)
         book.save(path)
         return book
 

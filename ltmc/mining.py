@@ -97,14 +97,14 @@ def _literal_kind(text: str) -> str:
 
 
 def mine(
-    texts: Iterable[str], vocab_size: int, progress=None, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS
+    texts: Iterable[str], vocab_size: int, progress=None, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS, bonds: bool = True
 ) -> tuple[Codebook, MiningReport]:
     counts = CorpusCounts()
     for text in texts:
         counts.add(text)
         if progress:
             progress(len(text.encode("utf-8", "surrogateescape")))
-    return mine_from_counts(counts, vocab_size, paired, specials)
+    return mine_from_counts(counts, vocab_size, paired, specials, bonds)
 
 
 def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[Counter, Counter, dict[str, str]]:
@@ -135,11 +135,13 @@ def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[C
 
 
 def mine_from_counts(
-    counts: CorpusCounts, vocab_size: int, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS
+    counts: CorpusCounts, vocab_size: int, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS, bonds: bool = True
 ) -> tuple[Codebook, MiningReport]:
     """The codebook that spells the counted corpus in the fewest ids, or with
     ``paired`` in the fewest paired positions (``ltmc.pairing``). Its ``specials``
-    (BOS, EOS, PAD and the caller's) take the last ids of ``vocab_size``."""
+    (BOS, EOS, PAD and the caller's) take the last ids of ``vocab_size``. Without
+    ``bonds`` no run of pieces is a candidate: a model trained on such ids reached
+    fewer bits per byte at equal compute (docs/benchmarks.md, "Training")."""
     specials = check_specials(specials)
     budget = vocab_size - FIRST_FREE_ID - len(specials)
     if budget < 0:
@@ -160,7 +162,7 @@ def mine_from_counts(
         cont=cont,
         letters={c for kind, c in fixed if kind == "stem"},
         literals={p: n for p, n in literals.items() if n >= MIN_COUNT and len(p) > 1},
-        bonds=_bond_candidates(counts, keys),
+        bonds=_bond_candidates(counts, keys) if bonds else Counter(),
         sample=sample,
         keys=keys,
         budget=budget,

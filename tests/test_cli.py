@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
@@ -496,3 +497,11 @@ def test_ids_piped_into_text_in_real_processes(tmp_path, codebook_file):
     assert back.stdout == text.encode()
     version = subprocess.run([*ltmc, "--version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("ltmc ")
+
+
+def test_mine_bonds_without_bonds(tmp_path):
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    result = CliRunner().invoke(app, ["mine-bonds", str(fixtures), "-o", str(tmp_path / "cb.json"), "--vocab-size", "4096", "--no-bonds", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = orjson.loads(result.stdout)
+    assert summary["bonds"] is False and "bond" not in summary["kinds"] and summary["kinds"]["word"] > 0

@@ -134,3 +134,12 @@ def test_mining_prices_every_sampled_piece_after_the_piece_table_is_pruned(monke
     book, _ = mine_from_counts(counts, 700)  # no piece of the sample lacks a count
     assert FIRST_FREE_ID < len(book) <= 700
     assert book.decode(book.encode(sample_texts[0])) == sample_texts[0]
+
+
+def test_without_bonds_no_run_of_pieces_takes_an_id(sample_texts):
+    kinds = {}
+    for bonds in (True, False):
+        book, _ = mine(sample_texts * 3, 1024, bonds=bonds)
+        kinds[bonds] = {book.kind_of(i) for i in range(len(book))}
+    assert "bond" in kinds[True] and "bond" not in kinds[False]
+    assert {"word", "stem"} <= kinds[False]  # the ids went to the other kinds
