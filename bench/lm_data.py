@@ -271,7 +271,7 @@ def bits_by_class(place_nats: np.ndarray, place_bytes: np.ndarray, classes: np.n
 def bits_by_kind(book, places: np.ndarray, place_nats: np.ndarray, slot_bytes: np.ndarray) -> dict:
     """{kind: {bits, bytes}} over the predicted ids: ltmc's kinds, the two markers and the
     separator apart; in a paired place, an empty slot is ``empty head`` or ``empty tail``."""
-    names = np.array([_kind_name(book, i) for i in range(len(book))])
+    names = np.array([_kind_name(book, i) for i in range(len(book))], dtype=object)  # room for "empty tail"
     labels = names[places]
     if places.ndim == 2:  # a slot holding 256 is empty, unless both are: the separator
         head, tail = places[:, 0], places[:, 1]

@@ -24,7 +24,7 @@ the same training FLOPs?
 Each run's result is a JSON file in ``--results`` (kept: a rerun reads it instead of
 training again; ``--force`` retrains), so results accumulate.
 
-    python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 3 arms
+    python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 4 arms (~1 h on 2 cores)
     python bench/train.py --full                # + LR sweep, base model, 32768 ids, repeated setting (hours)
     python bench/train.py --table               # the table of every result kept, nothing trained
     python bench/train.py --device cuda         # where a GPU is lent: base and large, 8192 and 32768 ids
@@ -62,7 +62,7 @@ DEFAULT_LR = 3e-3
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--arms", nargs="+", default=["bpe", "flat", "paired"], choices=ARMS, help="default: bpe flat paired")
+    parser.add_argument("--arms", nargs="+", default=["bpe", "flat", "paired", "flat-nobonds"], choices=ARMS, help="default: bpe flat paired flat-nobonds")
     parser.add_argument("--vocab-sizes", nargs="+", type=int, default=None, help="default 8192 (--full: 8192 32768)")
     parser.add_argument("--sizes", nargs="+", default=None, choices=tuple(SIZES), help="default small (--full: small base)")
     parser.add_argument("--settings", nargs="+", default=None, choices=("fresh", "repeated"), help="default fresh (--full: both)")
@@ -233,12 +233,14 @@ def best_lr(torch, job: dict, arm_data: dict, args) -> float:
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """One row per (setting, size, vocab, arm): mean and spread over seeds, and the change against BPE."""
+    """One row per (setting, size, vocab, arm, learning rate): mean and spread over seeds,
+    and the change against the best BPE row of the same setting, size and vocabulary."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], r["vocab"], r["arm"]), []).append(r)
+        groups.setdefault((r["setting"], r["size"], r["vocab"], ARMS.index(r["arm"]), r["lr"]), []).append(r)
     rows = []
-    for (setting, size, vocab, arm), runs in sorted(groups.items()):
+    for (setting, size, vocab, _, _), runs in sorted(groups.items()):
+        arm = runs[0]["arm"]
         values = [r["bits_per_byte"] for r in runs]
         rows.append(
             {
@@ -249,8 +251,8 @@ def summarize(results: list[dict]) -> list[dict]:
             }
         )
     for row in rows:
-        bpe = next((r for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "vocab"))), None)
-        row["vs_bpe"] = row["bits_per_byte"] / bpe["bits_per_byte"] - 1 if bpe else None
+        bpe = [r["bits_per_byte"] for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "vocab"))]
+        row["vs_bpe"] = row["bits_per_byte"] / min(bpe) - 1 if bpe else None
     return rows
 
 
@@ -272,9 +274,11 @@ def render(rows: list[dict]) -> str:
 def render_breakdown(results: list[dict]) -> str:
     """Bits per byte of each word class and (ltmc) bits per kind, averaged over the seeds."""
     lines = []
+    best_lr = {(r["setting"], r["size"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], r["vocab"]), []).append(r)
+        if r["lr"] == best_lr[r["setting"], r["size"], r["vocab"], r["arm"]]:  # each arm at its best learning rate
+            groups.setdefault((r["setting"], r["size"], r["vocab"]), []).append(r)
     for (setting, size, vocab), runs in sorted(groups.items()):
         arms = sorted({r["arm"] for r in runs}, key=ARMS.index)
         classes = list(runs[0]["bits_by_class"])

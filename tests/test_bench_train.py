@@ -59,6 +59,7 @@ def test_every_arm_trains_and_its_bits_cover_the_text(tiny_corpus, tmp_path, cap
             kinds = run["bits_by_kind"]
             assert sum(k["bits"] for k in kinds.values()) == pytest.approx(total, rel=1e-4)
             assert sum(k["bytes"] for k in kinds.values()) == run["scored_bytes"]
+            assert ("empty tail" in kinds) == lm_data.is_paired(run["arm"])
     # kept: a second call reads the results instead of training again
     kept = sorted((tmp_path / "results").glob("eval-*.json"))
     assert len(kept) == 2 * len(lm_data.ARMS)

@@ -125,3 +125,17 @@ def test_the_readme_links_only_to_docs_that_exist():
 
     links = set(re.findall(r"\]\((docs/[^)#]+)\)", README))
     assert links and all((ROOT / link).is_file() for link in links), links
+
+
+def test_the_own_model_example_trains_and_samples(tmp_path):
+    pytest.importorskip("torch")
+    block = _python_blocks(_section("Train ltmc's own model, flat or paired"))[0]
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    cli = CliRunner()
+    scope: dict = {}
+    with chdir(tmp_path):
+        assert cli.invoke(app, ["encode", "fixtures", "-o", "out", "--vocab-size", "4096"]).exit_code == 0
+        assert cli.invoke(app, ["export", "out", "--format", "nanogpt", "--paired", "-o", "nano"]).exit_code == 0
+        exec(compile(block, "README.md", "exec"), scope)
+    assert scope["config"].paired and len(scope["losses"]) == 20
+    assert all(loss == loss and loss > 0 for loss in scope["losses"])  # finite nats, no NaN
