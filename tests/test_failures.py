@@ -771,12 +771,16 @@ def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last
     ltmc = [sys.executable, "-c", _LTMC_SMALL_SHARDS]
     out = tmp_path / "out"
     encode = [*ltmc, "encode", str(corpus), "-o", str(out), "-c", str(codebook), "-w", "3", "--force"]
+    started = time.monotonic()
     first = subprocess.run(encode, capture_output=True, text=True)
+    took = time.monotonic() - started
     assert first.returncode == 0, first.stderr
     complete = files_of(out)
     temp_before = set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*"))
 
-    moments = [0.3, 0.6, 0.9, 1.2, 1.6, 2.0, 2.5, 3.0]
+    # Moments spread over the time a whole run took here, so that on a fast machine or a
+    # slow one most runs are stopped mid-way: starting, forking, encoding, writing.
+    moments = [round(took * f, 2) for f in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75)]
     outcomes = []
     for i, delay in enumerate(moments):
         sig, group = _STOPS[i % len(_STOPS)]
