@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import regex
 
 from common import log
+from ltmc.codebook import SEPARATOR_ID
 
 ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds")
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
-MARKER_IDS = (257, 258)  # ltmc's GLUE and FLIP
 
 
 @dataclass
@@ -154,49 +155,26 @@ def _bpe_stream(tokenizer, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bpe_token_sizes(tokenizer) -> np.ndarray:
-    """UTF-8 bytes each BPE id spells: byte-level BPE writes byte b as the character
-    ``_BYTE_CHARS[b]``; specials spell nothing."""
-    char_bytes = {c: 1 for c in _byte_chars()}
+    """UTF-8 bytes each BPE id spells: byte-level BPE writes each byte as one character,
+    so a token spells as many bytes as it has characters; specials spell nothing."""
     sizes = np.zeros(tokenizer.get_vocab_size(), dtype=np.int64)
     specials = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
     for token, token_id in tokenizer.get_vocab().items():
         if token not in specials:
-            sizes[token_id] = sum(char_bytes[c] for c in token)
+            sizes[token_id] = len(token)
     return sizes
 
 
-def _byte_chars() -> list[str]:
-    """The 256 characters byte-level BPE writes bytes as: printable Latin-1 bytes stand for
-    themselves, the others are moved past 255 in order, so none is whitespace or a control."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    moved = [b for b in range(256) if b not in keep]
-    return [chr(b) for b in keep] + [chr(256 + k) for k in range(len(moved))]
-
-
 def _ltmc_stream(book, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The separator then each scene's ids; each id's bytes, read off the decoder run
-    token by token from the state the previous ones left (markers go with the next id)."""
-    from ltmc.codebook import SEPARATOR_ID
-    from ltmc.fastpath import decode_run
+    """The separator then each scene's ids, and the bytes each id adds in its place
+    (``DecodeStream.step_bytes``: the separator resets the decoder, a marker adds none)."""
+    from ltmc.export import stream_bytes
 
     ids_column, _ = book.encode_scenes(scenes)
-    tables = book._tables  # the decoder's own rules, not a second copy of them
-
-    ids, sizes = [], []
-    for scene_ids in ids_column.to_pylist():
-        ids.append(SEPARATOR_ID)
-        sizes.append(0)
-        cap, space, markers = True, False, []
-        for token_id in scene_ids:
-            ids.append(token_id)
-            if token_id in MARKER_IDS:  # it spells nothing and changes the id after it
-                markers.append(token_id)
-                sizes.append(0)
-                continue
-            out, cap, space = decode_run(tables, [*markers, token_id], cap, space)
-            markers = []
-            sizes.append(len(out))
-    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+    batch = pa.RecordBatch.from_arrays([ids_column], names=["ids"])
+    ids = np.frombuffer(stream_bytes(batch, "uint32"), dtype="<u4").astype(np.int64)
+    spelling = book.decode_stream()
+    return ids, np.fromiter((len(spelling.step_bytes(int(i))) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def _pair(flat: np.ndarray, sizes: np.ndarray, is_tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,26 +251,22 @@ def bits_by_kind(book, places: np.ndarray, place_nats: np.ndarray, slot_bytes: n
     separator apart; in a paired place, an empty slot is ``empty head`` or ``empty tail``."""
     names = np.array([_kind_name(book, i) for i in range(len(book))], dtype=object)  # room for "empty tail"
     labels = names[places]
-    if places.ndim == 2:  # a slot holding 256 is empty, unless both are: the separator
+    if places.ndim == 2:  # a slot holding the separator is empty, unless both do: the separator
         head, tail = places[:, 0], places[:, 1]
-        labels[(head == 256) & (tail != 256), 0] = "empty head"
-        labels[(tail == 256) & (head != 256), 1] = "empty tail"
+        labels[(head == SEPARATOR_ID) & (tail != SEPARATOR_ID), 0] = "empty head"
+        labels[(tail == SEPARATOR_ID) & (head != SEPARATOR_ID), 1] = "empty tail"
     labels, nats, sizes = labels.reshape(-1), place_nats.reshape(-1), slot_bytes.reshape(-1)
     return {str(k): {"bits": float(nats[labels == k].sum() / np.log(2)), "bytes": int(sizes[labels == k].sum())} for k in np.unique(labels)}
 
 
 def _kind_name(book, token_id: int) -> str:
-    if token_id == 256:
-        return "separator"
-    if token_id == 257:
-        return "glue"
-    if token_id == 258:
-        return "flip"
-    return book.kind_of(token_id)
+    from ltmc.fastpath import FLIP_ID, GLUE_ID
+
+    return {SEPARATOR_ID: "separator", GLUE_ID: "glue", FLIP_ID: "flip"}.get(token_id) or book.kind_of(token_id)
 
 
 def save_json(path: Path, data: dict) -> None:
+    from ltmc.files import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))

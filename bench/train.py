@@ -178,9 +178,11 @@ def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
     """Where the bits on the unseen authors go: per word class, and per token kind (ltmc)."""
     from lm_data import bits_by_class, bits_by_kind
 
+    from ltmc.codebook import SEPARATOR_ID
+
     target = arm_data["eval"]
     places, slot_bytes = target.places[1:], target.slot_bytes[1:]
-    is_separator = (places == 256) if places.ndim == 1 else (places == 256).all(axis=1)
+    is_separator = (places == SEPARATOR_ID) if places.ndim == 1 else (places == SEPARATOR_ID).all(axis=1)
     out = {"bits_by_class": bits_by_class(nats, slot_bytes.reshape(len(places), -1).sum(axis=1), arm_data["classes"], is_separator)}
     if arm != "bpe":
         out["bits_by_kind"] = bits_by_kind(arm_data["book"], places, nats.reshape(places.shape), slot_bytes)

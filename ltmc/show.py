@@ -16,13 +16,12 @@ def token_pieces(book: Codebook, text: str) -> list[dict]:
     adds to the decoded output in its place (implied spaces and capitals included;
     empty for markers). A run of byte tokens that spells one character is one entry.
 
-    Each token is decoded once, from the state the tokens before it left (markers go
-    with the token after them, whose spelling they change): linear in the text."""
+    Each token is decoded once, from the state the tokens before it left
+    (``DecodeStream.step_bytes``): linear in the text."""
     out: list[dict] = []
     pending: list[int] = []  # byte tokens of a character not yet complete
     pending_bytes = b""
-    markers: list[int] = []
-    cap, space = True, False
+    spelling = book.decode_stream()
 
     def flush_bytes() -> None:
         nonlocal pending_bytes
@@ -33,13 +32,11 @@ def token_pieces(book: Codebook, text: str) -> list[dict]:
 
     for token_id in book.encode(text, joinable=False):  # as a scene: what the shards hold
         kind = book.kind_of(token_id)
+        added = spelling.step_bytes(token_id)
         if kind == "special":
-            markers.append(token_id)
             flush_bytes()
             out.append({"ids": [token_id], "kind": kind, "text": book.piece_of(token_id)})
             continue
-        added, cap, space = book.decode_continuing([*markers, token_id], cap, space)
-        markers.clear()
         if token_id < N_BYTES:
             pending.append(token_id)
             pending_bytes += added

@@ -29,15 +29,20 @@ class DecodeStream:
         self._utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
 
     def step(self, token_id: int) -> str:
+        return self._utf8.decode(self.step_bytes(token_id))
+
+    def step_bytes(self, token_id: int) -> bytes:
+        """The bytes ``token_id`` adds in its place (empty for a marker, a reset or a
+        separator): ``decode_bytes`` of the ids so far is these joined."""
         if token_id in (GLUE_ID, FLIP_ID):
             self._markers.append(token_id)
-            return ""
+            return b""
         # Markers change only a START token, so decoding them in front of any other is
         # harmless; they wait on through a literal or a continuation, as in ``decode``.
         data, self._cap, self._space = self._book.decode_continuing([*self._markers, token_id], self._cap, self._space)
         if self._book._tables.role[token_id] in (START, MARKER):
             self._markers = []  # the word they change came, or a reset dropped them
-        return self._utf8.decode(data)
+        return data
 
     def finish(self) -> str:
         """The text still held: a character whose last byte never came, shown as

@@ -68,11 +68,6 @@ def test_every_arm_trains_and_its_bits_cover_the_text(tiny_corpus, tmp_path, cap
     assert [p.stat().st_mtime_ns for p in kept] == before
 
 
-def test_byte_level_alphabet_spells_every_byte_once():
-    chars = lm_data._byte_chars()
-    assert len(set(chars)) == 256 and not any(c.isspace() for c in chars)
-
-
 def test_bits_by_class_spreads_each_place_over_its_bytes():
     # places: separator, "ab" (2 bytes), a marker (0 bytes), "c" (1 byte)
     nats = np.log(2) * np.array([1.0, 4.0, 2.0, 3.0])
