@@ -1,9 +1,9 @@
 """The codebook: what each id stands for, and text ⇄ ids with it.
 
-Ids 0–255 are raw bytes, so any input is encodable. Ids 256–258 are markers:
-the scene separator for flat training streams, GLUE and FLIP (below). Every
-other id stands for a string of one kind: a whole word form, a stem, an ending,
-a suffix piece, a hyperbond, punctuation or whitespace.
+Ids 0–255 are raw bytes, ids 256–258 the markers: the scene separator, GLUE and
+FLIP (below); every other id stands for a string of one kind: a whole word form,
+a stem, an ending, a suffix piece, a hyperbond, punctuation or whitespace
+(``ltmc.vocab``). The file format is ``ltmc.codebook_file``.
 
 Two things are implied rather than spelled, so that " он", "он", "Он" and " Он"
 are one id, and the vocabulary spends its budget on meaning:
@@ -42,70 +42,25 @@ from __future__ import annotations
 
 import functools
 import gc
-import hashlib
 import re
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
+from ltmc.codebook_file import SPECIALS_SINCE, VERSION, dump, fingerprint, parse
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
-from ltmc.rules import RULES, STRING_KINDS, effects, role_of, roles
-from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, START, Tables, char_bytes, decode_flat, decode_run, encode_pieces, pieces
+from ltmc.literal_spelling import fewest_literals, spell_by_character
+from ltmc.rules import RULES, effects, roles
+from ltmc.scene_decoder import SpellingArrays, decode_scenes
+from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, FIXED_ENTRIES, N_BYTES, SEPARATOR_ID, Token, check_specials, unique_entries, unique_names
+from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, START, Tables, decode_run, encode_pieces, pieces
 
-FORMAT = "ltmc-codebook"
-VERSION = 3
-SPECIALS_SINCE = 3  # the first format version that stores special tokens
-BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
-DEFAULT_SPECIALS = (BOS, EOS, PAD)
-N_BYTES = 256
-SEPARATOR_ID = 256
-FIRST_FREE_ID = 259
-MAX_TOKEN_CHARS = 48
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str
-    text: str
-
-
-def unique_entries(entries: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
-    """(kind, text) entries in order, without empty texts or a (role, text) an
-    earlier entry already has: one id for each string the encoder can tell apart."""
-    seen = set()
-    for kind, text in entries:
-        if kind not in STRING_KINDS:
-            raise ValueError(f"bad token kind {kind!r}")
-        key = (role_of(kind, text), text)
-        if text and key not in seen:
-            seen.add(key)
-            yield kind, text
-
-
-# Ids 0-258, as (kind, text): the bytes, then the markers.
-FIXED_ENTRIES = (("byte", ""),) * N_BYTES + (("special", "<|scene|>"), ("special", "<|glue|>"), ("special", "<|flip|>"))
-FIXED_MARKERS = frozenset(text for _, text in FIXED_ENTRIES[N_BYTES:])
-
-
-def check_specials(specials: Iterable[str]) -> tuple[str, ...]:
-    """``specials`` as a tuple, refused if one is empty, repeated or a fixed marker."""
-    specials = tuple(specials)
-    for text in specials:
-        if not isinstance(text, str) or not text:
-            raise LtmcError(f"special token {text!r}: give a non-empty text such as '<|user|>'", ExitCode.USAGE)
-        if text in FIXED_MARKERS:
-            raise LtmcError(f"special token {text!r} is one of the fixed markers {', '.join(sorted(FIXED_MARKERS))}; choose another text", ExitCode.USAGE)
-        if specials.count(text) > 1:
-            raise LtmcError(f"special token {text!r} is given twice (every codebook has {', '.join(DEFAULT_SPECIALS)}); give each once", ExitCode.USAGE)
-    return specials
-
 
 def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
@@ -119,7 +74,7 @@ class Codebook:
         lists): a codebook that is only decoded never makes a Token object."""
         self._entries = entries
         self.version = version
-        self.fingerprint = _fingerprint(entries, version)
+        self.fingerprint = fingerprint(entries, version)
         rules = RULES[version]
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
@@ -150,7 +105,7 @@ class Codebook:
                 variants.append(None)
             by_role[token_role].setdefault(text, token_id)
         self._tables = Tables(role, variants, literal, space_after, cap_effect, self.literal_ids.get(" "))
-        self._spelling_table: _Spellings | None = None
+        self._spelling_table: SpellingArrays | None = None
         self._encoder_ready = False  # the encoder's indexes are built on first use: decoding never needs them
 
     def prepare_encoder(self) -> None:
@@ -217,10 +172,7 @@ class Codebook:
         return cls([*FIXED_ENTRIES, *unique_entries(entries), *(("special", text) for text in specials)], version)
 
     def to_json(self) -> bytes:
-        body = self._entries[FIRST_FREE_ID:]
-        return orjson.dumps(
-            {"format": FORMAT, "version": self.version, "fingerprint": self.fingerprint, "vocab_size": len(self), "tokens": body}
-        )
+        return dump(self._entries, self.version, self.fingerprint)
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -229,41 +181,7 @@ class Codebook:
     @classmethod
     def from_json(cls, data: bytes, source: str = "codebook") -> "Codebook":
         with _no_collections():
-            return cls._from_json(data, source)
-
-    @classmethod
-    def _from_json(cls, data: bytes, source: str) -> "Codebook":
-        try:
-            doc = orjson.loads(data)
-            if doc.get("format") != FORMAT:
-                raise LtmcError(f"{source}: not an ltmc codebook; pass a file written by `ltmc mine-bonds`", ExitCode.DATA)
-            version = doc["version"]
-            if not isinstance(version, int) or version not in RULES:
-                raise LtmcError(
-                    f"{source}: codebook format version {version!r} is not one this ltmc reads (1 to {VERSION}); a newer one needs a newer ltmc",
-                    ExitCode.DATA,
-                )
-            # Not from_entries: ltmc wrote each (role, text) once, and anything edited
-            # since shows in the fingerprint, so only kinds and texts are checked here
-            # (unique_entries was half the time of loading 32768 ids).
-            entries = doc["tokens"]
-            if not all(len(e) == 2 for e in entries):
-                raise ValueError("a token is not a (kind, text) pair")
-            kinds = STRING_KINDS | {"special"} if version >= SPECIALS_SINCE else STRING_KINDS
-            if not {kind for kind, _ in entries} <= kinds or not all(type(text) is str and text for _, text in entries):
-                raise ValueError("a token of a bad kind, or not a non-empty string")
-            check_specials(text for kind, text in entries if kind == "special")
-            book = cls([*FIXED_ENTRIES, *entries], version)
-            recorded = (doc["fingerprint"], doc["vocab_size"])
-        except LtmcError as err:
-            if err.exit_code == ExitCode.USAGE:  # a repeated special token
-                raise LtmcError(f"{source}: corrupt codebook ({err}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-            raise
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
-            raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-        if recorded != (book.fingerprint, len(book)):
-            raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
-        return book
+            return cls(*parse(data, source))
 
     @classmethod
     def load(cls, path: str | Path) -> "Codebook":
@@ -357,41 +275,12 @@ class Codebook:
         bytes, or a word none of its candidates spells right. The fewest literal
         tokens if they decode back exactly, else a letter-by-letter spelling."""
         target = piece.encode("utf-8", "surrogateescape")
-        for spell in (self._segment_literal, self._spell):
-            ids = spell(piece)
+        for spell in (fewest_literals, spell_by_character):
+            ids = spell(piece, self.cont_ids, self.literal_ids)
             out, cap_after, space_after = self._decode_run(ids, cap, space)
             if out == target:
                 return tuple(ids), cap_after, space_after
         raise AssertionError(f"no encoding decodes back to {piece!r}")
-
-    def _spell(self, piece: str) -> list[int]:
-        """Literal spelling: continuation letters, punctuation, bytes. Always exact."""
-        ids = []
-        for char in piece:
-            token_id = self.cont_ids.get(char, self.literal_ids.get(char))
-            ids.extend((token_id,) if token_id is not None else char_bytes(char))
-        return ids
-
-    def _segment_literal(self, text: str) -> list[int]:
-        """Fewest literal tokens (punctuation and whitespace runs), bytes as fallback."""
-        n = len(text)
-        table = self.literal_ids
-        cost = [0] + [n * 8 + 8] * n
-        back: list[tuple[int, tuple[int, ...]]] = [(0, ())] * (n + 1)
-        for end in range(1, n + 1):
-            fallback = self._spell(text[end - 1])
-            cost[end], back[end] = cost[end - 1] + len(fallback), (end - 1, tuple(fallback))
-            for begin in range(max(0, end - MAX_TOKEN_CHARS), end - 1):
-                token_id = table.get(text[begin:end])
-                if token_id is not None and cost[begin] + 1 < cost[end]:
-                    cost[end], back[end] = cost[begin] + 1, (begin, (token_id,))
-        out: list[int] = []
-        end = n
-        while end:
-            begin, ids = back[end]
-            out[:0] = ids
-            end = begin
-        return out
 
     # -- ids → text -------------------------------------------------------------
 
@@ -421,29 +310,16 @@ class Codebook:
     def decode_scenes(self, ids: pa.ListArray) -> pa.LargeBinaryArray:
         """Many scenes at once, the same as ``decode_bytes`` on each row: in C
         (``fastpath.decode_flat``, without the GIL) when the extension is built."""
-        # The row's values by its offsets, not ids.flatten(): that loads pyarrow.compute (~45 ms).
-        offsets = ids.offsets.to_numpy(zero_copy_only=False)
-        flat = np.ascontiguousarray(ids.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]], np.int32)
-        starts = offsets - offsets[0]
-        table = self._spellings()
-        if flat.size == 0:
-            return pa.array([b""] * len(ids), pa.large_binary())
-        if decode_flat is None:  # without the extension: the reference decoder, scene by scene
-            return pa.array([self.decode_bytes(flat[a:b].tolist()) for a, b in zip(starts[:-1], starts[1:])], pa.large_binary())
-        try:
-            data, ends = decode_flat(flat, starts, table.role, table.space_after, table.cap_effect, table.spelling_offsets, table.spelling_data)
-        except IndexError:  # an id outside the codebook
-            raise self._bad_id(flat.tolist()) from None
-        return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ids), [None, pa.py_buffer(ends), pa.py_buffer(data)])
+        return decode_scenes(self, ids)
 
     def prepare_decoder(self) -> None:
         """Build the batch decoder's arrays now (idempotent), so that threads decoding
         at once share one copy."""
         self._spellings()
 
-    def _spellings(self) -> "_Spellings":
+    def _spellings(self) -> SpellingArrays:
         if self._spelling_table is None:
-            self._spelling_table = _Spellings(self)
+            self._spelling_table = SpellingArrays(self._tables)
         return self._spelling_table
 
     def decode(self, ids) -> str:
@@ -467,22 +343,7 @@ class Codebook:
 
     @functools.cached_property
     def _names(self) -> list[str]:
-        """One unique name per id: bytes as <0xNN>, markers and specials as their text,
-        a continuation token as ##text (it has the text of a start token), any other
-        token as its text; a rare clash takes the id as its name."""
-        names, taken = [], set()
-        for token_id, (kind, text) in enumerate(self._entries):
-            if kind == "byte":
-                name = f"<0x{token_id:02X}>"
-            elif kind == "special":
-                name = text if token_id >= FIRST_FREE_ID else FIXED_ENTRIES[token_id][1]
-            else:
-                name = "##" + text if self._tables.role[token_id] == CONT else text
-            if name in taken:
-                name = f"<|id {token_id}|>"
-            taken.add(name)
-            names.append(name)
-        return names
+        return unique_names(self._entries, [role == CONT for role in self._tables.role])
 
     def id_to_token(self, token_id: int) -> str | None:
         """The id's unique name (``get_vocab``), or None outside the codebook."""
@@ -515,24 +376,6 @@ class Codebook:
         return self._entries[token_id]
 
 
-class _Spellings:
-    """The decoder's tables as arrays: per id its role, effects and four spellings
-    (index 2 * space implied + capital implied; tokens that are not START have one)."""
-
-    def __init__(self, book: Codebook) -> None:
-        tables = book._tables
-        self.role = np.array(tables.role, np.int8)
-        self.space_after = np.array(tables.space_after, bool)
-        self.cap_effect = np.array(tables.cap_effect, np.int8)
-        four = []
-        for literal, variants in zip(tables.literal, tables.variants):
-            four.extend(variants or (literal,) * 4)
-        self.spellings = pa.array(four, pa.large_binary())
-        _, offsets, data = self.spellings.buffers()
-        self.spelling_offsets = np.frombuffer(offsets, np.int64)
-        self.spelling_data = data
-
-
 @contextmanager
 def _no_collections():
     """Building a codebook makes some 10^5 objects and no reference cycles; the
@@ -545,7 +388,3 @@ def _no_collections():
         if enabled:
             gc.enable()
 
-
-def _fingerprint(entries: list, version: int) -> str:
-    body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
-    return "sha256:" + hashlib.sha256(body).hexdigest()[:32]

@@ -61,10 +61,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ltmc import pairing
-from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook
+from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import STAGING_PREFIX, AtomicFile, claimed, os_error, publish, staging, write_atomic, write_parquet
 from ltmc.shards import CODEBOOK, Output
+from ltmc.vocab import BOS, EOS, PAD, SEPARATOR_ID
 
 FORMATS = ("nanogpt", "llmc", "hf")
 VAL_FRACTION = 0.1

@@ -13,8 +13,9 @@ the codebook (``Tables.encode_other``): they are few and their rules are easier
 read in Python.
 
 ``decode_flat`` is the decoder of whole scenes over the codebook's flat arrays
-(``codebook._Spellings``); it drops the GIL, so decode threads run at once. Without
-the extension ``Codebook.decode_scenes`` decodes in numpy, and a test holds the two equal.
+(``scene_decoder.SpellingArrays``); it drops the GIL, so decode threads run at
+once. Without the extension ``scene_decoder`` decodes scene by scene with
+``decode_run``, and a test holds the two equal.
 """
 
 from __future__ import annotations
@@ -295,5 +296,5 @@ try:
     ACCELERATED = True
 except ImportError:  # installed without a C compiler
     encode_pieces, segment_word = py_encode_pieces, py_segment_word
-    decode_flat = None  # Codebook.decode_scenes decodes in numpy instead
+    decode_flat = None  # ltmc.scene_decoder decodes scene by scene instead
     ACCELERATED = False

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PretrainedConfig, PreTrainedTokenizer
 
-from ltmc.codebook import BOS, EOS, PAD, SEPARATOR_ID, Codebook
+from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
 from ltmc.shards import CODEBOOK
+from ltmc.vocab import BOS, EOS, PAD, SEPARATOR_ID
 
 
 class LtmcTokenizer(PreTrainedTokenizer):

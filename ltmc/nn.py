@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ltmc.codebook import SEPARATOR_ID, Codebook
+from ltmc.codebook import Codebook
+from ltmc.vocab import SEPARATOR_ID
 
 EMPTY = SEPARATOR_ID  # the empty slot of a paired place; (EMPTY, EMPTY) is the separator
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ltmc.codebook import SEPARATOR_ID, Codebook
+from ltmc.codebook import Codebook
 from ltmc.rules import CONT_KINDS
+from ltmc.vocab import SEPARATOR_ID
 
 EMPTY = SEPARATOR_ID
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from ltmc.codebook import MAX_TOKEN_CHARS
+from ltmc.vocab import MAX_TOKEN_CHARS
 from ltmc.corpus_counts import MAX_BOND_PIECES, native, word_core
 
 class Segmenter:

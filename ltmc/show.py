@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ltmc import pairing
-from ltmc.codebook import N_BYTES, Codebook
+from ltmc.codebook import Codebook
+from ltmc.vocab import N_BYTES
 
 MAX_UTF8_BYTES = 4
 

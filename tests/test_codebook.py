@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ltmc import codebook as codebook_module
-from ltmc import fastpath
+from ltmc import codebook_file, fastpath
 from ltmc.codebook import FIRST_FREE_ID, N_BYTES, SEPARATOR_ID, VERSION, Codebook
 from ltmc.rules import KINDS
+from ltmc.vocab import FIXED_ENTRIES
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.pretokenize import count_words
 
@@ -56,18 +57,6 @@ def test_separator_decodes_to_nothing(codebook):
 def test_piece_of_shows_bytes_readably(codebook):
     assert codebook.piece_of(0x41) == "<0x41>"
     assert codebook.piece_of(FIRST_FREE_ID) == codebook.tokens[FIRST_FREE_ID].text
-
-
-def test_from_entries_rejects_reserved_kinds():
-    with pytest.raises(ValueError):
-        Codebook.from_entries([("byte", "x")])
-    with pytest.raises(ValueError):
-        Codebook.from_entries([("nonsense", "x")])
-
-
-def test_from_entries_drops_duplicates_and_empty_texts():
-    book = Codebook.from_entries([("word", " да"), ("word", " да"), ("punct", ""), ("punct", ",")], specials=())
-    assert [t.text for t in book.tokens[FIRST_FREE_ID:]] == [" да", ","]
 
 
 # -- round trips --------------------------------------------------------------------
@@ -166,93 +155,6 @@ def test_long_piece_beyond_max_token_chars_round_trips(codebook):
     assert codebook.decode(codebook.encode(text)) == text
 
 
-# -- save and load ------------------------------------------------------------------
-
-
-def test_save_load_round_trip_keeps_fingerprint(codebook, tmp_path):
-    path = tmp_path / "sub" / "book.json"
-    codebook.save(path)
-    loaded = Codebook.load(path)
-    assert loaded.fingerprint == codebook.fingerprint
-    assert loaded.tokens == codebook.tokens
-    assert len(loaded) == len(codebook)
-    text = "Мальчик сел и стал смотреть на реку."
-    assert loaded.encode(text) == codebook.encode(text)
-    # Saving leaves no temporary files behind.
-    assert sorted(p.name for p in path.parent.iterdir()) == ["book.json"]
-
-
-def test_fingerprint_depends_on_tokens():
-    a = Codebook.from_entries([("word", " да")])
-    b = Codebook.from_entries([("word", " нет")])
-    c = Codebook.from_entries([("punct", " да")])
-    assert len({a.fingerprint, b.fingerprint, c.fingerprint}) == 3
-
-
-def _doc(codebook) -> dict:
-    return orjson.loads(codebook.to_json())
-
-
-def _load_doc(doc: dict, tmp_path):
-    path = tmp_path / "book.json"
-    path.write_bytes(orjson.dumps(doc))
-    return Codebook.load(path)
-
-
-def test_tampered_token_text_is_refused(codebook, tmp_path):
-    doc = _doc(codebook)
-    doc["tokens"][5][1] = doc["tokens"][5][1] + "x"
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-    assert "altered" in str(info.value)
-
-
-def test_tampered_token_kind_is_refused(codebook, tmp_path):
-    doc = _doc(codebook)
-    doc["tokens"][0][0] = "bond" if doc["tokens"][0][0] != "bond" else "word"
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-
-
-def test_dropped_token_is_refused(codebook, tmp_path):
-    doc = _doc(codebook)
-    del doc["tokens"][-1]
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-
-
-def test_unknown_token_kind_is_a_data_error(codebook, tmp_path):
-    # A hand-edited kind must be reported as a corrupt codebook, not a ValueError.
-    doc = _doc(codebook)
-    doc["tokens"][0][0] = "bogus"
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-
-
-@pytest.mark.parametrize("token", [["word", ""], ["byte", "x"], ["special", "<|scene|>"], ["word", 7]], ids=["empty", "byte", "marker", "number"])
-def test_a_bad_token_is_refused_even_with_a_matching_fingerprint(codebook, tmp_path, token):
-    # Loading checks kinds and texts itself: the fingerprint only shows what changed.
-    doc = _doc(codebook)
-    doc["tokens"][3] = token
-    doc["fingerprint"] = codebook_module._fingerprint([*codebook_module.FIXED_ENTRIES, *doc["tokens"]], VERSION)
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-    assert "corrupt codebook" in str(info.value)
-
-
-def test_missing_fingerprint_is_a_data_error(codebook, tmp_path):
-    doc = _doc(codebook)
-    del doc["fingerprint"]
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-
-
 # -- what is implied between tokens ----------------------------------------------
 
 _RULE_ENTRIES = [("word", w) for w in ("он", "шёл", "по", "дороге", "куда", "спросил", "да", "нет")]
@@ -302,35 +204,6 @@ def test_a_version_1_codebook_decodes_by_the_rules_it_was_written_with(tmp_path)
     assert loaded.decode(ids) == "\nОн Шёл"
 
 
-def test_newer_version_is_refused(codebook, tmp_path):
-    doc = _doc(codebook)
-    doc["version"] = VERSION + 1
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-    assert "newer" in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "data",
-    [b"", b"not json", b"[1, 2, 3]", b'{"format": "something-else"}', b'{"format": "ltmc-codebook"}'],
-    ids=["empty", "not-json", "list", "foreign", "no-version"],
-)
-def test_corrupt_or_foreign_files_are_data_errors(data, tmp_path):
-    path = tmp_path / "book.json"
-    path.write_bytes(data)
-    with pytest.raises(LtmcError) as info:
-        Codebook.load(path)
-    assert info.value.exit_code == ExitCode.DATA
-    assert "\n" not in str(info.value)
-
-
-def test_missing_codebook_file_is_a_usage_error(tmp_path):
-    with pytest.raises(LtmcError) as info:
-        Codebook.load(tmp_path / "absent.json")
-    assert info.value.exit_code == ExitCode.USAGE
-
-
 # -- decoding bad ids ---------------------------------------------------------------
 
 
@@ -351,43 +224,6 @@ def test_negative_id_is_refused(codebook):
 def test_non_integer_id_is_refused(codebook):
     with pytest.raises(LtmcError):
         codebook.decode_bytes([FIRST_FREE_ID, "7"])
-
-
-# -- many scenes at once ------------------------------------------------------------
-
-_ANY_IDS = st.lists(
-    st.one_of(st.integers(0, 1023), st.sampled_from([SEPARATOR_ID, SEPARATOR_ID + 1, SEPARATOR_ID + 2, 32, 10, 46])),
-    max_size=40,
-)
-
-
-@given(st.lists(_ANY_IDS, max_size=6), st.integers(0, 5))
-def test_decode_scenes_agrees_with_decode_bytes_on_any_ids(codebook, rows, skip):
-    # Any ids, markers in odd places included, and a sliced column (as Arrow hands out).
-    rows = [[i % len(codebook) for i in row] for row in rows]
-    column = pa.array(rows, pa.list_(pa.int32())).slice(min(skip, len(rows)))
-    assert codebook.decode_scenes(column).to_pylist() == [codebook.decode_bytes(r) for r in rows[min(skip, len(rows)) :]]
-
-
-@given(st.lists(_ANY_IDS, max_size=6), st.integers(0, 5))
-def test_decode_scenes_without_the_extension_gives_the_same_bytes(codebook, rows, skip):
-    rows = [[i % len(codebook) for i in row] for row in rows]
-    column = pa.array(rows, pa.list_(pa.int32())).slice(min(skip, len(rows)))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(codebook_module, "decode_flat", None)
-        in_python = codebook.decode_scenes(column)
-    assert in_python.to_pylist() == codebook.decode_scenes(column).to_pylist()
-
-
-def test_decode_scenes_restores_encoded_scenes(codebook, sample_texts):
-    column = pa.array([codebook.encode(t) for t in sample_texts], pa.list_(pa.int32()))
-    assert codebook.decode_scenes(column).to_pylist() == [t.encode("utf-8") for t in sample_texts]
-
-
-def test_decode_scenes_refuses_ids_outside_the_codebook(codebook):
-    with pytest.raises(LtmcError) as info:
-        codebook.decode_scenes(pa.array([[FIRST_FREE_ID], [len(codebook)]], pa.list_(pa.int32())))
-    assert info.value.exit_code == ExitCode.DATA
 
 
 def test_codebook_pickles_as_its_json(codebook, sample_texts):
@@ -517,36 +353,6 @@ def test_user_special_tokens_are_mined_into_the_budget(sample_texts, tmp_path):
     assert Codebook.load(tmp_path / "chat.json").special_ids == book.special_ids
 
 
-@pytest.mark.parametrize("specials", [["<|a|>", "<|a|>"], [""], ["<|scene|>"]], ids=["twice", "empty", "marker"])
-def test_bad_special_tokens_are_refused(specials):
-    with pytest.raises(LtmcError) as info:
-        Codebook.from_entries([("word", "да")], specials=specials)
-    assert info.value.exit_code == ExitCode.USAGE
-
-
-def test_a_version_2_codebook_still_loads_without_specials(codebook, tmp_path):
-    entries = [(t.kind, t.text) for t in codebook.tokens[FIRST_FREE_ID:] if t.kind != "special"]
-    old = Codebook.from_entries(entries, version=2)
-    old.save(tmp_path / "v2.json")
-    assert orjson.loads((tmp_path / "v2.json").read_bytes())["version"] == 2
-    loaded = Codebook.load(tmp_path / "v2.json")
-    assert (loaded.version, loaded.fingerprint, loaded.special_ids) == (2, old.fingerprint, {})
-    text = "Мороз и солнце; день чудесный!"
-    assert loaded.encode(text, joinable=False) == codebook.encode(text, joinable=False)  # same ids, same rules
-    assert loaded.decode(loaded.encode("Мороз") + loaded.encode(" и солнце")) == "Мороз и солнце"
-    with pytest.raises(LtmcError):
-        loaded.encode("<|bos|>", allowed_special="<|bos|>")
-
-
-def test_a_special_in_a_version_2_codebook_is_corrupt(codebook, tmp_path):
-    doc = _doc(codebook)
-    doc["version"] = 2
-    doc["fingerprint"] = codebook_module._fingerprint([*codebook_module.FIXED_ENTRIES, *doc["tokens"]], 2)
-    with pytest.raises(LtmcError) as info:
-        _load_doc(doc, tmp_path)
-    assert info.value.exit_code == ExitCode.DATA
-
-
 def test_new_codebooks_are_written_as_version_3(codebook):
     assert VERSION == 3 and orjson.loads(codebook.to_json())["version"] == 3
 
@@ -559,14 +365,3 @@ def test_batches_and_lists_encode_and_decode_like_single_texts(codebook, sample_
     batch = codebook.encode_batch(texts)
     assert batch == [codebook.encode(t) for t in texts] == codebook.encode(texts)
     assert codebook.decode_batch(batch) == texts
-
-
-def test_every_id_has_a_unique_name_that_maps_back(codebook):
-    vocab = codebook.get_vocab()
-    assert len(vocab) == codebook.vocab_size == len(codebook)
-    assert all(codebook.token_to_id(codebook.id_to_token(i)) == i for i in range(len(codebook)))
-    assert codebook.id_to_token(0x41) == "<0x41>" and codebook.id_to_token(SEPARATOR_ID) == "<|scene|>"
-    assert codebook.token_to_id("<|eos|>") == codebook.special_ids["<|eos|>"]
-    assert codebook.id_to_token(len(codebook)) is None and codebook.token_to_id("no such name") is None
-    cont = next(i for i in range(FIRST_FREE_ID, len(codebook)) if codebook.kind_of(i) in ("ending", "suffix"))
-    assert codebook.id_to_token(cont) == "##" + codebook.piece_of(cont)

@@ -1,0 +1,64 @@
+"""The codebook file: JSON with a format name, a version, a fingerprint and the
+tokens after the fixed ids, as (kind, text) pairs. A file is read only if its
+fingerprint matches its tokens, so an edited or truncated one is refused."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from ltmc.errors import ExitCode, LtmcError
+from ltmc.rules import RULES, STRING_KINDS
+from ltmc.vocab import FIRST_FREE_ID, FIXED_ENTRIES, check_specials
+
+FORMAT = "ltmc-codebook"
+VERSION = 3
+SPECIALS_SINCE = 3  # the first format version that stores special tokens
+
+
+def fingerprint(entries: list, version: int) -> str:
+    """Of every id's (kind, text), fixed ids included, and the version."""
+    body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
+
+
+def dump(entries: list, version: int, recorded_fingerprint: str) -> bytes:
+    body = entries[FIRST_FREE_ID:]
+    return orjson.dumps({"format": FORMAT, "version": version, "fingerprint": recorded_fingerprint, "vocab_size": len(entries), "tokens": body})
+
+
+def parse(data: bytes, source: str) -> tuple[list, int]:
+    """Every id's entry (fixed ids first) and the format version of a codebook file,
+    checked against its fingerprint; a one-line error naming ``source`` if it is not one."""
+    try:
+        doc = orjson.loads(data)
+        if doc.get("format") != FORMAT:
+            raise LtmcError(f"{source}: not an ltmc codebook; pass a file written by `ltmc mine-bonds`", ExitCode.DATA)
+        version = doc["version"]
+        if not isinstance(version, int) or version not in RULES:
+            raise LtmcError(
+                f"{source}: codebook format version {version!r} is not one this ltmc reads (1 to {VERSION}); a newer one needs a newer ltmc",
+                ExitCode.DATA,
+            )
+        # Not unique_entries: ltmc wrote each (role, text) once, and anything edited
+        # since shows in the fingerprint, so only kinds and texts are checked here
+        # (unique_entries was half the time of loading 32768 ids).
+        tokens = doc["tokens"]
+        if not all(len(e) == 2 for e in tokens):
+            raise ValueError("a token is not a (kind, text) pair")
+        kinds = STRING_KINDS | {"special"} if version >= SPECIALS_SINCE else STRING_KINDS
+        if not {kind for kind, _ in tokens} <= kinds or not all(type(text) is str and text for _, text in tokens):
+            raise ValueError("a token of a bad kind, or not a non-empty string")
+        check_specials(text for kind, text in tokens if kind == "special")
+        entries = [*FIXED_ENTRIES, *tokens]
+        recorded = (doc["fingerprint"], doc["vocab_size"])
+    except LtmcError as err:
+        if err.exit_code == ExitCode.USAGE:  # a repeated special token
+            raise LtmcError(f"{source}: corrupt codebook ({err}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
+        raise
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
+    if recorded != (fingerprint(entries, version), len(entries)):
+        raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
+    return entries, version
