@@ -20,8 +20,9 @@ demo:
 test:
 	$(PYTHON) -m pytest -q
 
-# The tests that drive ltmc/_fastpath.c, against a build with AddressSanitizer and
-# UndefinedBehaviorSanitizer (gcc); the normal build is put back afterwards.
+# The tests that drive the C extension (ltmc/csrc/), against a build with
+# AddressSanitizer and UndefinedBehaviorSanitizer (gcc); the normal build is put
+# back afterwards.
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g
 sanitize:
 	CFLAGS="$(SANITIZE)" LDFLAGS="$(SANITIZE)" $(PYTHON) setup.py -q build_ext --inplace --force

@@ -1,7 +1,8 @@
 """The encoder's inner loop: in C when the extension was built, else in Python.
 
-``ltmc/_fastpath.c`` is a step-for-step port of ``py_encode_pieces`` and
-``py_segment_word`` below. The Python versions are the reference (tests hold the two
+The C twin, the extension ``ltmc._fastpath`` built from ``ltmc/csrc/``, is a
+step-for-step port of ``py_encode_pieces`` (``encode.c``) and ``py_segment_word``
+(``wordpath.c``) below. The Python versions are the reference (tests hold the two
 equal on random input) and the fallback where ltmc was installed without a C
 compiler; ``ACCELERATED`` says which one runs.
 

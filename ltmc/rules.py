@@ -1,8 +1,8 @@
 """The rules a codebook's format version implies between tokens: each token's role
 (start, continuation, literal or marker) and what its text implies after it (a
 space? a capital?). ``ltmc.codebook``'s module doc explains them; the decoders
-(``fastpath.decode_run`` and ``_fastpath.c``) apply them through the tables the
-codebook builds from these functions.
+(``fastpath.decode_run`` and ``decode_variant`` in ``ltmc/csrc/fastpath.h``) apply
+them through the tables the codebook builds from these functions.
 """
 
 from __future__ import annotations
