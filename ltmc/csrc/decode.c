@@ -1,11 +1,11 @@
-/* decode_flat (Codebook.decode_scenes): the decoder's rules of fastpath.h applied to
+/* decode_flat (scene_decoder.decode_scenes): the decoder's rules of fastpath.h applied to
  * whole scenes, without the GIL. */
 
 #include "fastpath.h"
 
-/* Scenes of ids back to bytes: decode_run on every scene, over flat arrays (the
- * codebook's _Spellings), so that it runs without the GIL and decode threads work at
- * once. */
+/* Scenes of ids back to bytes: decode_run on every scene, over flat arrays
+ * (scene_decoder.SpellingArrays), so that it runs without the GIL and decode
+ * threads work at once. */
 typedef struct {
     const int32_t *ids, *starts;
     const int8_t *role, *cap_effect;
