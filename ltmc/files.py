@@ -22,9 +22,11 @@ import errno
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -252,8 +254,9 @@ def publish(staged: Path, folder: Path, names: list[str], retired: Iterable[str]
     """Move ``names`` from ``staged`` into ``folder`` in that order (the file that marks the
     output complete last), then remove the ``retired`` names: the previous output's
     files the new one does not have. ``first_gone`` is removed before anything moves, so
-    that a kill during the moves leaves no marker of a complete output."""
-    try:
+    that a kill -9 during the moves leaves no marker of a complete output; SIGINT and
+    SIGTERM wait until the moves are done, so they leave a complete output, the new one."""
+    with _signals_held(), _as_user_error(folder):
         if first_gone:
             (folder / first_gone).unlink(missing_ok=True)
         for name in names:
@@ -261,8 +264,33 @@ def publish(staged: Path, folder: Path, names: list[str], retired: Iterable[str]
         fsync_folder(folder)
         for name in set(retired) - set(names):
             (folder / name).unlink(missing_ok=True)
+
+
+@contextmanager
+def _as_user_error(folder: Path) -> Iterator[None]:
+    try:
+        yield
     except OSError as err:
         raise os_error(err, folder) from None
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM received in the block are raised again when it ends, to the
+    handlers there were (``ltmc.program`` turns them into an exception). Handlers can
+    only be set in the main thread; elsewhere the block is not held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def fsync_folder(folder: Path) -> None:

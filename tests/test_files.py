@@ -2,10 +2,13 @@
 
 import errno
 import os
+import signal
+from pathlib import Path
 
 import pytest
 
 from ltmc.errors import ExitCode, LtmcError
+from ltmc import files
 from ltmc.files import atomic_file, os_error, write_atomic
 
 
@@ -85,3 +88,33 @@ def test_durable_writes_are_flushed_and_others_not(tmp_path, monkeypatch):
     write_atomic(tmp_path / "again", b"y", durable=False)
     assert len(flushed) == 1
     assert (tmp_path / "kept").read_bytes() == b"x" and (tmp_path / "again").read_bytes() == b"y"
+
+
+def test_a_signal_during_publish_is_held_until_the_output_is_complete(tmp_path, monkeypatch):
+    # SIGINT lands after the first move; the handler (an exception, as ltmc.program's)
+    # runs only once every file is in place, so no output is left without its manifest.
+    staged, folder = tmp_path / "staged", tmp_path / "out"
+    staged.mkdir()
+    folder.mkdir()
+    for name in ("a", "b", "manifest.json"):
+        (staged / name).write_text(f"new {name}")
+    (folder / "manifest.json").write_text("old manifest")
+    (folder / "old-shard").write_text("old")
+    real_replace = os.replace
+
+    def replace_then_signal(source, target):
+        real_replace(source, target)
+        if Path(target).name == "a":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "replace", replace_then_signal)
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            files.publish(staged, folder, ["a", "b", "manifest.json"], retired=["old-shard"], first_gone="manifest.json")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {"a": "new a", "b": "new b", "manifest.json": "new manifest.json"}
