@@ -57,7 +57,7 @@ from ltmc.files import write_atomic
 from ltmc.literal_spelling import fewest_literals, spell_by_character
 from ltmc.rules import RULES, effects, roles
 from ltmc.scene_decoder import SpellingArrays, decode_scenes
-from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, FIXED_ENTRIES, N_BYTES, SEPARATOR_ID, Token, check_specials, unique_entries, unique_names
+from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, FIXED_ENTRIES, N_BYTES, SEPARATOR_ID, NamedIds, Token, check_specials, unique_entries
 from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, START, Tables, decode_run, encode_pieces, pieces
 
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
@@ -66,8 +66,9 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-class Codebook:
-    """An immutable vocabulary with its encoder and decoder."""
+class Codebook(NamedIds):
+    """An immutable vocabulary with its encoder and decoder (and, from ``NamedIds``,
+    the names tokenizer APIs give its ids)."""
 
     def __init__(self, entries: list, version: int = VERSION) -> None:
         """``entries``: (kind, text) per id, FIXED_ENTRIES first, as pairs (tuples or
@@ -334,46 +335,6 @@ class Codebook:
         from ltmc.streaming import DecodeStream
 
         return DecodeStream(self)
-
-    # -- the names tokenizers use ------------------------------------------------
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self)
-
-    @functools.cached_property
-    def _names(self) -> list[str]:
-        return unique_names(self._entries, [role == CONT for role in self._tables.role])
-
-    def id_to_token(self, token_id: int) -> str | None:
-        """The id's unique name (``get_vocab``), or None outside the codebook."""
-        return self._names[token_id] if isinstance(token_id, int) and 0 <= token_id < len(self) else None
-
-    def token_to_id(self, token: str) -> int | None:
-        """The id of a name from ``get_vocab``, or None."""
-        return self._vocab.get(token)
-
-    def get_vocab(self) -> dict[str, int]:
-        """Every id's unique name → id (see ``id_to_token``)."""
-        return dict(self._vocab)
-
-    @functools.cached_property
-    def _vocab(self) -> dict[str, int]:
-        return {name: token_id for token_id, name in enumerate(self._names)}
-
-    def kind_of(self, token_id: int) -> str:
-        return self._entry(token_id)[0]
-
-    def piece_of(self, token_id: int) -> str:
-        """Readable text for a token (bytes shown as <0xNN>)."""
-        entry = self._entry(token_id)
-        return f"<0x{token_id:02X}>" if token_id < N_BYTES else entry[1]
-
-    def _entry(self, token_id: int):
-        # Not a plain index: -1 would be the last id, not an error.
-        if not 0 <= token_id < len(self._entries):
-            raise IndexError(f"id {token_id} is outside the codebook's {len(self._entries)} ids")
-        return self._entries[token_id]
 
 
 @contextmanager

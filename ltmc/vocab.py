@@ -8,10 +8,12 @@ codebooks end with their special tokens.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.fastpath import CONT
 from ltmc.rules import STRING_KINDS, role_of
 
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
@@ -75,3 +77,46 @@ def unique_names(entries: list, is_cont: list[bool]) -> list[str]:
         taken.add(name)
         names.append(name)
     return names
+
+
+class NamedIds:
+    """The tokenizer names of a ``Codebook`` (which has ``_entries`` and its roles in
+    ``_tables.role``): ``get_vocab``, ``token_to_id``, ``id_to_token`` and friends."""
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._entries)
+
+    @functools.cached_property
+    def _names(self) -> list[str]:
+        return unique_names(self._entries, [role == CONT for role in self._tables.role])
+
+    def id_to_token(self, token_id: int) -> str | None:
+        """The id's unique name (``get_vocab``), or None outside the codebook."""
+        return self._names[token_id] if isinstance(token_id, int) and 0 <= token_id < len(self._entries) else None
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of a name from ``get_vocab``, or None."""
+        return self._vocab.get(token)
+
+    def get_vocab(self) -> dict[str, int]:
+        """Every id's unique name → id (see ``id_to_token``)."""
+        return dict(self._vocab)
+
+    @functools.cached_property
+    def _vocab(self) -> dict[str, int]:
+        return {name: token_id for token_id, name in enumerate(self._names)}
+
+    def kind_of(self, token_id: int) -> str:
+        return self._entry(token_id)[0]
+
+    def piece_of(self, token_id: int) -> str:
+        """Readable text for a token (bytes shown as <0xNN>)."""
+        entry = self._entry(token_id)
+        return f"<0x{token_id:02X}>" if token_id < N_BYTES else entry[1]
+
+    def _entry(self, token_id: int):
+        # Not a plain index: -1 would be the last id, not an error.
+        if not 0 <= token_id < len(self._entries):
+            raise IndexError(f"id {token_id} is outside the codebook's {len(self._entries)} ids")
+        return self._entries[token_id]
