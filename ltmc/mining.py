@@ -186,9 +186,17 @@ def mine_from_counts(
     # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
     candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
     book = Codebook.from_entries(islice(unique_entries(candidates), budget), specials=specials)
+    book = book.with_counts(_usage(book, counts.sample))
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
+
+
+def _usage(book: Codebook, sample: list[str]) -> np.ndarray:
+    """How often the encoder uses each id on the sampled chunks: the counts that break
+    its ties between spellings of as few ids (``Codebook.with_counts``)."""
+    ids, _ = book.encode_scenes(sample)
+    return np.bincount(ids.values.to_numpy(zero_copy_only=False), minlength=len(book))
 
 
 def _characters(words: Counter, literals: Counter, budget: int, min_piece: float) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

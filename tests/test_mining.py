@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltmc import corpus_counts, mining, pairing, segmenting
-from ltmc.codebook import FIRST_FREE_ID
+from ltmc.codebook import FIRST_FREE_ID, Codebook
 from ltmc.corpus_counts import CorpusCounts
 from ltmc.mining import mine, mine_from_counts
 
@@ -143,3 +143,19 @@ def test_without_bonds_no_run_of_pieces_takes_an_id(sample_texts):
         kinds[bonds] = {book.kind_of(i) for i in range(len(book))}
     assert "bond" in kinds[True] and "bond" not in kinds[False]
     assert {"word", "stem"} <= kinds[False]  # the ids went to the other kinds
+
+
+def test_a_mined_codebook_counts_the_ids_its_encoder_uses_on_the_sample(sample_texts):
+    counts = CorpusCounts()
+    for text in sample_texts * 3:
+        counts.add(text)
+    book, _ = mine_from_counts(counts, 700)
+    # The counts were taken with ties to the longest last token (no counts yet), so
+    # they are recounted here with a copy of the codebook that has none.
+    plain = Codebook(book._entries, book.version)
+    expected = [0] * len(book)
+    for chunk in counts.sample:
+        for token_id in plain.encode(chunk, joinable=False):
+            expected[token_id] += 1
+    assert book.counts == expected
+    assert sum(expected) > 0 and all(expected[t] == 0 for t in book.special_ids.values())
