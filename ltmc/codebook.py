@@ -17,12 +17,12 @@ The rules belong to the codebook's format version, so a codebook decodes as it
 was written: version 1 had cruder ones (`ltmc.rules`). Version 3 has version 2's
 rules and adds special tokens (below); version 4 adds counts.
 
-A word no single token spells takes the fewest tokens. Of spellings with as few,
-a codebook with counts (how often mining's encoder used each id) takes the
-likeliest under a unigram model of those counts, so a rare word is spelled from
-common pieces (`мил|ой`, not `ми|лой`): a model trained on such ids reached fewer
-bits per byte (docs/benchmarks.md, "Training"). Without counts the longest last
-token wins, as before version 4.
+A word no single token spells takes the fewest tokens. Of spellings with as
+few, a codebook with counts (per id, how often it spells the mining corpus's
+words) takes the likeliest under a unigram model of those counts, so a rare word
+is spelled from common pieces (`мил|ой`, not `ми|лой`): a model trained on such
+ids reached fewer bits per byte (docs/benchmarks.md, "Training"). Without counts
+the longest last token wins, as before version 4.
 
 A word that breaks the rule is preceded by a marker: GLUE (no space here) or
 FLIP (the opposite capitalisation). The encoder checks every choice against the
