@@ -31,7 +31,7 @@ import pyarrow as pa
 import regex
 
 from common import log
-from ltmc.codebook import SEPARATOR_ID
+from ltmc.codebook import SEPARATOR_ID, VERSION
 
 ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds")
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
@@ -96,7 +96,7 @@ class Tokenizers:
         from ltmc import mining
         from ltmc.codebook import Codebook
 
-        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}"
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-v{VERSION}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
@@ -122,7 +122,8 @@ class Tokenizers:
 def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> Stream:
     """The arm's stream for ``scenes``, cached under ``label`` and a hash of the scenes."""
     digest = hashlib.sha256("\0".join(scenes).encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    path = tokenizers.cache / f"stream2-{arm}-{label}-{tokenizers.key}-{digest}.npz"
+    made_by = "" if arm == "bpe" else f"-v{VERSION}"  # ltmc's streams change with its codebook format
+    path = tokenizers.cache / f"stream2-{arm}{made_by}-{label}-{tokenizers.key}-{digest}.npz"
     tok = tokenizers.get(arm)
     is_tail = None
     if arm != "bpe":

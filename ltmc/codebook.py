@@ -15,7 +15,14 @@ are one id, and the vocabulary spends its budget on meaning:
 
 The rules belong to the codebook's format version, so a codebook decodes as it
 was written: version 1 had cruder ones (`ltmc.rules`). Version 3 has version 2's
-rules and adds special tokens (below).
+rules and adds special tokens (below); version 4 adds counts.
+
+A word no single token spells takes the fewest tokens. Of spellings with as
+few, a codebook with counts (per id, how often it spells the mining corpus's
+words) takes the likeliest under a unigram model of those counts, so a rare word
+is spelled from common pieces (`мил|ой`, not `ми|лой`): a model trained on such
+ids reached fewer bits per byte (docs/benchmarks.md, "Training"). Without counts
+the longest last token wins, as before version 4.
 
 A word that breaks the rule is preceded by a marker: GLUE (no space here) or
 FLIP (the opposite capitalisation). The encoder checks every choice against the
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import math
 import re
 from array import array
 from collections.abc import Iterable
@@ -51,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ltmc.codebook_file import SPECIALS_SINCE, VERSION, dump, fingerprint, parse
+from ltmc.codebook_file import COUNTS_SINCE, SPECIALS_SINCE, VERSION, dump, fingerprint, parse
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
 from ltmc.literal_spelling import fewest_literals, spell_by_character
@@ -61,6 +69,13 @@ from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, FIXED_ENTRIES, N_BYTES, 
 from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER, START, Tables, decode_run, encode_pieces, pieces
 
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
+WEIGHT_SCALE = 1000  # weights in thousandths of a nat: integers, so that C and Python sum them alike
+
+def unigram_weights(counts: list[int]) -> list[int]:
+    """Per id, its log-probability (add-one smoothed) in thousandths of a nat: <= 0."""
+    total = sum(counts) + len(counts)
+    return [round(WEIGHT_SCALE * math.log((count + 1) / total)) for count in counts]
+
 
 def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
@@ -70,12 +85,14 @@ class Codebook(NamedIds):
     """An immutable vocabulary with its encoder and decoder (and, from ``NamedIds``,
     the names tokenizer APIs give its ids)."""
 
-    def __init__(self, entries: list, version: int = VERSION) -> None:
+    def __init__(self, entries: list, version: int = VERSION, counts: list[int] | None = None) -> None:
         """``entries``: (kind, text) per id, FIXED_ENTRIES first, as pairs (tuples or
-        lists): a codebook that is only decoded never makes a Token object."""
+        lists): a codebook that is only decoded never makes a Token object.
+        ``counts``: per id, how often it was used (version 4 on), or None."""
         self._entries = entries
         self.version = version
-        self.fingerprint = fingerprint(entries, version)
+        self.counts = counts
+        self.fingerprint = fingerprint(entries, version, counts)
         rules = RULES[version]
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
@@ -129,6 +146,7 @@ class Codebook(NamedIds):
         tables.old_caches = [{}, {}, {}, {}]
         tables.word_cache = {}
         tables.cache_limit = CACHE_LIMIT
+        tables.weights = unigram_weights(self.counts) if self.counts is not None else None
         tables.encode_other = self._encode_other
         self._encoder_ready = True
 
@@ -172,8 +190,15 @@ class Codebook(NamedIds):
         specials = check_specials(specials) if version >= SPECIALS_SINCE else ()
         return cls([*FIXED_ENTRIES, *unique_entries(entries), *(("special", text) for text in specials)], version)
 
+    def with_counts(self, counts: Iterable[int]) -> "Codebook":
+        """The same codebook with ``counts`` (one per id), which break its encoder's ties."""
+        counts = [int(c) for c in counts]
+        if self.version < COUNTS_SINCE or len(counts) != len(self) or min(counts, default=0) < 0:
+            raise ValueError(f"counts need a codebook of version {COUNTS_SINCE} or later and one count >= 0 per id")
+        return Codebook(self._entries, self.version, counts)
+
     def to_json(self) -> bytes:
-        return dump(self._entries, self.version, self.fingerprint)
+        return dump(self._entries, self.version, self.fingerprint, self.counts)
 
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,9 @@
 """The codebook file: JSON with a format name, a version, a fingerprint and the
-tokens after the fixed ids, as (kind, text) pairs. A file is read only if its
-fingerprint matches its tokens, so an edited or truncated one is refused."""
+tokens after the fixed ids, as (kind, text) pairs; from version 4 on, optionally,
+``counts``: per id, how often the encoder used it on a sample of the mining
+corpus (the encoder's tie-break, ``Codebook``). A file is read only if its
+fingerprint matches its tokens and counts, so an edited or truncated one is
+refused."""
 
 from __future__ import annotations
 
@@ -13,24 +16,28 @@ from ltmc.rules import RULES, STRING_KINDS
 from ltmc.vocab import FIRST_FREE_ID, FIXED_ENTRIES, check_specials
 
 FORMAT = "ltmc-codebook"
-VERSION = 3
+VERSION = 4
 SPECIALS_SINCE = 3  # the first format version that stores special tokens
+COUNTS_SINCE = 4  # the first that may store counts
 
 
-def fingerprint(entries: list, version: int) -> str:
-    """Of every id's (kind, text), fixed ids included, and the version."""
-    body = orjson.dumps([version, entries])  # pairs as tuples or lists: the same JSON
+def fingerprint(entries: list, version: int, counts: list[int] | None = None) -> str:
+    """Of every id's (kind, text), fixed ids included, the version and any counts."""
+    body = orjson.dumps([version, entries] if counts is None else [version, entries, counts])  # pairs as tuples or lists: the same JSON
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
 
 
-def dump(entries: list, version: int, recorded_fingerprint: str) -> bytes:
-    body = entries[FIRST_FREE_ID:]
-    return orjson.dumps({"format": FORMAT, "version": version, "fingerprint": recorded_fingerprint, "vocab_size": len(entries), "tokens": body})
+def dump(entries: list, version: int, recorded_fingerprint: str, counts: list[int] | None = None) -> bytes:
+    doc = {"format": FORMAT, "version": version, "fingerprint": recorded_fingerprint, "vocab_size": len(entries), "tokens": entries[FIRST_FREE_ID:]}
+    if counts is not None:
+        doc["counts"] = counts
+    return orjson.dumps(doc)
 
 
-def parse(data: bytes, source: str) -> tuple[list, int]:
-    """Every id's entry (fixed ids first) and the format version of a codebook file,
-    checked against its fingerprint; a one-line error naming ``source`` if it is not one."""
+def parse(data: bytes, source: str) -> tuple[list, int, list[int] | None]:
+    """Every id's entry (fixed ids first), the format version and the counts (or None)
+    of a codebook file, checked against its fingerprint; a one-line error naming
+    ``source`` if it is not one."""
     try:
         doc = orjson.loads(data)
         if doc.get("format") != FORMAT:
@@ -52,6 +59,12 @@ def parse(data: bytes, source: str) -> tuple[list, int]:
             raise ValueError("a token of a bad kind, or not a non-empty string")
         check_specials(text for kind, text in tokens if kind == "special")
         entries = [*FIXED_ENTRIES, *tokens]
+        counts = doc.get("counts")
+        if counts is not None:
+            if version < COUNTS_SINCE:
+                raise ValueError(f"counts in a version {version} codebook")
+            if not (type(counts) is list and len(counts) == len(entries) and all(type(c) is int and c >= 0 for c in counts)):
+                raise ValueError("counts are not one count (an integer >= 0) per id")
         recorded = (doc["fingerprint"], doc["vocab_size"])
     except LtmcError as err:
         if err.exit_code == ExitCode.USAGE:  # a repeated special token
@@ -59,6 +72,6 @@ def parse(data: bytes, source: str) -> tuple[list, int]:
         raise
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-    if recorded != (fingerprint(entries, version), len(entries)):
+    if recorded != (fingerprint(entries, version, counts), len(entries)):
         raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
-    return entries, version
+    return entries, version, counts

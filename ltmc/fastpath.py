@@ -71,6 +71,7 @@ class Tables:
     cache_limit: int = 0
     encode_other: Callable[[str, bool, bool], tuple[tuple[int, ...], bool, bool]] | None = None
     native: object = None  # the C side's tries over the walk tables, built on its first use
+    weights: list[int] | None = None  # per id, a log-likelihood (<= 0) that breaks the segmenter's ties
 
 
 @cache
@@ -229,8 +230,10 @@ def _word_segments(word: str, bound: int | None, t: Tables) -> list[int] | None:
 
 def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None:
     """Fewest tokens for ``word``: one start token, then continuation tokens or, for a
-    character no token covers, its bytes (shortest path; ties go to the longest last
-    token). None if no start token fits, or, with a ``bound``, if no path is shorter.
+    character no token covers, its bytes (shortest path). Ties go to the likeliest
+    spelling when the codebook has weights (``Tables.weights``), else to the longest
+    last token. None if no start token fits, or, with a ``bound``, if no path is
+    shorter.
 
     Positions are settled left to right; from each, a match is extended only while
     some token still begins with it (the walk tables know every prefix), and a
@@ -238,9 +241,14 @@ def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None
     if t.walks is None:
         t.walks = _prefix_walk(t.start_ids), _prefix_walk(t.cont_ids)
     start_walk, cont_walk = t.walks
+    weights = t.weights
+    tied = weights is not None
     n = len(word)
     inf = n * 8 + 8
     cost = [inf] * (n + 1)
+    # With weights, the summed weight of the best path to each position. Weights are
+    # log-likelihoods (<= 0), so an unreached position (0) never wins a tie.
+    gain = [0] * (n + 1)
     if bound is not None:
         cost[n] = min(bound, inf)
     back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
@@ -250,24 +258,29 @@ def py_segment_word(word: str, t: Tables, bound: int | None) -> list[int] | None
             break
         if token_id >= 0:
             cost[end], back[end] = 1, (0, token_id)
+            gain[end] = weights[token_id] if tied else 0
     if cost[n] == 1:
         return [back[n][1]]
     if min(cost) == inf:
         return None
     for begin in range(1, n):
         reach = cost[begin] + 1
-        if reach >= cost[n]:
+        if reach > cost[n] or (reach == cost[n] and not tied):
             continue
         for end in range(begin + 1, n + 1):
             token_id = cont_walk.get(word[begin:end])
             if token_id is None:
                 break
-            if token_id >= 0 and reach < cost[end]:
-                cost[end], back[end] = reach, (begin, token_id)
-        if reach < cost[begin + 1]:  # only bytes may get past this character
-            spelled = cost[begin] + len(char_bytes(word[begin]))
-            if spelled < cost[begin + 1]:
-                cost[begin + 1], back[begin + 1] = spelled, (begin, -1)
+            if token_id >= 0:
+                got = gain[begin] + weights[token_id] if tied else 0
+                if reach < cost[end] or (tied and reach == cost[end] and got > gain[end]):
+                    cost[end], back[end], gain[end] = reach, (begin, token_id), got
+        if reach < cost[begin + 1] or (tied and reach == cost[begin + 1]):  # only bytes may get past this character
+            spelled_ids = char_bytes(word[begin])
+            spelled = cost[begin] + len(spelled_ids)
+            got = gain[begin] + sum(weights[b] for b in spelled_ids) if tied else 0
+            if spelled < cost[begin + 1] or (tied and spelled == cost[begin + 1] and got > gain[begin + 1]):
+                cost[begin + 1], back[begin + 1], gain[begin + 1] = spelled, (begin, -1), got
     if bound is not None and cost[n] >= bound:
         return None
     out: list[int] = []

@@ -19,6 +19,9 @@
    a bond's count is scaled by the share of its sampled occurrences that the
    cover takes. Mined for pairs (``paired``), costs are counted in paired
    positions (``ltmc.pairing``) instead of tokens.
+4. Count the ids the finished codebook spells every word form with, as often as
+   the form occurs: its counts, by which the encoder takes the likeliest of
+   equally short spellings (``ltmc.codebook``).
 
 Step 1 is ``ltmc.corpus_counts`` (bounded: the tables are pruned of their rarest
 entries whenever they grow past a cap, so memory does not grow with the corpus);
@@ -186,9 +189,23 @@ def mine_from_counts(
     # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
     candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
     book = Codebook.from_entries(islice(unique_entries(candidates), budget), specials=specials)
+    book = book.with_counts(_usage(book, words))
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
+
+
+def _usage(book: Codebook, words: Counter) -> np.ndarray:
+    """How often the encoder uses each id to spell the corpus's word forms, each as
+    often as it occurs: the counts that break its ties between spellings of as few
+    ids (``Codebook.with_counts``). Each form is spelled alone, as a scene: a form in
+    lower case takes FLIP there, and the same ids after it as in running text."""
+    forms = list(words)
+    ids, _ = book.encode_scenes(forms)
+    per_form = np.diff(ids.offsets.to_numpy(zero_copy_only=False))
+    occurrences = np.repeat(np.fromiter(words.values(), np.int64, len(forms)), per_form)
+    usage = np.bincount(ids.values.to_numpy(zero_copy_only=False), weights=occurrences, minlength=len(book))
+    return usage.astype(np.int64)
 
 
 def _characters(words: Counter, literals: Counter, budget: int, min_piece: float) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

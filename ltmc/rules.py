@@ -45,6 +45,7 @@ RULES = {
     2: Rules(frozenset(",.;:!?…»)]}—–”-*>№\u0300\u0301"), last_decides=True),
 }
 RULES[3] = RULES[2]  # version 3 adds special tokens, not rules
+RULES[4] = RULES[3]  # version 4 adds counts, which break the encoder's ties (ltmc.codebook_file)
 _ALNUM = re.compile(r"[^\W_]")  # str.isalnum, as a regex
 
 

@@ -353,8 +353,61 @@ def test_user_special_tokens_are_mined_into_the_budget(sample_texts, tmp_path):
     assert Codebook.load(tmp_path / "chat.json").special_ids == book.special_ids
 
 
-def test_new_codebooks_are_written_as_version_3(codebook):
-    assert VERSION == 3 and orjson.loads(codebook.to_json())["version"] == 3
+def test_new_codebooks_are_written_as_version_4_with_counts(codebook):
+    doc = orjson.loads(codebook.to_json())
+    assert VERSION == 4 and doc["version"] == 4
+    assert len(doc["counts"]) == len(codebook) and sum(doc["counts"]) > 0
+
+
+# -- ties between spellings of as few ids ------------------------------------------
+
+
+def _tie_book(counts_of: dict[str, int] | None) -> Codebook:
+    """"милой" is "ми" + "лой" or "мил" + "ой": two ids either way."""
+    book = Codebook.from_entries([("stem", "ми"), ("stem", "мил"), ("suffix", "лой"), ("suffix", "ой")], specials=())
+    if counts_of is None:
+        return book
+    counts = [0] * len(book)
+    for token_id in range(FIRST_FREE_ID, len(book)):
+        counts[token_id] = counts_of[book.piece_of(token_id)]
+    return book.with_counts(counts)
+
+
+def test_without_counts_the_longest_last_token_wins_a_tie():
+    book = _tie_book(None)
+    assert [book.piece_of(i) for i in book.encode("Милой", joinable=False)] == ["ми", "лой"]
+
+
+@pytest.mark.parametrize(
+    "counts_of, spelling",
+    [({"ми": 50, "мил": 40, "лой": 1, "ой": 900}, ["мил", "ой"]), ({"ми": 900, "мил": 1, "лой": 50, "ой": 60}, ["ми", "лой"])],
+    ids=["common-ending", "common-start"],
+)
+def test_with_counts_the_likeliest_spelling_wins_a_tie(counts_of, spelling):
+    # Worked by hand (add-one smoothing): 41 * 901 = 36,941 > 51 * 2 = 102, so
+    # "мил" + "ой" in the first case; 901 * 51 > 2 * 61 in the second.
+    book = _tie_book(counts_of)
+    ids = book.encode("Милой", joinable=False)  # a scene start implies the capital
+    assert [book.piece_of(i) for i in ids] == spelling
+    assert book.decode(ids) == "Милой"
+
+
+def test_counts_never_cost_an_id():
+    # A likelier spelling with more ids loses: "мило" + "й" is 2, "ми" + "л" + "ой" 3.
+    book = Codebook.from_entries([("stem", "мило"), ("suffix", "й"), ("stem", "ми"), ("suffix", "л"), ("suffix", "ой")], specials=())
+    counts = [0] * len(book)
+    for token_id in range(FIRST_FREE_ID, len(book)):
+        counts[token_id] = 1000 if book.piece_of(token_id) in ("ми", "л", "ой") else 0
+    ids = book.with_counts(counts).encode("Милой", joinable=False)
+    assert [book.piece_of(i) for i in ids] == ["мило", "й"]
+
+
+def test_with_counts_refuses_a_count_per_id_missing_or_an_old_version(codebook):
+    with pytest.raises(ValueError):
+        codebook.with_counts([1] * (len(codebook) - 1))
+    old = Codebook.from_entries([("stem", "ми")], version=3)
+    with pytest.raises(ValueError):
+        old.with_counts([1] * len(old))
 
 
 # -- the names tokenizers use --------------------------------------------------------

@@ -51,7 +51,7 @@ def _edit_kind(doc):
 
 
 def _drop_last(doc):
-    del doc["tokens"][-1]
+    del doc["tokens"][-1], doc["counts"][-1]
 
 
 def _bogus_kind(doc):
@@ -62,10 +62,26 @@ def _no_fingerprint(doc):
     del doc["fingerprint"]
 
 
+def _edit_count(doc):
+    doc["counts"][300] += 1  # counts steer the encoder, so the fingerprint covers them
+
+
+def _drop_counts(doc):
+    del doc["counts"]
+
+
 @pytest.mark.parametrize(
     "edit, message",
-    [(_edit_text, "altered"), (_edit_kind, "altered"), (_drop_last, "altered"), (_bogus_kind, "corrupt codebook"), (_no_fingerprint, "corrupt codebook")],
-    ids=["text", "kind", "dropped", "unknown-kind", "no-fingerprint"],
+    [
+        (_edit_text, "altered"),
+        (_edit_kind, "altered"),
+        (_drop_last, "altered"),
+        (_bogus_kind, "corrupt codebook"),
+        (_no_fingerprint, "corrupt codebook"),
+        (_edit_count, "altered"),
+        (_drop_counts, "altered"),
+    ],
+    ids=["text", "kind", "dropped", "unknown-kind", "no-fingerprint", "count", "no-counts"],
 )
 def test_an_edited_file_is_a_one_line_data_error(codebook, tmp_path, edit, message):
     doc = _doc(codebook)
@@ -138,3 +154,22 @@ def test_a_special_in_a_version_2_codebook_is_corrupt(codebook, tmp_path):
     with pytest.raises(LtmcError) as info:
         _load_doc(doc, tmp_path)
     assert info.value.exit_code == ExitCode.DATA
+
+
+@pytest.mark.parametrize("counts", [[1, 2], "many", None], ids=["short", "not-a-list", "none-in-v3"])
+def test_bad_counts_are_refused_even_with_a_matching_fingerprint(codebook, tmp_path, counts):
+    doc = _doc(codebook)
+    if counts is None:  # a version 3 file cannot carry counts
+        doc["version"], counts = 3, doc["counts"]
+    doc["counts"] = counts
+    doc["fingerprint"] = codebook_file.fingerprint([*FIXED_ENTRIES, *doc["tokens"]], doc["version"], counts)
+    with pytest.raises(LtmcError) as info:
+        _load_doc(doc, tmp_path)
+    assert info.value.exit_code == ExitCode.DATA
+    assert "corrupt codebook" in str(info.value)
+
+
+def test_counts_survive_save_and_load(codebook, tmp_path):
+    codebook.save(tmp_path / "book.json")
+    loaded = Codebook.load(tmp_path / "book.json")
+    assert loaded.counts == codebook.counts and loaded.fingerprint == codebook.fingerprint

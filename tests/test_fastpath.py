@@ -34,11 +34,15 @@ def _prepared(codebook: Codebook) -> Codebook:
     return book
 
 
-@pytest.fixture(scope="module")
-def twins(codebook):
+@pytest.fixture(scope="module", params=["with counts", "without counts"])
+def twins(codebook, request):
     """Two copies of the codebook, one encoded by C and one by Python. They keep
-    their caches across examples, so hits are compared as well as misses."""
-    return _prepared(codebook), _prepared(codebook)
+    their caches across examples, so hits are compared as well as misses. With
+    counts, ties between spellings go to the likeliest; without, to the longest
+    last token."""
+    assert codebook.counts is not None
+    book = codebook if request.param == "with counts" else Codebook(codebook._entries, codebook.version)
+    return _prepared(book), _prepared(book)
 
 
 @needs_c

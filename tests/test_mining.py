@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltmc import corpus_counts, mining, pairing, segmenting
-from ltmc.codebook import FIRST_FREE_ID
+from ltmc.codebook import FIRST_FREE_ID, Codebook
 from ltmc.corpus_counts import CorpusCounts
 from ltmc.mining import mine, mine_from_counts
+from ltmc.pretokenize import pieces
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,23 @@ def test_without_bonds_no_run_of_pieces_takes_an_id(sample_texts):
         kinds[bonds] = {book.kind_of(i) for i in range(len(book))}
     assert "bond" in kinds[True] and "bond" not in kinds[False]
     assert {"word", "stem"} <= kinds[False]  # the ids went to the other kinds
+
+
+def test_a_mined_codebook_counts_the_ids_its_encoder_uses_on_its_word_forms(sample_texts):
+    counts = CorpusCounts()
+    for text in sample_texts * 3:
+        counts.add(text)
+    book, _ = mine_from_counts(counts, 700)
+    # Recounted by hand: every word form mining saw, spelled alone by a copy of the
+    # codebook without counts (the counts were taken before there were any), as
+    # often as the form occurs.
+    words, _, _ = mining._word_counts(counts, [tuple(pieces(chunk)) for chunk in counts.sample])
+    plain = Codebook(book._entries, book.version)
+    expected = [0] * len(book)
+    for form, n in words.items():
+        for token_id in plain.encode(form, joinable=False):
+            expected[token_id] += n
+    assert book.counts == expected
+    common = max(words, key=words.get)
+    assert all(book.counts[i] >= words[common] for i in plain.encode(common, joinable=False))
+    assert all(book.counts[t] == 0 for t in book.special_ids.values())

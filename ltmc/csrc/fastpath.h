@@ -96,9 +96,11 @@ typedef struct {
     size_t mask;
 } Trie;
 
-/* The codebook's pair of token tries (ltmc_tries_of, tries.c). */
+/* The codebook's pair of token tries (ltmc_tries_of, tries.c), and its weights. */
 typedef struct {
     Trie start, cont;
+    int64_t *weights;     /* fastpath.Tables.weights per id, or NULL: ties go to the longest last token */
+    Py_ssize_t n_weights;
     uint64_t serial;    /* unique per Tries made in this process: which codebook a memo entry is for */
     uint64_t turnovers; /* of the encoder's caches (make_room), which void the memo's entries */
 } Tries;

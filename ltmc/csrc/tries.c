@@ -69,14 +69,44 @@ int ltmc_trie_build(Trie *trie, PyObject *ids)
     return 0;
 }
 
+static void tries_release(Tries *tries)
+{
+    ltmc_trie_free(&tries->start);
+    ltmc_trie_free(&tries->cont);
+    PyMem_Free(tries->weights);
+    PyMem_Free(tries);
+}
+
 static void tries_free(PyObject *capsule)
 {
     Tries *tries = PyCapsule_GetPointer(capsule, TRIES_CAPSULE);
-    if (tries != NULL) {
-        ltmc_trie_free(&tries->start);
-        ltmc_trie_free(&tries->cont);
-        PyMem_Free(tries);
+    if (tries != NULL)
+        tries_release(tries);
+}
+
+/* tables.weights (None, or a list of ints) as a C array in `tries`; -1 on error. */
+static int weights_build(Tries *tries, PyObject *weights)
+{
+    if (weights == Py_None)
+        return 0;
+    if (!PyList_Check(weights)) {
+        PyErr_SetString(PyExc_TypeError, "tables: weights must be None or a list of ints");
+        return -1;
     }
+    Py_ssize_t n = PyList_GET_SIZE(weights);
+    tries->weights = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    if (tries->weights == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long w = PyLong_AsLongLong(PyList_GET_ITEM(weights, i));
+        if (w == -1 && PyErr_Occurred())
+            return -1;
+        tries->weights[i] = w;
+    }
+    tries->n_weights = n;
+    return 0;
 }
 
 /* The tries of `tables`, built on first use and kept in tables.native. Borrowed
@@ -90,20 +120,20 @@ Tries *ltmc_tries_of(PyObject *tables)
         Py_DECREF(native);
         PyObject *start_ids = PyObject_GetAttrString(tables, "start_ids");
         PyObject *cont_ids = start_ids ? PyObject_GetAttrString(tables, "cont_ids") : NULL;
-        Tries *tries = cont_ids ? PyMem_Calloc(1, sizeof(Tries)) : NULL;
+        PyObject *weights = cont_ids ? PyObject_GetAttrString(tables, "weights") : NULL;
+        Tries *tries = weights ? PyMem_Calloc(1, sizeof(Tries)) : NULL;
         int failed = tries == NULL || !PyDict_Check(start_ids) || !PyDict_Check(cont_ids) ||
-                     ltmc_trie_build(&tries->start, start_ids) < 0 || ltmc_trie_build(&tries->cont, cont_ids) < 0;
+                     ltmc_trie_build(&tries->start, start_ids) < 0 || ltmc_trie_build(&tries->cont, cont_ids) < 0 ||
+                     weights_build(tries, weights) < 0;
         Py_XDECREF(start_ids);
         Py_XDECREF(cont_ids);
+        Py_XDECREF(weights);
         if (!failed)
             tries->serial = ++tries_made;
         native = failed ? NULL : PyCapsule_New(tries, TRIES_CAPSULE, tries_free);
         if (native == NULL) {
-            if (tries != NULL) {
-                ltmc_trie_free(&tries->start);
-                ltmc_trie_free(&tries->cont);
-                PyMem_Free(tries);
-            }
+            if (tries != NULL)
+                tries_release(tries);
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "tables: start_ids and cont_ids must be dicts");
             return NULL;

@@ -45,6 +45,12 @@ static int append_id(PyObject *list, long token_id)
     return status;
 }
 
+/* An id's weight (fastpath.Tables.weights), 0 past the end of the list. */
+static inline int64_t weight_of(const Tries *tries, long token_id)
+{
+    return token_id >= 0 && token_id < tries->n_weights ? tries->weights[token_id] : 0;
+}
+
 /* fastpath.py_segment_word on the tries: a new reference to a list of ids or None.
  * Long because it follows its Python twin step for step (one loop, one cleanup), so
  * that the two can be read side by side; tests/test_fastpath.py holds them equal. */
@@ -57,15 +63,21 @@ static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg
         if (bound == -1 && PyErr_Occurred())
             return NULL;
     }
+    int tied = tries->weights != NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(word);
     int kind = PyUnicode_KIND(word);
     const void *data = PyUnicode_DATA(word);
     long inf = (long)n * 8 + 8;
     /* cost[i]: fewest ids for word[:i]; its last token spans back_begin[i]..i and is
-     * back_id[i], or -1 for that one character's bytes. */
+     * back_id[i], or -1 for that one character's bytes. gain[i]: with weights, the
+     * summed weight of that path (weights are <= 0, so an unreached 0 never wins). */
     long *cost = PyMem_Malloc(3 * (size_t)(n + 1) * sizeof(long));
-    if (cost == NULL)
+    int64_t *gain = PyMem_Calloc((size_t)(n + 1), sizeof(int64_t));
+    if (cost == NULL || gain == NULL) {
+        PyMem_Free(cost);
+        PyMem_Free(gain);
         return PyErr_NoMemory();
+    }
     long *back_begin = cost + n + 1, *back_id = back_begin + n + 1;
     PyObject *out = NULL;
     for (Py_ssize_t i = 0; i <= n; i++) {
@@ -84,6 +96,7 @@ static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg
             cost[end] = 1;
             back_begin[end] = 0;
             back_id[end] = token_id;
+            gain[end] = tied ? weight_of(tries, token_id) : 0;
         }
     }
     if (cost[n] == 1) {
@@ -100,7 +113,7 @@ static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg
     long spelled_bytes[4];
     for (Py_ssize_t begin = 1; begin < n; begin++) {
         long reach = cost[begin] + 1;
-        if (reach >= cost[n])
+        if (reach > cost[n] || (reach == cost[n] && !tied))
             continue;
         node = 0;
         for (Py_ssize_t end = begin + 1; end <= n; end++) {
@@ -108,18 +121,29 @@ static PyObject *segment(const Tries *tries, PyObject *word, PyObject *bound_arg
             if (node < 0)
                 break;
             long token_id = tries->cont.ids[node];
-            if (token_id >= 0 && reach < cost[end]) {
+            if (token_id < 0)
+                continue;
+            int64_t got = tied ? gain[begin] + weight_of(tries, token_id) : 0;
+            if (reach < cost[end] || (tied && reach == cost[end] && got > gain[end])) {
                 cost[end] = reach;
                 back_begin[end] = (long)begin;
                 back_id[end] = token_id;
+                gain[end] = got;
             }
         }
-        if (reach < cost[begin + 1]) {
-            long spelled = cost[begin] + char_bytes(PyUnicode_READ(kind, data, begin), spelled_bytes);
-            if (spelled < cost[begin + 1]) {
+        if (reach < cost[begin + 1] || (tied && reach == cost[begin + 1])) {
+            int count = char_bytes(PyUnicode_READ(kind, data, begin), spelled_bytes);
+            long spelled = cost[begin] + count;
+            int64_t got = 0;
+            for (int b = 0; tied && b < count; b++)
+                got += weight_of(tries, spelled_bytes[b]);
+            if (tied)
+                got += gain[begin];
+            if (spelled < cost[begin + 1] || (tied && spelled == cost[begin + 1] && got > gain[begin + 1])) {
                 cost[begin + 1] = spelled;
                 back_begin[begin + 1] = (long)begin;
                 back_id[begin + 1] = -1;
+                gain[begin + 1] = got;
             }
         }
     }
@@ -156,6 +180,7 @@ none:
     out = Py_NewRef(Py_None);
 done:
     PyMem_Free(cost);
+    PyMem_Free(gain);
     return out;
 }
 
