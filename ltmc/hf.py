@@ -31,13 +31,16 @@ class LtmcTokenizer(PreTrainedTokenizer):
     encoded joinable, so ids of texts tokenized apart may be concatenated;
     ``decode(ids, skip_special_tokens=True)`` gives the text back exactly. Like
     GPT-2's, it adds no BOS or EOS of its own (``special_tokens_pattern="bos_eos"``
-    when loading asks for them)."""
+    when loading asks for them), and ``errors`` says how bytes that are not UTF-8
+    decode: "replace" (U+FFFD, printable: a model's samples may hold such bytes),
+    or "surrogateescape" to keep them byte for byte, as ``Codebook.decode`` does."""
 
     vocab_files_names = {"codebook_file": CODEBOOK}
     model_input_names = ["input_ids", "attention_mask"]
 
-    def __init__(self, codebook_file: str, bos_token=BOS, eos_token=EOS, pad_token=PAD, **kwargs) -> None:
+    def __init__(self, codebook_file: str, bos_token=BOS, eos_token=EOS, pad_token=PAD, errors: str = "replace", **kwargs) -> None:
         self.codebook = Codebook.load(codebook_file)
+        self.errors = errors
         named = [t for t in (bos_token, eos_token, pad_token) if t is not None]
         absent = [t for t in named if str(t) not in self.codebook.special_ids]
         if absent:
@@ -48,7 +51,7 @@ class LtmcTokenizer(PreTrainedTokenizer):
             )
         kwargs.setdefault("extra_special_tokens", [t for t in self.codebook.special_ids if t not in map(str, named)])
         kwargs.setdefault("clean_up_tokenization_spaces", False)
-        super().__init__(bos_token=bos_token, eos_token=eos_token, pad_token=pad_token, **kwargs)
+        super().__init__(bos_token=bos_token, eos_token=eos_token, pad_token=pad_token, errors=errors, **kwargs)
 
     @property
     def vocab_size(self) -> int:
@@ -75,7 +78,7 @@ class LtmcTokenizer(PreTrainedTokenizer):
             # A skipped special is still a reset: the separator resets and spells nothing.
             special = set(self.all_special_ids)
             ids = [SEPARATOR_ID if i in special else i for i in ids]
-        return self.codebook.decode(ids)
+        return self.codebook.decode_bytes(ids).decode("utf-8", self.errors)
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
         path = Path(save_directory) / (f"{filename_prefix}-{CODEBOOK}" if filename_prefix else CODEBOOK)

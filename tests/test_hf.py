@@ -63,6 +63,17 @@ def test_save_pretrained_and_from_pretrained_round_trip(tok, tmp_path):
     assert again(TEXTS)["input_ids"] == tok(TEXTS)["input_ids"]
 
 
+def test_bytes_that_are_not_utf8_decode_printably_or_byte_for_byte(tok, exported, tmp_path):
+    # A sampled model may put byte ids together into no character: TextStreamer must
+    # still print, so the default shows U+FFFD, as GPT-2's tokenizer does.
+    ids = tok.codebook.encode(b"\xd0 ok".decode("utf-8", "surrogateescape"))
+    assert tok.decode(ids) == "\ufffd ok"
+    exact = LtmcTokenizer.from_pretrained(exported, errors="surrogateescape")
+    assert exact.decode(ids).encode("utf-8", "surrogateescape") == b"\xd0 ok"
+    exact.save_pretrained(tmp_path / "exact")
+    assert LtmcTokenizer.from_pretrained(tmp_path / "exact").errors == "surrogateescape"
+
+
 def test_ids_are_the_codebooks_and_specials_in_text_are_one_id(tok, codebook):
     assert tok(TEXTS[0])["input_ids"] == codebook.encode(TEXTS[0])
     ids = tok("<|bos|>" + TEXTS[1] + "<|eos|>")["input_ids"]
