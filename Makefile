@@ -27,7 +27,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g
 sanitize:
 	CFLAGS="$(SANITIZE)" LDFLAGS="$(SANITIZE)" $(PYTHON) setup.py -q build_ext --inplace --force
 	LD_PRELOAD=$$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		HYPOTHESIS_PROFILE=dev $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_fastpath.py tests/test_codebook.py tests/test_pipeline.py tests/test_restore.py tests/test_mining.py tests/test_corpus_counts.py tests/test_segmenting.py; \
+		HYPOTHESIS_PROFILE=dev $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_fastpath.py tests/test_codebook.py tests/test_codebook_file.py tests/test_scene_decoder.py tests/test_pipeline.py tests/test_restore.py tests/test_mining.py tests/test_corpus_counts.py tests/test_segmenting.py; \
 		status=$$?; $(PYTHON) setup.py -q build_ext --inplace --force; exit $$status
 
 bench-deps:
