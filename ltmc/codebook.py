@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ltmc.codebook_file import COUNTS_SINCE, SPECIALS_SINCE, VERSION, dump, fingerprint, parse
+from ltmc.codebook_file import SPECIALS_SINCE, VERSION, check_counts, dump, fingerprint, parse
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import write_atomic
 from ltmc.literal_spelling import fewest_literals, spell_by_character
@@ -70,6 +70,7 @@ from ltmc.fastpath import CONT, FLIP_ID, GLUE_ID, ID_TYPE, KEEP, LITERAL, MARKER
 
 CACHE_LIMIT = 300_000  # pieces remembered per process: about 420 bytes each with their words
 WEIGHT_SCALE = 1000  # weights in thousandths of a nat: integers, so that C and Python sum them alike
+
 
 def unigram_weights(counts: list[int]) -> list[int]:
     """Per id, its log-probability (add-one smoothed) in thousandths of a nat: <= 0."""
@@ -85,14 +86,15 @@ class Codebook(NamedIds):
     """An immutable vocabulary with its encoder and decoder (and, from ``NamedIds``,
     the names tokenizer APIs give its ids)."""
 
-    def __init__(self, entries: list, version: int = VERSION, counts: list[int] | None = None) -> None:
+    def __init__(self, entries: list, version: int = VERSION, counts: list[int] | None = None, known_fingerprint: str | None = None) -> None:
         """``entries``: (kind, text) per id, FIXED_ENTRIES first, as pairs (tuples or
         lists): a codebook that is only decoded never makes a Token object.
-        ``counts``: per id, how often it was used (version 4 on), or None."""
+        ``counts``: per id, how often it was used (version 4 on), or None.
+        ``known_fingerprint``: theirs, where the caller has computed it already."""
         self._entries = entries
         self.version = version
         self.counts = counts
-        self.fingerprint = fingerprint(entries, version, counts)
+        self.fingerprint = known_fingerprint or fingerprint(entries, version, counts)
         rules = RULES[version]
         self.start_ids: dict[str, int] = {}
         self.cont_ids: dict[str, int] = {}
@@ -193,8 +195,7 @@ class Codebook(NamedIds):
     def with_counts(self, counts: Iterable[int]) -> "Codebook":
         """The same codebook with ``counts`` (one per id), which break its encoder's ties."""
         counts = [int(c) for c in counts]
-        if self.version < COUNTS_SINCE or len(counts) != len(self) or min(counts, default=0) < 0:
-            raise ValueError(f"counts need a codebook of version {COUNTS_SINCE} or later and one count >= 0 per id")
+        check_counts(counts, len(self), self.version)
         return Codebook(self._entries, self.version, counts)
 
     def to_json(self) -> bytes:
@@ -207,7 +208,8 @@ class Codebook(NamedIds):
     @classmethod
     def from_json(cls, data: bytes, source: str = "codebook") -> "Codebook":
         with _no_collections():
-            return cls(*parse(data, source))
+            entries, version, counts, checked = parse(data, source)
+            return cls(entries, version, counts, known_fingerprint=checked)
 
     @classmethod
     def load(cls, path: str | Path) -> "Codebook":

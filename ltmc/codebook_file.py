@@ -1,7 +1,7 @@
 """The codebook file: JSON with a format name, a version, a fingerprint and the
 tokens after the fixed ids, as (kind, text) pairs; from version 4 on, optionally,
-``counts``: per id, how often the encoder used it on a sample of the mining
-corpus (the encoder's tie-break, ``Codebook``). A file is read only if its
+``counts``: per id, how often the encoder spells the mining corpus's word forms
+with it (the encoder's tie-break, ``Codebook``). A file is read only if its
 fingerprint matches its tokens and counts, so an edited or truncated one is
 refused."""
 
@@ -27,6 +27,14 @@ def fingerprint(entries: list, version: int, counts: list[int] | None = None) ->
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]
 
 
+def check_counts(counts, n_ids: int, version: int) -> None:
+    """ValueError unless ``counts`` is one integer >= 0 per id of a codebook that may have them."""
+    if version < COUNTS_SINCE:
+        raise ValueError(f"counts in a version {version} codebook (they start with version {COUNTS_SINCE})")
+    if not (type(counts) is list and len(counts) == n_ids and all(type(c) is int and c >= 0 for c in counts)):
+        raise ValueError("counts are not one count (an integer >= 0) per id")
+
+
 def dump(entries: list, version: int, recorded_fingerprint: str, counts: list[int] | None = None) -> bytes:
     doc = {"format": FORMAT, "version": version, "fingerprint": recorded_fingerprint, "vocab_size": len(entries), "tokens": entries[FIRST_FREE_ID:]}
     if counts is not None:
@@ -34,10 +42,10 @@ def dump(entries: list, version: int, recorded_fingerprint: str, counts: list[in
     return orjson.dumps(doc)
 
 
-def parse(data: bytes, source: str) -> tuple[list, int, list[int] | None]:
-    """Every id's entry (fixed ids first), the format version and the counts (or None)
-    of a codebook file, checked against its fingerprint; a one-line error naming
-    ``source`` if it is not one."""
+def parse(data: bytes, source: str) -> tuple[list, int, list[int] | None, str]:
+    """Every id's entry (fixed ids first), the format version, the counts (or None)
+    and the fingerprint of a codebook file, checked against each other; a one-line
+    error naming ``source`` if it is not one."""
     try:
         doc = orjson.loads(data)
         if doc.get("format") != FORMAT:
@@ -61,10 +69,7 @@ def parse(data: bytes, source: str) -> tuple[list, int, list[int] | None]:
         entries = [*FIXED_ENTRIES, *tokens]
         counts = doc.get("counts")
         if counts is not None:
-            if version < COUNTS_SINCE:
-                raise ValueError(f"counts in a version {version} codebook")
-            if not (type(counts) is list and len(counts) == len(entries) and all(type(c) is int and c >= 0 for c in counts)):
-                raise ValueError("counts are not one count (an integer >= 0) per id")
+            check_counts(counts, len(entries), version)
         recorded = (doc["fingerprint"], doc["vocab_size"])
     except LtmcError as err:
         if err.exit_code == ExitCode.USAGE:  # a repeated special token
@@ -72,6 +77,7 @@ def parse(data: bytes, source: str) -> tuple[list, int, list[int] | None]:
         raise
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise LtmcError(f"{source}: corrupt codebook ({err!r}); mine a new one with `ltmc mine-bonds`", ExitCode.DATA) from None
-    if recorded != (fingerprint(entries, version, counts), len(entries)):
+    computed = fingerprint(entries, version, counts)
+    if recorded != (computed, len(entries)):
         raise LtmcError(f"{source}: codebook fingerprint does not match its tokens; the file was altered", ExitCode.DATA)
-    return entries, version, counts
+    return entries, version, counts, computed

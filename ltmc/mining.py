@@ -42,8 +42,8 @@ from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.morph import analyse
 from ltmc.pretokenize import pieces
-from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
+from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
 MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endings

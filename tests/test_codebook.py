@@ -363,7 +363,7 @@ def test_new_codebooks_are_written_as_version_4_with_counts(codebook):
 
 
 def _tie_book(counts_of: dict[str, int] | None) -> Codebook:
-    """"милой" is "ми" + "лой" or "мил" + "ой": two ids either way."""
+    """A codebook in which «милой» is «ми» + «лой» or «мил» + «ой»: two ids either way."""
     book = Codebook.from_entries([("stem", "ми"), ("stem", "мил"), ("suffix", "лой"), ("suffix", "ой")], specials=())
     if counts_of is None:
         return book
