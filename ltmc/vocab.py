@@ -2,8 +2,8 @@
 
 Ids 0–255 are raw bytes, so any input is encodable. Ids 256–258 are markers: the
 scene separator for flat training streams, GLUE and FLIP (``ltmc.codebook``). Every
-other id stands for a string of one kind (``ltmc.rules.STRING_KINDS``); version 3
-codebooks end with their special tokens.
+other id stands for a string of one kind (``ltmc.rules.STRING_KINDS``); from version 3
+on, codebooks end with their special tokens.
 """
 
 from __future__ import annotations
