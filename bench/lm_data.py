@@ -96,7 +96,8 @@ class Tokenizers:
         from ltmc import mining
         from ltmc.codebook import Codebook
 
-        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-v{VERSION}"
+        objective = "tokens" if paired else "likelihood"  # ltmc.mining's defaults
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{objective}-v{VERSION}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
@@ -122,9 +123,9 @@ class Tokenizers:
 def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> Stream:
     """The arm's stream for ``scenes``, cached under ``label`` and a hash of the scenes."""
     digest = hashlib.sha256("\0".join(scenes).encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    made_by = "" if arm == "bpe" else f"-v{VERSION}"  # ltmc's streams change with its codebook format
-    path = tokenizers.cache / f"stream2-{arm}{made_by}-{label}-{tokenizers.key}-{digest}.npz"
     tok = tokenizers.get(arm)
+    made_by = "" if arm == "bpe" else f"-{tok.fingerprint.split(':')[-1][:12]}"  # ltmc's streams change with its codebook
+    path = tokenizers.cache / f"stream2-{arm}{made_by}-{label}-{tokenizers.key}-{digest}.npz"
     is_tail = None
     if arm != "bpe":
         from ltmc.pairing import tail_mask

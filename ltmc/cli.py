@@ -227,6 +227,10 @@ def mine_bonds(
     paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
     special_tokens: Annotated[list[str], typer.Option("--special-token", help="A special token of your own, such as a chat role (repeatable); BOS, EOS and PAD are always there.")] = [],  # noqa: B006
     bonds: Annotated[bool, typer.Option("--bonds/--no-bonds", help="Let runs of pieces (', что') take ids. --no-bonds gave a model fewer bits per byte (docs/benchmarks.md).")] = True,
+    objective: Annotated[
+        Optional[str],
+        typer.Option("--objective", help="Prune by 'likelihood' (a unigram model of the ids; the default for ids) or by 'tokens' saved (fewest ids; the only one with --paired)."),
+    ] = None,
     as_json: AsJson = False,
     strict: Strict = False,
     include: Include = None,
@@ -240,7 +244,7 @@ def mine_bonds(
     selection = _selection(include, exclude)
     with progress_bar("mining", total_size(paths, selection)) as advance:
         book, report, failures = pipeline.mine_corpus(
-            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds
+            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds, objective=objective
         )
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
@@ -251,6 +255,7 @@ def mine_bonds(
         "budget": vocab_size,
         "paired": paired,
         "bonds": bonds,
+        "objective": report.objective,
         "special_tokens": book.special_ids,
         "kinds": dict(report.kinds),
     }

@@ -12,13 +12,21 @@
    rarer character takes an id only if some are left over); hyperbonds.
 3. Prune by Viterbi counts, as a unigram tokenizer is trained: segment every
    word form with the fewest tokens, and price each token by what losing it
-   would cost: uses × (tokens of its best spelling without it − 1). Drop the
-   cheapest part and repeat until the budget is met. A hyperbond is priced the
-   same way, with its uses found as the encoder finds them: the sampled chunks
-   are covered by pieces and bonds, the longest bond first, left to right, and
-   a bond's count is scaled by the share of its sampled occurrences that the
-   cover takes. Mined for pairs (``paired``), costs are counted in paired
-   positions (``ltmc.pairing``) instead of tokens.
+   would cost its uses. By default (``objective="likelihood"``) that is the
+   log-likelihood they lose under a unigram model of the current uses:
+   uses × (−log p of its best spelling without it + log p(token)); with
+   ``objective="tokens"``, the tokens they gain: uses × (tokens of that
+   spelling − 1). Drop the cheapest part and repeat until the budget is met.
+   A hyperbond is priced by the tokens it saves (at the mean nats of a token
+   under the likelihood objective), with its uses found as the encoder finds
+   them: the sampled chunks are covered by pieces and bonds, the longest bond
+   first, left to right, and a bond's count is scaled by the share of its
+   sampled occurrences that the cover takes. Mined for pairs (``paired``),
+   costs are counted in paired positions (``ltmc.pairing``) instead of tokens.
+
+   The likelihood objective keeps more whole forms and fewer inner pieces: its
+   ids carry 1.3 % fewer bytes, yet a model trained on them reached fewer bits
+   per byte on unseen authors (docs/benchmarks.md, "Training").
 4. Count the ids the finished codebook spells every word form with, as often as
    the form occurs: its counts, by which the encoder takes the likeliest of
    equally short spellings (``ltmc.codebook``).
@@ -30,6 +38,7 @@ step 3 prices units with ``ltmc.segmenting``.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,6 +66,7 @@ PIECE_MIN_SHARE = 1.5
 PAIRED_PIECE_MIN_SHARE = 0.5
 MIN_PIECE_COUNT = 20  # and never rarer than this
 SHRINK = 0.6  # share of the surplus candidates dropped per pruning round
+OBJECTIVES = ("likelihood", "tokens")
 
 
 def _tokens(n_units: int) -> int:
@@ -74,6 +84,7 @@ class MiningReport:
     vocab_size: int
     budget: int
     filled: bool
+    objective: str
     kinds: Counter = field(default_factory=Counter)
 
 
@@ -101,14 +112,20 @@ def _literal_kind(text: str) -> str:
 
 
 def mine(
-    texts: Iterable[str], vocab_size: int, progress=None, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS, bonds: bool = True
+    texts: Iterable[str],
+    vocab_size: int,
+    progress=None,
+    paired: bool = False,
+    specials: Iterable[str] = DEFAULT_SPECIALS,
+    bonds: bool = True,
+    objective: str | None = None,
 ) -> tuple[Codebook, MiningReport]:
     counts = CorpusCounts()
     for text in texts:
         counts.add(text)
         if progress:
             progress(len(text.encode("utf-8", "surrogateescape")))
-    return mine_from_counts(counts, vocab_size, paired, specials, bonds)
+    return mine_from_counts(counts, vocab_size, paired, specials, bonds, objective)
 
 
 def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[Counter, Counter, dict[str, str]]:
@@ -139,13 +156,21 @@ def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[C
 
 
 def mine_from_counts(
-    counts: CorpusCounts, vocab_size: int, paired: bool = False, specials: Iterable[str] = DEFAULT_SPECIALS, bonds: bool = True
+    counts: CorpusCounts,
+    vocab_size: int,
+    paired: bool = False,
+    specials: Iterable[str] = DEFAULT_SPECIALS,
+    bonds: bool = True,
+    objective: str | None = None,
 ) -> tuple[Codebook, MiningReport]:
-    """The codebook that spells the counted corpus in the fewest ids, or with
-    ``paired`` in the fewest paired positions (``ltmc.pairing``). Its ``specials``
-    (BOS, EOS, PAD and the caller's) take the last ids of ``vocab_size``. Without
-    ``bonds`` no run of pieces is a candidate: a model trained on such ids reached
-    fewer bits per byte at equal compute (docs/benchmarks.md, "Training")."""
+    """The codebook that spells the counted corpus likeliest under a unigram model
+    of its ids (``objective="likelihood"``, the default), in the fewest ids
+    (``"tokens"``), or with ``paired`` in the fewest paired positions
+    (``ltmc.pairing``). Its ``specials`` (BOS, EOS, PAD and the caller's) take the
+    last ids of ``vocab_size``. Without ``bonds`` no run of pieces is a candidate:
+    a model trained on such ids reached fewer bits per byte at equal compute
+    (docs/benchmarks.md, "Training")."""
+    objective = _check_objective(objective, paired)
     specials = check_specials(specials)
     budget = vocab_size - FIRST_FREE_ID - len(specials)
     if budget < 0:
@@ -172,6 +197,7 @@ def mine_from_counts(
         budget=budget,
         room=budget - len(fixed),
         paired=paired,
+        likelihood=objective == "likelihood",
     )
     loss, reserve = pruning.run()
     kind_of = {"start": start, "cont": cont}
@@ -190,9 +216,20 @@ def mine_from_counts(
     candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
     book = Codebook.from_entries(islice(unique_entries(candidates), budget), specials=specials)
     book = book.with_counts(_usage(book, words))
-    report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size)
+    report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size, objective=objective)
     report.kinds.update(t.kind for t in book.tokens)
     return book, report
+
+
+def _check_objective(objective: str | None, paired: bool) -> str:
+    """The objective to prune by: ``likelihood`` for ids, ``tokens`` (positions) for pairs."""
+    if objective is None:
+        return "tokens" if paired else "likelihood"
+    if objective not in OBJECTIVES:
+        raise LtmcError(f"unknown mining objective {objective!r}: use one of {', '.join(OBJECTIVES)}", ExitCode.USAGE)
+    if paired and objective != "tokens":
+        raise LtmcError("mined for pairs, the objective is the fewest positions: use --objective tokens, or mine without --paired", ExitCode.USAGE)
+    return objective
 
 
 def _usage(book: Codebook, words: Counter) -> np.ndarray:
@@ -271,12 +308,29 @@ def _bond_candidates(counts: CorpusCounts, keys: PieceKeys) -> Counter[str]:
     return bonds
 
 
+class _UnigramNats:
+    """A unigram model of the units' current uses: a spelling's nats (−log p summed;
+    a unit never used counts as used once), and the mean nats of a token."""
+
+    def __init__(self, usage: Counter) -> None:
+        used = {unit: n for unit, n in usage.items() if n > 0}
+        log_total = math.log(max(1, sum(used.values())))
+        self.nats = {unit: log_total - math.log(n) for unit, n in used.items()}
+        self.unseen = log_total
+        total = math.exp(log_total)
+        self.mean = sum(n / total * self.nats[unit] for unit, n in used.items())
+
+    def of(self, units) -> float:
+        return sum(self.nats.get(unit, self.unseen) for unit in units)
+
+
 class _Pruning:
     """Step 3: price every candidate by what losing it would cost, drop the
     cheapest part, and repeat until what is left fits ``room`` ids."""
 
-    def __init__(self, *, words, start, cont, letters, literals, bonds, sample, keys, budget, room, paired) -> None:
+    def __init__(self, *, words, start, cont, letters, literals, bonds, sample, keys, budget, room, paired, likelihood) -> None:
         self.word_cost = _positions if paired else _tokens
+        self.likelihood = likelihood
         self.letters = letters
         self.literals = literals
         self.keys = keys
@@ -312,33 +366,37 @@ class _Pruning:
     def losses(self) -> dict[tuple[str, str], float]:
         loss: dict[tuple[str, str], float] = {}
         usage = self.segmented.usage
+        nats = _UnigramNats(usage) if self.likelihood else None
         for role, units in (("start", self.seg.start), ("cont", self.seg.cont)):
             for unit in units:
                 if unit not in self.letters:
                     uses = usage[unit]
-                    if uses:
+                    if not uses:
+                        loss[(role, unit)] = 0
+                    elif nats is not None:
+                        loss[(role, unit)] = uses * (nats.of(self._spelled_without(role, unit)) - nats.of((unit,)))
+                    else:
                         # Spelled in n units instead of one, a unit adds n − 1 to a word of two
                         # or more units, and word_cost(n) − 1 to a word it spells alone.
-                        n = self._cost_without(role, unit)
+                        n = len(self._spelled_without(role, unit))
                         alone = self.segmented.alone[unit] if role == "start" else 0
                         loss[(role, unit)] = (uses - alone) * (n - 1) + alone * (self.word_cost(n) - 1)
-                    else:
-                        loss[(role, unit)] = 0
+        per_token = nats.mean if nats is not None else 1  # literals and bonds save tokens
         for text, n in self.literals.items():
-            loss[("literal", text)] = n * (len(text) - 1)
+            loss[("literal", text)] = n * (len(text) - 1) * per_token
         piece_cost = PieceCost(self.segmented.split, self.keys, self._literal_cost, self.word_cost)
         for text, saved in self.cover.savings(piece_cost).items():
-            loss[("bond", text)] = saved
+            loss[("bond", text)] = saved * per_token
         return loss
 
     def _literal_cost(self, text: str) -> int:
         return 1 if text in self.literals else len(text)
 
-    def _cost_without(self, role: str, unit: str) -> int:
+    def _spelled_without(self, role: str, unit: str) -> list[str]:
         units = self.spelled_without.get((role, unit))
         if units is None or not self.dropped.isdisjoint(units):
             units = self.spelled_without[(role, unit)] = self.seg.segment(unit, without=unit, from_cont=role == "cont")
-        return len(units)
+        return units
 
     def drop(self, cheapest: list[tuple[tuple[str, str], float]]) -> None:
         self.dropped.clear()

@@ -106,16 +106,17 @@ def mine_corpus(
     special_tokens: Iterable[str] = (),
     selection: Selection = Selection(),
     bonds: bool = True,
+    objective: str | None = None,
 ):
     """Mine a codebook from the inputs (for paired positions with ``paired``; without
-    hyperbonds unless ``bonds``), with BOS, EOS, PAD and ``special_tokens``; returns
-    (codebook, report, failures)."""
+    hyperbonds unless ``bonds``; pruned by ``objective``, ``ltmc.mining``), with BOS,
+    EOS, PAD and ``special_tokens``; returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
         inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff, selection=selection)
         texts = (text for item in inputs for text in item.texts())
         with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
-            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens], bonds)
+            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens], bonds, objective)
     return book, report, failures
 
 

@@ -165,6 +165,19 @@ def test_mine_bonds_for_pairs(cli, books, tmp_path):
     assert summary["kinds"].get("word", 0) < flat["kinds"].get("word", 0)
 
 
+def test_mine_bonds_objective(cli, books, tmp_path):
+    likely = _json(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "likely.json"), "-V", "600", "--json"]))
+    result = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "fewest.json"), "-V", "600", "--objective", "tokens", "--json"])
+    assert result.exit_code == 0, result.output
+    fewest = _json(result)
+    assert (likely["objective"], fewest["objective"]) == ("likelihood", "tokens")
+    assert fewest["fingerprint"] != likely["fingerprint"]
+    pairs = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "pairs.json"), "-V", "600", "--paired", "--objective", "likelihood"])
+    assert_user_error(pairs, 2)
+    assert "--objective tokens" in pairs.output and not (tmp_path / "pairs.json").exists()
+    assert_user_error(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "--objective", "shortest"]), 2)
+
+
 def test_mine_bonds_to_stdout(cli, books):
     result = cli.invoke(app, ["mine-bonds", str(books), "-o", "-", "-V", "600"])
     assert result.exit_code == 0, result.output

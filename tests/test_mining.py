@@ -74,6 +74,47 @@ def test_mining_for_pairs_spends_ids_on_stems_not_whole_forms(vocab_size):
     assert len(flat.encode(unseen)) < len(paired.encode(unseen))  # the ids it gave up
 
 
+def test_unigram_nats_worked_by_hand():
+    # Uses a: 3, b: 1 (c never used) → p(a) = 3/4, p(b) = 1/4; an unused unit counts as used once.
+    nats = mining._UnigramNats(Counter({"a": 3, "b": 1, "c": 0}))
+    assert nats.of(["a"]) == pytest.approx(np.log(4 / 3))
+    assert nats.of(["a", "b", "c"]) == pytest.approx(np.log(4 / 3) + np.log(4) + np.log(4))
+    assert nats.mean == pytest.approx(0.75 * np.log(4 / 3) + 0.25 * np.log(4))
+
+
+def _losses(words: Counter, likelihood: bool) -> dict:
+    pruning = mining._Pruning(
+        words=words, start={"ab": "word"}, cont={}, letters={"a", "b"}, literals={}, bonds=Counter(),
+        sample=[], keys=segmenting.PieceKeys({}), budget=10, room=10, paired=False, likelihood=likelihood,
+    )
+    return pruning.losses()
+
+
+def test_a_whole_form_priced_by_each_objective_worked_by_hand():
+    # "ab" is spelled by its own id twice; without it, by "a" then "b". Uses: ab 2,
+    # a 5, b 3 (10 in all), so losing it costs 2 × (−log 5/10 − log 3/10 + log 2/10)
+    # = 2 log(4/3) nats, or 2 × (2 − 1) tokens.
+    words = Counter({"ab": 2, "a": 5, "b": 3})
+    assert _losses(words, likelihood=True)[("start", "ab")] == pytest.approx(2 * np.log(4 / 3))
+    assert _losses(words, likelihood=False)[("start", "ab")] == 2
+    # Where its letters are rare, the same two uses are worth more than the tokens.
+    assert _losses(Counter({"ab": 2, "a": 1, "b": 1}), likelihood=True)[("start", "ab")] > 2
+
+
+def test_objectives_are_checked_and_default_by_what_is_mined(sample_texts):
+    assert mining._check_objective(None, paired=False) == "likelihood"
+    assert mining._check_objective(None, paired=True) == "tokens"
+    for objective, paired in (("likelihood", True), ("fewest", False)):
+        with pytest.raises(mining.LtmcError):
+            mining._check_objective(objective, paired)
+    likely, report = mine(sample_texts * 2, 500)
+    fewest, _ = mine(sample_texts * 2, 500, objective="tokens")
+    assert report.objective == "likelihood" and likely.fingerprint != fewest.fingerprint
+    text = "".join(sample_texts[:3])
+    for book in (likely, fewest):
+        assert book.decode(book.encode(text)) == text
+
+
 def positions(book, text: str) -> int:
     return len(pairing.pair(np.array(book.encode(text)), pairing.tail_mask(book)))
 
