@@ -190,6 +190,22 @@ def _pair(flat: np.ndarray, sizes: np.ndarray, is_tail: np.ndarray) -> tuple[np.
     return places, slot_bytes
 
 
+def token_parts(tokenizer, arm: str) -> np.ndarray:
+    """Each id's parts for ``ltmc.nn.GPT(parts=...)``, -1 padded: ltmc's from
+    ``ltmc.parts``; a BPE id's are the two ids its merge joined."""
+    if arm != "bpe":
+        from ltmc.parts import token_parts as ltmc_parts
+
+        return ltmc_parts(tokenizer)
+    model = json.loads(tokenizer.to_str())["model"]
+    vocab = model["vocab"]
+    out = np.full((tokenizer.get_vocab_size(), 2), -1, dtype=np.int64)
+    for merge in model["merges"]:
+        left, right = merge.split(" ") if isinstance(merge, str) else merge
+        out[vocab[left + right]] = vocab[left], vocab[right]
+    return out
+
+
 # -- where the bits go ------------------------------------------------------------------
 
 WORD = regex.compile(r"[\p{L}\p{M}]+(?:[-'’][\p{L}\p{M}]+)*")

@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache" / "train")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "train")
+    parser.add_argument("--parts", action="store_true", help="every arm's model embeds and predicts an id with its row plus the mean of its parts' rows (ltmc.parts; BPE: its merge)")
     parser.add_argument("--force", action="store_true", help="train again even where a result is kept")
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -114,6 +115,7 @@ def window_order(n_places: int, ctx: int, needed: int, seed: int, repeated: bool
 
 
 def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
+    arm = f"{arm}+parts" if args.parts else arm
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
@@ -137,7 +139,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     target = arm_data["dev" if stage == "dev" else "eval"]
     log(f"    {key}: {steps} steps")
     torch.manual_seed(seed)
-    model = GPT(config, train_stream.is_tail).to(args.device)
+    model = GPT(config, train_stream.is_tail, arm_data["parts"]).to(args.device)
     windows = window_order(len(train_stream.places), args.ctx, steps * args.batch, seed, job["setting"] == "repeated")
     start = time.perf_counter()
     fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
@@ -155,8 +157,9 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "batch": args.batch,
         "ctx": args.ctx,
         "body_params": config.body_params(),
-        "flops_per_step": config.flops_per_place() * args.batch * args.ctx,
-        "flops": config.flops_per_place() * args.batch * args.ctx * steps,
+        "parts": bool(args.parts),
+        "flops_per_step": config.flops_per_place() * args.batch * args.ctx + model.table_flops(),
+        "flops": (config.flops_per_place() * args.batch * args.ctx + model.table_flops()) * steps,
         "train_s": round(train_s, 1),
         "train_bytes_seen": int(np.mean(train_stream.place_bytes) * steps * args.batch * args.ctx),
         "train_text_bytes": train_stream.n_bytes,
@@ -194,7 +197,7 @@ def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
 
 def prepare(args) -> dict:
     """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
-    from lm_data import Tokenizers, byte_classes, common_forms, scene_order, stream, take_mb, utf8_len
+    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, scene_order, stream, take_mb, utf8_len
 
     mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
     mining_texts = [read_text(w.path) for w in mining]
@@ -211,6 +214,7 @@ def prepare(args) -> dict:
         for arm in args.arms:
             log(f"  streams of {arm} at {vocab} ids")
             data[vocab, arm] = {
+                "parts": token_parts(tokenizers.get(arm), arm) if args.parts else None,
                 "book": tokenizers.get(arm) if arm != "bpe" else None,
                 "classes": classes,
                 **{label: stream(tokenizers, arm, part, label) for label, part in (("train", train_scenes), ("repeat", repeat), ("dev", dev), ("eval", eval_scenes))},
@@ -235,25 +239,26 @@ def best_lr(torch, job: dict, arm_data: dict, args) -> float:
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """One row per (setting, size, vocab, arm, learning rate): mean and spread over seeds,
-    and the change against the best BPE row of the same setting, size and vocabulary."""
+    """One row per (setting, model, vocab, arm, learning rate), the model being its size
+    with or without parts: mean and spread over seeds, and the change against the best
+    BPE row of the same setting, model and vocabulary."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], r["vocab"], ARMS.index(r["arm"]), r["lr"]), []).append(r)
+        groups.setdefault((r["setting"], r["size"], r.get("parts", False), r["vocab"], ARMS.index(r["arm"]), r["lr"]), []).append(r)
     rows = []
-    for (setting, size, vocab, _, _), runs in sorted(groups.items()):
+    for (setting, size, parts, vocab, _, _), runs in sorted(groups.items()):
         arm = runs[0]["arm"]
         values = [r["bits_per_byte"] for r in runs]
         rows.append(
             {
-                "setting": setting, "size": size, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
+                "setting": setting, "size": size, "parts": parts, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
                 "bits_per_byte": statistics.mean(values), "spread": statistics.stdev(values) if len(values) > 1 else 0.0,
                 "bytes_per_place": runs[0]["bytes_per_place"], "steps": runs[0]["steps"], "flops_per_step": runs[0]["flops_per_step"],
                 "flops": runs[0]["flops"], "body_params": runs[0]["body_params"], "train_s": statistics.mean(r["train_s"] for r in runs),
             }
         )
     for row in rows:
-        bpe = [r["bits_per_byte"] for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "vocab"))]
+        bpe = [r["bits_per_byte"] for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "parts", "vocab"))]
         row["vs_bpe"] = row["bits_per_byte"] / min(bpe) - 1 if bpe else None
     return rows
 
@@ -266,7 +271,7 @@ def render(rows: list[dict]) -> str:
     for r in rows:
         vs = "–" if r["arm"] == "bpe" or r["vs_bpe"] is None else f"{100 * r['vs_bpe']:+.1f} %"
         lines.append(
-            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M) | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
+            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M){' + parts' if r['parts'] else ''} | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
             f"{r['bits_per_byte']:.4f} ± {r['spread']:.4f} | {vs} | {r['bytes_per_place']:.2f} | {r['steps']} | "
             f"{r['flops_per_step'] / 1e9:.2f} | {r['flops'] / 1e15:.4f} | {r['train_s']:.0f} |"
         )
@@ -276,12 +281,14 @@ def render(rows: list[dict]) -> str:
 def render_breakdown(results: list[dict]) -> str:
     """Bits per byte of each word class and (ltmc) bits per kind, averaged over the seeds."""
     lines = []
-    best_lr = {(r["setting"], r["size"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
+    best_lr = {(r["setting"], r["size"], r["parts"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        if r["lr"] == best_lr[r["setting"], r["size"], r["vocab"], r["arm"]]:  # each arm at its best learning rate
-            groups.setdefault((r["setting"], r["size"], r["vocab"]), []).append(r)
-    for (setting, size, vocab), runs in sorted(groups.items()):
+        model = r["setting"], r["size"], r.get("parts", False), r["vocab"]
+        if r["lr"] == best_lr[(*model, r["arm"])]:  # each arm at its best learning rate
+            groups.setdefault(model, []).append(r)
+    for (setting, size, parts, vocab), runs in sorted(groups.items()):
+        size = f"{size} + parts" if parts else size
         arms = sorted({r["arm"] for r in runs}, key=ARMS.index)
         classes = list(runs[0]["bits_by_class"])
         lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")

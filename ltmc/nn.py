@@ -13,9 +13,12 @@ continuation after it (``EMPTY`` where a slot is empty). The paired model:
   place's state and the head's row: an ending agrees with its stem. The two
   softmaxes together are as wide as one over the codebook (plus the empty slot).
 
-Both share the transformer body and tie the output to the input table. A
-model's loss is summed nats; ``bits_per_byte`` turns that into the measure that
-compares tokenizers: bits per UTF-8 byte of the text the ids stand for.
+Both share the transformer body and tie the output to the input table. Given
+each id's parts (``ltmc.parts``), an id is embedded and predicted with its own
+row plus the mean of its parts' rows, so a rare form learns from its stem's and
+ending's uses. A model's loss is summed nats; ``bits_per_byte`` turns that
+into the measure that compares tokenizers: bits per UTF-8 byte of the text the
+ids stand for.
 """
 
 from __future__ import annotations
@@ -140,7 +143,8 @@ class GPT(nn.Module):
     """A small pre-norm GPT whose output is tied to its input table; paired when
     ``config.paired`` (then ``is_tail`` says which ids are continuations)."""
 
-    def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None) -> None:
+    def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None, parts: np.ndarray | None = None) -> None:
+        """``parts``: (vocab_size, k) ids each id is made of, -1 padded (``ltmc.parts.token_parts``)."""
         super().__init__()
         if config.paired and (is_tail is None or len(is_tail) != config.vocab_size):
             raise ValueError("a paired model needs is_tail, one flag per id of the codebook")
@@ -152,11 +156,33 @@ class GPT(nn.Module):
         self.paired_output = PairedOutput(config.d_model, is_tail) if config.paired else None
         for table in (self.embed, self.pos):  # small, so the tied output starts near uniform
             nn.init.normal_(table.weight, std=0.02)
+        self.register_buffer("parts", None)
+        self.register_buffer("part_weights", None)
+        if parts is not None:
+            parts = torch.as_tensor(np.asarray(parts, dtype=np.int64))
+            if parts.dim() != 2 or len(parts) != config.vocab_size:
+                raise ValueError(f"parts must be (vocab_size, k), one row per id; got {tuple(parts.shape)}")
+            given = (parts >= 0).float()
+            self.parts = parts.clamp(min=0)
+            self.part_weights = given / given.sum(dim=1, keepdim=True).clamp(min=1)
+
+    def table(self) -> torch.Tensor:
+        """The rows ids are embedded and predicted with: each id's own, plus the mean of its parts'."""
+        if self.parts is None:
+            return self.embed.weight
+        return self.embed.weight + torch.einsum("vkd,vk->vd", self.embed.weight[self.parts], self.part_weights)
+
+    def table_flops(self) -> int:
+        """Training FLOPs per step of composing the table (forward and backward)."""
+        return 0 if self.parts is None else 3 * 2 * int(self.parts.numel()) * self.config.d_model
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The final states for places ``x``: (b, t) ids, or (b, t, 2) when paired."""
-        inputs = self.embed(x).sum(dim=2) if self.config.paired else self.embed(x)
-        h = inputs + self.pos.weight[: x.shape[1]]
+        return self._hidden(x, self.table())
+
+    def _hidden(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        inputs = F.embedding(x, table)
+        h = (inputs.sum(dim=2) if self.config.paired else inputs) + self.pos.weight[: x.shape[1]]
         for block in self.blocks:
             h = block(h)
         return self.norm(h)
@@ -164,10 +190,11 @@ class GPT(nn.Module):
     def place_nats(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Nats of predicting each of ``y`` (the next place of every place in ``x``);
         (b, t), or (b, t, 2) when paired: the head's and the tail's."""
-        z = self.hidden(x)
+        table = self.table()
+        z = self._hidden(x, table)
         if self.paired_output is not None:
-            return self.paired_output.place_nats(z, y, self.embed.weight)
-        return F.cross_entropy((z @ self.embed.weight.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+            return self.paired_output.place_nats(z, y, table)
+        return F.cross_entropy((z @ table.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean nats per place (the training loss; a paired place's two slots summed)."""
@@ -179,11 +206,12 @@ class GPT(nn.Module):
         """``places`` (t,) or (t, 2) followed by ``n`` sampled places."""
         out = places
         for _ in range(n):
-            z = self.hidden(out[-self.config.n_ctx :].unsqueeze(0))[0, -1:]
+            table = self.table()
+            z = self._hidden(out[-self.config.n_ctx :].unsqueeze(0), table)[0, -1:]
             if self.paired_output is not None:
-                nxt = self.paired_output.sample(z, self.embed.weight, temperature, generator)
+                nxt = self.paired_output.sample(z, table, temperature, generator)
             else:
-                nxt = _draw(z @ self.embed.weight.T, temperature, generator)
+                nxt = _draw(z @ table.T, temperature, generator)
             out = torch.cat((out, nxt))
         return out
 

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from ltmc import pairing  # noqa: E402
 from ltmc.codebook import SEPARATOR_ID  # noqa: E402
 from ltmc.nn import EMPTY, GPT, GPTConfig, bits_per_byte, fit, generate_text, load_export, score, tail_mask  # noqa: E402
+from ltmc.parts import token_parts  # noqa: E402
 
 TINY = {"n_ctx": 32, "d_model": 32, "n_layer": 2, "n_head": 2}
 
@@ -25,10 +26,10 @@ def flat_stream(codebook, sample_texts) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def make(codebook, paired: bool) -> GPT:
+def make(codebook, paired: bool, parts: bool = False) -> GPT:
     torch.manual_seed(0)
     config = GPTConfig(vocab_size=len(codebook), paired=paired, **TINY)
-    return GPT(config, tail_mask(codebook) if paired else None)
+    return GPT(config, tail_mask(codebook) if paired else None, token_parts(codebook) if parts else None)
 
 
 def test_flops_per_place_by_hand():
@@ -76,9 +77,25 @@ def test_paired_probabilities_sum_to_one(codebook):
     assert total == pytest.approx(1.0, abs=1e-4)
 
 
+def test_parts_share_rows_by_hand():
+    # Id 3 is made of ids 1 and 2: its row is its own plus their mean; the rest are their own.
+    config = GPTConfig(vocab_size=4, n_ctx=4, d_model=2, n_layer=1, n_head=1)
+    model = GPT(config, parts=np.array([[-1, -1], [-1, -1], [-1, -1], [1, 2]]))
+    with torch.no_grad():
+        model.embed.weight.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [10.0, 10.0]]))
+    assert model.table().tolist() == [[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [10.5, 11.5]]
+    assert model.table_flops() == 3 * 2 * 8 * 2
+    # A prediction of id 3 trains the rows of 1 and 2 as well.
+    model.place_nats(torch.tensor([[0]]), torch.tensor([[3]])).sum().backward()
+    assert (model.embed.weight.grad[1:3] != 0).all()
+    with pytest.raises(ValueError, match="one row per id"):
+        GPT(config, parts=np.zeros((3, 2), dtype=np.int64))
+
+
 @pytest.mark.parametrize("paired", [False, True])
-def test_loss_falls(codebook, flat_stream, paired):
-    model = make(codebook, paired)
+@pytest.mark.parametrize("parts", [False, True])
+def test_loss_falls(codebook, flat_stream, paired, parts):
+    model = make(codebook, paired, parts)
     places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
     before = score(model, places).sum()
     losses = fit(model, places, steps=30, batch=8, lr=1e-2)
@@ -96,8 +113,9 @@ def test_score_counts_every_prediction(codebook, flat_stream, paired):
 
 
 @pytest.mark.parametrize("paired", [False, True])
-def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired):
-    model = make(codebook, paired)
+@pytest.mark.parametrize("parts", [False, True])
+def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired, parts):
+    model = make(codebook, paired, parts)
     places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
     fit(model, places, steps=20, batch=8, lr=1e-2)
     text = generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1)
