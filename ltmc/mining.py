@@ -314,11 +314,10 @@ class _UnigramNats:
 
     def __init__(self, usage: Counter) -> None:
         used = {unit: n for unit, n in usage.items() if n > 0}
-        log_total = math.log(max(1, sum(used.values())))
-        self.nats = {unit: log_total - math.log(n) for unit, n in used.items()}
-        self.unseen = log_total
-        total = math.exp(log_total)
-        self.mean = sum(n / total * self.nats[unit] for unit, n in used.items())
+        total = max(1, sum(used.values()))
+        self.unseen = math.log(total)
+        self.nats = {unit: self.unseen - math.log(n) for unit, n in used.items()}
+        self.mean = sum(n * self.nats[unit] for unit, n in used.items()) / total
 
     def of(self, units) -> float:
         return sum(self.nats.get(unit, self.unseen) for unit in units)
