@@ -9,12 +9,14 @@ is learnt of ``мил`` and ``ой`` serves ``милой`` from the first step.
 An id's parts are, where the codebook has them, a head and the continuation
 after it, the continuation an ending if one fits, and of such cuts the longest
 head (``мил`` + ``ой`` before ``ми`` + ``лой``); otherwise the fewest ids that
-spell it without itself. Bytes, characters, markers, punctuation, whitespace
-and bonds have none:
+spell it without itself. A whole form whose lemma (pymorphy3's normal form) is
+another id has that id as a part too, so the forms of one word share a row
+that BPE's ids, which know nothing of lexemes, cannot. Bytes, characters,
+markers, punctuation, whitespace and bonds have none:
 
-    милой  → мил + ой          (head, ending)
-    ившись → ив + шись          (two continuations)
-    о      → (none)
+    сказала → сказал + а + сказать   (head, ending, lemma)
+    ившись  → ив + шись               (two continuations)
+    о       → (none)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ltmc.codebook import Codebook
+from ltmc.morph import analyse
 from ltmc.segmenting import Segmenter
 
 NO_PART = -1
@@ -36,6 +39,9 @@ def token_parts(book: Codebook, max_parts: int = MAX_PARTS) -> np.ndarray:
         for text, token_id in role_ids.items():
             if len(text) > 1:
                 ids = _parts(book, segmenter, text, from_cont)
+                lemma = book.start_ids.get(analyse(text).lemma) if book.kind_of(token_id) == "word" else None
+                if lemma is not None and lemma != token_id:
+                    ids = [*ids[: max_parts - 1], lemma]
                 out[token_id, : len(ids[:max_parts])] = ids[:max_parts]
     return out
 
