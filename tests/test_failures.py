@@ -780,15 +780,9 @@ def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last
 
     # Moments spread over the time a whole run took here, so that on a fast machine or a
     # slow one most runs are stopped mid-way: forking, encoding, writing. Not before
-    # ltmc has started (what starting and importing it takes now, at least 0.25 s):
-    # a signal that lands while the interpreter itself starts gets Python's default
-    # handling, which no program can change, and on a loaded machine that start
-    # alone can pass 0.25 s. (Twice that start left no moment inside a whole run on
-    # an idle machine, where the start is 0.27 s of a run's 0.5.)
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import ltmc.cli"], check=True)
-    floor = max(0.25, time.monotonic() - started)
-    moments = [round(floor + max(took - floor, 0.5) * f, 2) for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75)]
+    # 0.25 s: a signal that lands while the interpreter itself starts, before any of
+    # ltmc runs, gets Python's default handling, which no program can change.
+    moments = [round(0.25 + max(took - 0.25, 0.5) * f, 2) for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75)]
     outcomes = []
     for i, delay in enumerate(moments):
         sig, group = _STOPS[i % len(_STOPS)]
