@@ -96,8 +96,7 @@ class Tokenizers:
         from ltmc import mining
         from ltmc.codebook import Codebook
 
-        objective = "tokens" if paired else "likelihood"  # ltmc.mining's defaults
-        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{objective}-v{VERSION}"
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{mining.default_objective(paired)}-v{VERSION}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)

@@ -144,6 +144,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     start = time.perf_counter()
     fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
     train_s = time.perf_counter() - start
+    flops_per_step = config.flops_per_place() * args.batch * args.ctx + model.table_flops()
     nats = score(model, target.places, device=args.device)
     if stage == "eval":  # kept, so the breakdown can be redone without training again
         np.save(kept, nats.astype(np.float32))
@@ -158,8 +159,8 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "ctx": args.ctx,
         "body_params": config.body_params(),
         "parts": bool(args.parts),
-        "flops_per_step": config.flops_per_place() * args.batch * args.ctx + model.table_flops(),
-        "flops": (config.flops_per_place() * args.batch * args.ctx + model.table_flops()) * steps,
+        "flops_per_step": flops_per_step,
+        "flops": flops_per_step * steps,
         "train_s": round(train_s, 1),
         "train_bytes_seen": int(np.mean(train_stream.place_bytes) * steps * args.batch * args.ctx),
         "train_text_bytes": train_stream.n_bytes,

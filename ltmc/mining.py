@@ -221,10 +221,14 @@ def mine_from_counts(
     return book, report
 
 
+def default_objective(paired: bool) -> str:
+    """What mining prunes by unless told: ``likelihood`` for ids, ``tokens`` (positions) for pairs."""
+    return "tokens" if paired else "likelihood"
+
+
 def _check_objective(objective: str | None, paired: bool) -> str:
-    """The objective to prune by: ``likelihood`` for ids, ``tokens`` (positions) for pairs."""
     if objective is None:
-        return "tokens" if paired else "likelihood"
+        return default_objective(paired)
     if objective not in OBJECTIVES:
         raise LtmcError(f"unknown mining objective {objective!r}: use one of {', '.join(OBJECTIVES)}", ExitCode.USAGE)
     if paired and objective != "tokens":

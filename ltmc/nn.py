@@ -205,8 +205,8 @@ class GPT(nn.Module):
     def generate(self, places: torch.Tensor, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``places`` (t,) or (t, 2) followed by ``n`` sampled places."""
         out = places
+        table = self.table()  # no training here: composed once
         for _ in range(n):
-            table = self.table()
             z = self._hidden(out[-self.config.n_ctx :].unsqueeze(0), table)[0, -1:]
             if self.paired_output is not None:
                 nxt = self.paired_output.sample(z, table, temperature, generator)
