@@ -96,7 +96,7 @@ class Tokenizers:
         from ltmc import mining
         from ltmc.codebook import Codebook
 
-        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{mining.default_objective(paired)}-v{VERSION}"
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{mining.default_objective(paired)}-v{VERSION}-{_mining_settings()}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
@@ -117,6 +117,15 @@ class Tokenizers:
         tokenizer = train_bpe(self.texts, self.vocab_size, special_tokens=(SEPARATOR_TEXT,))
         tokenizer.save(str(path))
         return tokenizer
+
+
+def _mining_settings() -> str:
+    """A digest of mining's numeric settings (``MORPH_FORMS`` and the like): a codebook
+    mined before one of them changed is not the one mining would give now."""
+    from ltmc import mining
+
+    settings = sorted((name, value) for name, value in vars(mining).items() if name.isupper() and isinstance(value, (int, float)))
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
 
 
 def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> Stream:

@@ -56,7 +56,7 @@ SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for
     "base": {"d_model": 256, "n_layer": 6, "n_head": 8},
     "large": {"d_model": 512, "n_layer": 6, "n_head": 8},
 }
-SWEEP = (1.5e-3, 3e-3, 6e-3)
+SWEEP = (1.5e-3, 3e-3, 6e-3, 1.2e-2)
 DEFAULT_LR = 3e-3
 
 

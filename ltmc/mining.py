@@ -6,7 +6,8 @@
    sentence-initial capital: the codebook implies both. Keep a sample of these
    chunks of lines, chosen by their hash.
 2. Gather candidates: every character; punctuation and whitespace runs; word
-   forms, their stems (pymorphy3) and prefixes as start tokens; endings and
+   forms, their stems (pymorphy3; of the 200,000 most frequent forms, on ru/
+   every one) and prefixes as start tokens; endings and
    word-final and inner pieces as continuation tokens (prefixes, pieces and
    characters only if they occur at least 1.5 times per id of the budget; a
    rarer character takes an id only if some are left over); hyperbonds.
@@ -55,7 +56,11 @@ from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segm
 from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
-MORPH_FORMS = 10_000  # analyse this many most frequent forms for stems and endings
+# Analyse this many most frequent forms for stems and endings: on ru/ every form.
+# The stems of rare forms are what a rare word is best spelled with: against the
+# 10,000 most frequent, a small model reached 1.4 % fewer bits per byte on unseen
+# authors, though mining at 32768 ids takes twice as long (docs/benchmarks.md).
+MORPH_FORMS = 200_000
 # Prefixes and inner pieces rarer than this many word occurrences per id of the
 # budget are not candidates: they rarely pay for their id, and where they do on
 # the mining corpus they tend to be one author's names (measured: 1–1.5 is best).
