@@ -50,7 +50,7 @@ import numpy as np
 from ltmc.codebook import Codebook
 from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.morph import analyse
+from ltmc.morph import analyse_each
 from ltmc.pretokenize import pieces
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
 from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
@@ -59,7 +59,7 @@ MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
 # Analyse this many most frequent forms for stems and endings: on ru/ every form.
 # The stems of rare forms are what a rare word is best spelled with: against the
 # 10,000 most frequent, a small model reached 1.4 % fewer bits per byte on unseen
-# authors, though mining at 32768 ids takes twice as long (docs/benchmarks.md).
+# authors, though mining at 32768 ids takes up to twice as long (docs/benchmarks.md).
 MORPH_FORMS = 200_000
 # Prefixes and inner pieces rarer than this many word occurrences per id of the
 # budget are not candidates: they rarely pay for their id, and where they do on
@@ -289,8 +289,7 @@ def _unit_candidates(words: Counter, min_piece: float) -> tuple[dict[str, str], 
     for word, n in words.items():
         if n >= MIN_COUNT and len(word) > 1 and len(word) <= MAX_TOKEN_CHARS:
             start[word] = "word"
-    for word, _ in _by_count(words)[:MORPH_FORMS]:
-        analysis = analyse(word)
+    for analysis in analyse_each(word for word, _ in _by_count(words)[:MORPH_FORMS]):
         if analysis.ending and len(analysis.stem) > 1:
             start.setdefault(analysis.stem, "stem")
             cont.setdefault(analysis.ending, "ending")

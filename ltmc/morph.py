@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -281,3 +282,15 @@ def analyse(word: str) -> Analysis:
     if _CYRILLIC_WORD.fullmatch(word) and "-" not in word.strip("-"):
         return _split_russian(word)
     return Analysis(word, word.lower(), "LATN" if word.isascii() else "UNKN", word, "")
+
+
+def analyse_each(words: Iterable[str]) -> Iterator[Analysis]:
+    """``analyse`` for one pass over many forms, as mining makes: no form is kept, and
+    the lexeme caches are emptied at the end. On the 174k forms of ru/'s mining part
+    the caches held 500 MB through the rest of mining."""
+    try:
+        for word in words:
+            yield analyse.__wrapped__(word)
+    finally:
+        _lexeme.cache_clear()
+        _paradigm_neighbours.cache_clear()

@@ -8,7 +8,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltmc.morph import analyse
+from ltmc import morph
+from ltmc.morph import analyse, analyse_each
 
 # Worked out by hand: the ending is the inflection only; past -л-, participle and
 # comparative suffixes stay in the stem, as do alternating and fleeting letters.
@@ -141,3 +142,12 @@ def test_endings_on_real_text_form_a_closed_set():
     assert len(INFLECTIONS) <= 300
     assert share >= 0.9, share
     assert all(a.stem for a in inflected)
+
+
+def test_analyse_each_splits_as_analyse_does_and_keeps_nothing():
+    words = ["бежали", "шёл", "красивейшего", "столовая", "вдруг", "hello"]
+    cached = analyse.cache_info().currsize
+    each = list(analyse_each(words))
+    assert analyse.cache_info().currsize == cached
+    assert morph._lexeme.cache_info().currsize == morph._paradigm_neighbours.cache_info().currsize == 0
+    assert each == [analyse(word) for word in words]
