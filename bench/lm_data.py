@@ -119,6 +119,13 @@ class Tokenizers:
         return tokenizer
 
 
+def made_by(tokenizer) -> str:
+    """What a kept result was trained on: the codebook's fingerprint, or a digest of the BPE."""
+    if hasattr(tokenizer, "fingerprint"):
+        return tokenizer.fingerprint
+    return "bpe:" + hashlib.sha256(tokenizer.to_str().encode()).hexdigest()[:16]
+
+
 def _mining_settings() -> str:
     """A digest of mining's numeric settings (``MORPH_FORMS`` and the like): a codebook
     mined before one of them changed is not the one mining would give now."""
@@ -132,8 +139,8 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
     """The arm's stream for ``scenes``, cached under ``label`` and a hash of the scenes."""
     digest = hashlib.sha256("\0".join(scenes).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     tok = tokenizers.get(arm)
-    made_by = "" if arm == "bpe" else f"-{tok.fingerprint.split(':')[-1][:12]}"  # ltmc's streams change with its codebook
-    path = tokenizers.cache / f"stream2-{arm}{made_by}-{label}-{tokenizers.key}-{digest}.npz"
+    codebook_tag = "" if arm == "bpe" else f"-{tok.fingerprint.split(':')[-1][:12]}"  # ltmc's streams change with its codebook
+    path = tokenizers.cache / f"stream2-{arm}{codebook_tag}-{label}-{tokenizers.key}-{digest}.npz"
     is_tail = None
     if arm != "bpe":
         from ltmc.pairing import tail_mask

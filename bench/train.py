@@ -128,6 +128,8 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     kept = args.cache / f"nats-{key}.npy"
     if path.exists() and not args.force:
         result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("made_by", arm_data["made_by"]) != arm_data["made_by"]:
+            fail(f"{path} was trained on {job['arm']} ids of {result['made_by']}, and they are now {arm_data['made_by']}: move the kept results aside, or --force", 1)
         if stage == "eval" and kept.exists():  # the breakdown as the code now computes it
             result.update(breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64)))
         return result
@@ -152,6 +154,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "key": key,
         "stage": stage,
         **{k: job[k] for k in ("setting", "size", "vocab", "arm")},
+        "made_by": arm_data["made_by"],
         "seed": seed,
         "lr": lr,
         "steps": steps,
@@ -198,7 +201,7 @@ def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
 
 def prepare(args) -> dict:
     """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
-    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, scene_order, stream, take_mb, utf8_len
+    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, made_by, scene_order, stream, take_mb, utf8_len
 
     mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
     mining_texts = [read_text(w.path) for w in mining]
@@ -217,6 +220,7 @@ def prepare(args) -> dict:
             data[vocab, arm] = {
                 "parts": token_parts(tokenizers.get(arm), arm) if args.parts else None,
                 "book": tokenizers.get(arm) if arm != "bpe" else None,
+                "made_by": made_by(tokenizers.get(arm)),
                 "classes": classes,
                 **{label: stream(tokenizers, arm, part, label) for label, part in (("train", train_scenes), ("repeat", repeat), ("dev", dev), ("eval", eval_scenes))},
             }

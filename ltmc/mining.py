@@ -59,7 +59,8 @@ MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
 # Analyse this many most frequent forms for stems and endings: on ru/ every form.
 # The stems of rare forms are what a rare word is best spelled with: against the
 # 10,000 most frequent, a small model reached 1.4 % fewer bits per byte on unseen
-# authors, though mining at 32768 ids takes up to twice as long (docs/benchmarks.md).
+# authors at 8192 ids and 1.1 % at 32768, though mine-bonds takes about 1.7× as
+# long (docs/benchmarks.md).
 MORPH_FORMS = 200_000
 # Prefixes and inner pieces rarer than this many word occurrences per id of the
 # budget are not candidates: they rarely pay for their id, and where they do on

@@ -68,6 +68,23 @@ def test_every_arm_trains_and_its_bits_cover_the_text(tiny_corpus, tmp_path, cap
     assert [p.stat().st_mtime_ns for p in kept] == before
 
 
+def test_a_result_kept_from_other_ids_is_refused_not_reused(tiny_corpus, tmp_path, capsys):
+    args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
+    args += ["--vocab-sizes", "600", "--steps", "4", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
+    args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "flat-nobonds", "--lr", "0.003"]
+    assert train.main(args) == 0
+    kept = next((tmp_path / "results").glob("eval-*flat-nobonds*.json"))
+    result = json.loads(kept.read_text(encoding="utf-8"))
+    assert result["made_by"].startswith("sha256:")
+    # as if mining had changed since: the kept bits are of other ids
+    kept.write_text(json.dumps({**result, "made_by": "sha256:" + "0" * 32}), encoding="utf-8")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        train.main(args)
+    assert stopped.value.code == 1
+    assert "move the kept results aside, or --force" in capsys.readouterr().err
+
+
 def test_bits_by_class_spreads_each_place_over_its_bytes():
     # places: separator, "ab" (2 bytes), a marker (0 bytes), "c" (1 byte)
     nats = np.log(2) * np.array([1.0, 4.0, 2.0, 3.0])
