@@ -287,7 +287,7 @@ def analyse(word: str) -> Analysis:
 def analyse_each(words: Iterable[str]) -> Iterator[Analysis]:
     """``analyse`` for one pass over many forms, as mining makes: no form is kept, and
     the caches of lexemes are emptied at the end (the small one of paradigms stays).
-    On the 174k forms of ru/'s mining part they held 500 MB through the rest of mining."""
+    On the 174k forms of ru/'s mining part they held 500 MiB through the rest of mining."""
     try:
         for word in words:
             yield analyse.__wrapped__(word)
