@@ -217,10 +217,11 @@ def prepare(args) -> dict:
         tokenizers = Tokenizers(mining_texts, vocab, args.cache)
         for arm in args.arms:
             log(f"  streams of {arm} at {vocab} ids")
+            tokenizer = tokenizers.get(arm)
             data[vocab, arm] = {
-                "parts": token_parts(tokenizers.get(arm), arm) if args.parts else None,
-                "book": tokenizers.get(arm) if arm != "bpe" else None,
-                "made_by": made_by(tokenizers.get(arm)),
+                "parts": token_parts(tokenizer, arm) if args.parts else None,
+                "book": tokenizer if arm != "bpe" else None,
+                "made_by": made_by(tokenizer),
                 "classes": classes,
                 **{label: stream(tokenizers, arm, part, label) for label, part in (("train", train_scenes), ("repeat", repeat), ("dev", dev), ("eval", eval_scenes))},
             }

@@ -7,10 +7,10 @@
    chunks of lines, chosen by their hash.
 2. Gather candidates: every character; punctuation and whitespace runs; word
    forms, their stems (pymorphy3; of the 200,000 most frequent forms, on ru/
-   every one) and prefixes as start tokens; endings and
-   word-final and inner pieces as continuation tokens (prefixes, pieces and
-   characters only if they occur at least 1.5 times per id of the budget; a
-   rarer character takes an id only if some are left over); hyperbonds.
+   every one) and prefixes as start tokens; endings and word-final and inner
+   pieces as continuation tokens (prefixes, pieces and characters only if they
+   occur at least 1.5 times per id of the budget; a rarer character takes an
+   id only if some are left over); hyperbonds.
 3. Prune by Viterbi counts, as a unigram tokenizer is trained: segment every
    word form with the fewest tokens, and price each token by what losing it
    would cost its uses. By default (``objective="likelihood"``) that is the
