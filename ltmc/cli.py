@@ -189,6 +189,7 @@ def morph(
     paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the full table as Parquet.")] = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Rows shown on the terminal or in --json.")] = 30,
+    workers: Workers = default_workers(),
     as_json: AsJson = False,
     strict: Strict = False,
     include: Include = None,
@@ -199,7 +200,7 @@ def morph(
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
     with progress_bar("analysing", total_size(paths, _selection(include, exclude))) as advance:
-        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict, selection=_selection(include, exclude))
+        table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict, selection=_selection(include, exclude), workers=workers)
     _report_failures(failures)
     if output:
         write_parquet(output, table)
@@ -231,6 +232,7 @@ def mine_bonds(
         Optional[str],
         typer.Option("--objective", help="Prune by 'likelihood' (a unigram model of the ids; the default for ids) or by 'tokens' saved (fewest ids; the only one with --paired)."),
     ] = None,
+    workers: Workers = default_workers(),
     as_json: AsJson = False,
     strict: Strict = False,
     include: Include = None,
@@ -244,7 +246,7 @@ def mine_bonds(
     selection = _selection(include, exclude)
     with progress_bar("mining", total_size(paths, selection)) as advance:
         book, report, failures = pipeline.mine_corpus(
-            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds, objective=objective
+            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds, objective=objective, workers=workers
         )
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)

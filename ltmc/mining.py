@@ -41,18 +41,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
+import pyarrow as pa
 
 from ltmc.codebook import Codebook
 from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.morph import analyse_each
+from ltmc.morph import forget_lexemes
 from ltmc.pretokenize import pieces
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
+from ltmc.stages import analyse_forms, form_batches
 from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
@@ -73,6 +75,8 @@ PAIRED_PIECE_MIN_SHARE = 0.5
 MIN_PIECE_COUNT = 20  # and never rarer than this
 SHRINK = 0.6  # share of the surplus candidates dropped per pruning round
 OBJECTIVES = ("likelihood", "tokens")
+# How a stage runs over batches: ``map`` here, or an engine's (``LocalEngine.map``).
+StageMap = Callable[[Callable[[pa.RecordBatch], pa.RecordBatch], Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
 def _tokens(n_units: int) -> int:
@@ -125,13 +129,14 @@ def mine(
     specials: Iterable[str] = DEFAULT_SPECIALS,
     bonds: bool = True,
     objective: str | None = None,
+    stage_map: StageMap = map,
 ) -> tuple[Codebook, MiningReport]:
     counts = CorpusCounts()
     for text in texts:
         counts.add(text)
         if progress:
             progress(len(text.encode("utf-8", "surrogateescape")))
-    return mine_from_counts(counts, vocab_size, paired, specials, bonds, objective)
+    return mine_from_counts(counts, vocab_size, paired, specials, bonds, objective, stage_map)
 
 
 def _word_counts(counts: CorpusCounts, sample: list[tuple[str, ...]]) -> tuple[Counter, Counter, dict[str, str]]:
@@ -168,6 +173,7 @@ def mine_from_counts(
     specials: Iterable[str] = DEFAULT_SPECIALS,
     bonds: bool = True,
     objective: str | None = None,
+    stage_map: StageMap = map,
 ) -> tuple[Codebook, MiningReport]:
     """The codebook that spells the counted corpus likeliest under a unigram model
     of its ids (``objective="likelihood"``, the default), in the fewest ids
@@ -175,7 +181,9 @@ def mine_from_counts(
     (``ltmc.pairing``). Its ``specials`` (BOS, EOS, PAD and the caller's) take the
     last ids of ``vocab_size``. Without ``bonds`` no run of pieces is a candidate:
     a model trained on such ids reached fewer bits per byte at equal compute
-    (docs/benchmarks.md, "Training")."""
+    (docs/benchmarks.md, "Training"). The word forms are analysed by
+    ``stages.analyse_forms`` run by ``stage_map``: an engine's spreads them over
+    its workers."""
     objective = _check_objective(objective, paired)
     specials = check_specials(specials)
     budget = vocab_size - FIRST_FREE_ID - len(specials)
@@ -186,7 +194,7 @@ def mine_from_counts(
     share = PAIRED_PIECE_MIN_SHARE if paired else PIECE_MIN_SHARE
     min_piece = max(MIN_PIECE_COUNT, share * words.total() / max(budget, 1))
     fixed, rarer_chars = _characters(words, literals, budget, min_piece)
-    start, cont = _unit_candidates(words, min_piece)
+    start, cont = _unit_candidates(words, min_piece, stage_map)
     for char in (c for kind, c in fixed if kind in ("stem", "suffix")):
         start.pop(char, None)
         cont.pop(char, None)
@@ -282,7 +290,7 @@ def _characters(words: Counter, literals: Counter, budget: int, min_piece: float
     return fixed, rarer_chars
 
 
-def _unit_candidates(words: Counter, min_piece: float) -> tuple[dict[str, str], dict[str, str]]:
+def _unit_candidates(words: Counter, min_piece: float, stage_map: StageMap) -> tuple[dict[str, str], dict[str, str]]:
     """Start and continuation candidates, each with the kind it would be stored as:
     word forms, stems and prefixes; endings, inner and word-final pieces."""
     start: dict[str, str] = {}
@@ -290,12 +298,12 @@ def _unit_candidates(words: Counter, min_piece: float) -> tuple[dict[str, str], 
     for word, n in words.items():
         if n >= MIN_COUNT and len(word) > 1 and len(word) <= MAX_TOKEN_CHARS:
             start[word] = "word"
-    for analysis in analyse_each(word for word, _ in _by_count(words)[:MORPH_FORMS]):
-        if analysis.ending and len(analysis.stem) > 1:
-            start.setdefault(analysis.stem, "stem")
-            cont.setdefault(analysis.ending, "ending")
-        elif analysis.ending:
-            cont.setdefault(analysis.ending, "ending")
+    for stem, ending in _stems_and_endings(_by_count(words)[:MORPH_FORMS], stage_map):
+        if ending and len(stem) > 1:
+            start.setdefault(stem, "stem")
+            cont.setdefault(ending, "ending")
+        elif ending:
+            cont.setdefault(ending, "ending")
     piece_counts, inner_counts = slice_counts(words)
     for unit, n in piece_counts.items():
         if n >= min_piece:
@@ -304,6 +312,14 @@ def _unit_candidates(words: Counter, min_piece: float) -> tuple[dict[str, str], 
         if n >= min_piece:
             cont.setdefault(unit, "suffix")
     return start, cont
+
+
+def _stems_and_endings(counted: list[tuple[str, int]], stage_map: StageMap) -> Iterator[tuple[str, str]]:
+    try:
+        for batch in stage_map(analyse_forms, form_batches(counted)):
+            yield from zip(batch.column("stem").to_pylist(), batch.column("ending").to_pylist())
+    finally:
+        forget_lexemes()  # here, where ``map`` ran it; an engine's workers have ended
 
 
 def _bond_candidates(counts: CorpusCounts, keys: PieceKeys) -> Counter[str]:

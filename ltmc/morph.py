@@ -285,12 +285,15 @@ def analyse(word: str) -> Analysis:
 
 
 def analyse_each(words: Iterable[str]) -> Iterator[Analysis]:
-    """``analyse`` for one pass over many forms, as mining makes: no form is kept, and
-    the caches of lexemes are emptied at the end (the small one of paradigms stays).
-    On the 174k forms of ru/'s mining part they held 500 MiB through the rest of mining."""
-    try:
-        for word in words:
-            yield analyse.__wrapped__(word)
-    finally:
-        _lexeme.cache_clear()
-        _paradigm_neighbours.cache_clear()
+    """``analyse`` for a pass over distinct forms, as ``ltmc morph`` and mining make:
+    no form is kept (each comes once), but the lexemes they share are, within their
+    caches' bounds, until ``forget_lexemes``."""
+    for word in words:
+        yield analyse.__wrapped__(word)
+
+
+def forget_lexemes() -> None:
+    """Empty the caches of lexemes (the small one of paradigms stays). After the 174k
+    forms of ru/'s mining part they held 500 MiB, which mining needs for pruning."""
+    _lexeme.cache_clear()
+    _paradigm_neighbours.cache_clear()

@@ -19,14 +19,14 @@ from ltmc.engines.local import LocalEngine, few_collections
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.inputs import Failure, Input, open_inputs
 from ltmc.mining import MiningReport, mine
+from ltmc.morph import forget_lexemes
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.shard_writer import claimed, write_output
 from ltmc.sources import STDIN, Selection
-from ltmc.stages import MORPH_SCHEMA, analyse_forms
+from ltmc.stages import MORPH_SCHEMA, analyse_forms, form_batches
 
 Progress = Callable[[int], None]
 ENGINES = ("local", "dask")
-FORMS_PER_BATCH = 4096
 
 
 @dataclass
@@ -76,7 +76,8 @@ def encode_corpus(
             executor = LocalEngine(workers)
         inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff, selection=selection)
         if codebook is None:
-            codebook, result.mining = mine((text for item in inputs for text in item.texts()), vocab_size)
+            texts = (text for item in inputs for text in item.texts())
+            codebook, result.mining = mine(texts, vocab_size, stage_map=LocalEngine(workers).map)
         with claimed(out_dir, [a for a in arguments if a != STDIN]):
             if not force and _is_up_to_date(out_dir, inputs, codebook):
                 result.up_to_date = True
@@ -107,21 +108,25 @@ def mine_corpus(
     selection: Selection = Selection(),
     bonds: bool = True,
     objective: str | None = None,
+    workers: int = 1,
 ):
     """Mine a codebook from the inputs (for paired positions with ``paired``; without
     hyperbonds unless ``bonds``; pruned by ``objective``, ``ltmc.mining``), with BOS,
-    EOS, PAD and ``special_tokens``; returns (codebook, report, failures)."""
+    EOS, PAD and ``special_tokens``, the word forms analysed on ``workers`` processes;
+    returns (codebook, report, failures)."""
     failures: list[Failure] = []
     with ExitStack() as stack:
         inputs = open_inputs(arguments, strict=strict, failures=failures, stack=stack, sniff_all=LocalEngine().sniff, selection=selection)
         texts = (text for item in inputs for text in item.texts())
         with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
-            book, report = mine(texts, vocab_size, progress, paired, [*DEFAULT_SPECIALS, *special_tokens], bonds, objective)
+            specials = [*DEFAULT_SPECIALS, *special_tokens]
+            book, report = mine(texts, vocab_size, progress, paired, specials, bonds, objective, stage_map=LocalEngine(workers).map)
     return book, report, failures
 
 
-def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False, selection: Selection = Selection()):
-    """Every distinct word form of the inputs with its analysis, most frequent first; returns (table, failures)."""
+def morph_corpus(arguments: list[str], progress: Progress | None = None, strict: bool = False, selection: Selection = Selection(), workers: int = 1):
+    """Every distinct word form of the inputs with its analysis (on ``workers``
+    processes), most frequent first; returns (table, failures)."""
     failures: list[Failure] = []
     counts: Counter[str] = Counter()
     with ExitStack() as stack:
@@ -131,8 +136,8 @@ def morph_corpus(arguments: list[str], progress: Progress | None = None, strict:
             if progress:
                 progress(item.size)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    batches = [
-        analyse_forms(pa.RecordBatch.from_pydict({"form": [f for f, _ in chunk], "count": [n for _, n in chunk]}))
-        for chunk in (ranked[i : i + FORMS_PER_BATCH] for i in range(0, len(ranked), FORMS_PER_BATCH))
-    ]
+    try:
+        batches = list(LocalEngine(workers).map(analyse_forms, form_batches(ranked)))
+    finally:
+        forget_lexemes()
     return pa.Table.from_batches(batches, schema=MORPH_SCHEMA), failures

@@ -14,11 +14,12 @@ import numpy as np
 import pyarrow as pa
 
 from ltmc.codebook import Codebook
-from ltmc.morph import analyse
+from ltmc.morph import analyse_each
 from ltmc.scenes import iter_scenes
 from ltmc.sources import encode_text
 
 BATCH_SCENES = 256  # scenes per batch
+FORMS_PER_BATCH = 4096
 
 SCENE_SCHEMA = pa.schema(
     [
@@ -117,15 +118,22 @@ def _as_binary(array: pa.LargeBinaryArray) -> pa.Array:
     return pa.BinaryArray.from_buffers(pa.binary(), len(array), [None, pa.py_buffer(ends.astype(np.int32)), data])
 
 
-# A form, how often it occurs, and its analysis (``morph.analyse``).
-MORPH_SCHEMA = pa.schema(
-    [("form", pa.string()), ("count", pa.int64())] + [(field, pa.string()) for field in ("lemma", "pos", "stem", "ending")]
-)
+# A form and how often it occurs; then with its analysis (``morph.analyse``).
+FORMS_SCHEMA = pa.schema([("form", pa.string()), ("count", pa.int64())])
+MORPH_SCHEMA = pa.schema([*FORMS_SCHEMA, *((field, pa.string()) for field in ("lemma", "pos", "stem", "ending"))])
+
+
+def form_batches(counted: list[tuple[str, int]]) -> Iterator[pa.RecordBatch]:
+    """Distinct forms with their counts, as ``analyse_forms`` takes them."""
+    for start in range(0, len(counted), FORMS_PER_BATCH):
+        chunk = counted[start : start + FORMS_PER_BATCH]
+        yield pa.RecordBatch.from_pydict({"form": [form for form, _ in chunk], "count": [n for _, n in chunk]}, schema=FORMS_SCHEMA)
 
 
 def analyse_forms(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Forms with counts (form, count) → their lemma, part of speech, stem and ending."""
-    analyses = [analyse(form) for form in batch.column("form").to_pylist()]
+    """Distinct forms with counts (form, count) → their lemma, part of speech, stem
+    and ending. The lexemes stay cached for the next batch (``morph.forget_lexemes``)."""
+    analyses = list(analyse_each(batch.column("form").to_pylist()))
     return pa.RecordBatch.from_arrays(
         [
             batch.column("form"),

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltmc import corpus_counts, mining, pairing, segmenting
+from ltmc import corpus_counts, mining, morph, pairing, segmenting, stages
 from ltmc.codebook import FIRST_FREE_ID, Codebook
 from ltmc.corpus_counts import CorpusCounts
+from ltmc.engines.local import LocalEngine
 from ltmc.mining import mine, mine_from_counts
 from ltmc.pretokenize import pieces
 
@@ -124,6 +125,13 @@ def test_mining_is_deterministic_and_independent_of_text_order(sample_texts):
     backward = mine(list(reversed(sample_texts * 2)), 700)[0]
     assert forward.fingerprint == mine(sample_texts * 2, 700)[0].fingerprint
     assert forward.fingerprint == backward.fingerprint
+
+
+def test_forms_analysed_on_a_pool_give_the_same_codebook_and_leave_no_lexeme_cached(monkeypatch, sample_texts):
+    monkeypatch.setattr(stages, "FORMS_PER_BATCH", 16)  # many batches, so their order counts
+    here = mine(sample_texts, 700)[0]
+    assert morph._lexeme.cache_info().currsize == 0
+    assert mine(sample_texts, 700, stage_map=LocalEngine(2).map)[0].fingerprint == here.fingerprint
 
 
 def test_a_frequent_collocation_becomes_one_bond_token():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltmc import morph
-from ltmc.morph import analyse, analyse_each
+from ltmc.morph import analyse, analyse_each, forget_lexemes
 
 # Worked out by hand: the ending is the inflection only; past -л-, participle and
 # comparative suffixes stay in the stem, as do alternating and fleeting letters.
@@ -144,10 +144,12 @@ def test_endings_on_real_text_form_a_closed_set():
     assert all(a.stem for a in inflected)
 
 
-def test_analyse_each_splits_as_analyse_does_and_keeps_nothing():
+def test_analyse_each_splits_as_analyse_does_keeping_no_form_and_forget_lexemes_empties_the_rest():
     words = ["бежали", "шёл", "красивейшего", "столовая", "вдруг", "hello"]
     analyse.cache_clear()
     each = list(analyse_each(words))
     assert analyse.cache_info().currsize == 0
+    assert morph._lexeme.cache_info().currsize > 0
+    forget_lexemes()
     assert morph._lexeme.cache_info().currsize == morph._paradigm_neighbours.cache_info().currsize == 0
     assert each == [analyse(word) for word in words]

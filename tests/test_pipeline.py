@@ -7,7 +7,7 @@ import hashlib
 import orjson
 import pytest
 
-from ltmc import pipeline, restore, shards
+from ltmc import pipeline, restore, shards, stages
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 
@@ -221,6 +221,14 @@ def test_morph_corpus_counts_forms(tmp_path, write_tree):
     rows = table.to_pylist()
     assert [(r["form"], r["count"]) for r in rows] == [("кот", 3), ("собака", 2), ("дом", 1)]
     assert all(r["stem"] + r["ending"] == r["form"] for r in rows)
+
+
+def test_morph_corpus_on_a_pool_gives_the_same_table(tmp_path, write_tree, monkeypatch):
+    monkeypatch.setattr(stages, "FORMS_PER_BATCH", 4)
+    corpus = write_tree(tmp_path / "corpus", TREE)
+    alone, _ = pipeline.morph_corpus([str(corpus)])
+    pooled, _ = pipeline.morph_corpus([str(corpus)], workers=2)
+    assert alone.num_rows > 8 and pooled.equals(alone)
 
 
 def test_rerun_repairs_a_damaged_shard(corpus, tmp_path, codebook, read_tree):

@@ -59,6 +59,10 @@ class LocalEngine:
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
 
+    def map(self, stage: Callable[[pa.RecordBatch], pa.RecordBatch], batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``stage`` over ``batches`` on the pool, in order."""
+        return map_ordered(stage, batches, self.workers)
+
     def sniff(self, sources: list[Source]) -> list[Sniffed | LtmcError]:
         """Sniff on the pool, in groups of about TASK_BYTES."""
         groups = grouped(sources, stat_size, TASK_BYTES)
