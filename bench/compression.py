@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mine-authors", nargs="+", metavar="AUTHOR", help="mine only on these authors (default: every author not held out)")
     parser.add_argument("--quick", action="store_true", help=f"size 8192 only, and mining without {' and '.join(QUICK_SKIP_AUTHORS)} (about 8 MB)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the development corpus (default ../shared/corpus from the project root)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ltmc encode/decode processes (default: all CPUs)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ltmc mining, encode and decode processes (default: all CPUs)")
     parser.add_argument("--oracle", action="store_true", help="also mine ltmc and train BPE on the evaluation part itself: the ceiling when no author is unseen")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
@@ -108,7 +108,7 @@ def run_ltmc(size: int, mining_dir: Path, eval_dir: Path, n_eval: int, workers: 
     from ltmc.restore import decode_corpus
 
     start = time.perf_counter()
-    book, report, failures = mine_corpus([str(mining_dir)], size, paired=paired)
+    book, report, failures = mine_corpus([str(mining_dir)], size, paired=paired, workers=workers)
     mined_s = time.perf_counter() - start
     if failures:
         fail(f"mining skipped inputs: {'; '.join(f'{f.label}: {f.message}' for f in failures)}")

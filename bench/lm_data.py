@@ -95,13 +95,14 @@ class Tokenizers:
     def _codebook(self, paired: bool, bonds: bool):
         from ltmc import mining
         from ltmc.codebook import Codebook
+        from ltmc.engines.local import LocalEngine, default_workers
 
         name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{mining.default_objective(paired)}-v{VERSION}-{_mining_settings()}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
         log(f"  mining {self.vocab_size} ids for {name}")
-        book, _ = mining.mine(self.texts, self.vocab_size, paired=paired, bonds=bonds)
+        book, _ = mining.mine(self.texts, self.vocab_size, paired=paired, bonds=bonds, stage_map=LocalEngine(default_workers()).map)
         book.save(path)
         return book
 
