@@ -294,6 +294,6 @@ def analyse_each(words: Iterable[str]) -> Iterator[Analysis]:
 
 def forget_lexemes() -> None:
     """Empty the caches of lexemes (the small one of paradigms stays). After the 174k
-    forms of ru/'s mining part they held 500 MiB, which mining needs for pruning."""
+    forms of ru/'s mining part they held 500 MiB that mining needs for pruning."""
     _lexeme.cache_clear()
     _paradigm_neighbours.cache_clear()

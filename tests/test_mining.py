@@ -128,7 +128,7 @@ def test_mining_is_deterministic_and_independent_of_text_order(sample_texts):
 
 
 def test_forms_analysed_on_a_pool_give_the_same_codebook_and_leave_no_lexeme_cached(monkeypatch, sample_texts):
-    monkeypatch.setattr(stages, "FORMS_PER_BATCH", 16)  # many batches, so their order counts
+    monkeypatch.setattr(stages, "FORMS_PER_BATCH", 16)  # many batches: each must come back, once
     here = mine(sample_texts, 700)[0]
     assert morph._lexeme.cache_info().currsize == 0
     assert mine(sample_texts, 700, stage_map=LocalEngine(2).map)[0].fingerprint == here.fingerprint

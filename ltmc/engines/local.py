@@ -60,8 +60,13 @@ class LocalEngine:
         self.workers = workers
 
     def map(self, stage: Callable[[pa.RecordBatch], pa.RecordBatch], batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """``stage`` over ``batches`` on the pool, in order."""
-        return map_ordered(stage, batches, self.workers)
+        """``stage`` over ``batches`` on the pool, in order: no more workers than
+        batches (each forked one loads what the stage needs), and none for one."""
+        batches = list(batches)
+        workers = min(self.workers, len(batches))
+        # In this process, the caller's own gc settings stay: map_ordered's would
+        # unfreeze what a caller such as mine_corpus froze.
+        return map(stage, batches) if workers <= 1 else map_ordered(stage, batches, workers)
 
     def sniff(self, sources: list[Source]) -> list[Sniffed | LtmcError]:
         """Sniff on the pool, in groups of about TASK_BYTES."""
