@@ -41,20 +41,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
-import pyarrow as pa
 
 from ltmc.codebook import Codebook
 from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.morph import forget_lexemes
 from ltmc.pretokenize import pieces
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
-from ltmc.stages import analyse_forms, form_batches
+from ltmc.stages import StageMap, analyse_all
 from ltmc.vocab import DEFAULT_SPECIALS, FIRST_FREE_ID, MAX_TOKEN_CHARS, check_specials, unique_entries
 
 MIN_COUNT = 2  # a unit seen once saves nothing on the corpus it was mined from
@@ -77,8 +75,6 @@ PAIRED_PIECE_MIN_SHARE = 0.5
 MIN_PIECE_COUNT = 20  # and never rarer than this
 SHRINK = 0.6  # share of the surplus candidates dropped per pruning round
 OBJECTIVES = ("likelihood", "tokens")
-# How a stage runs over batches: ``map`` here, or an engine's (``LocalEngine.map``).
-StageMap = Callable[[Callable[[pa.RecordBatch], pa.RecordBatch], Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 
 def _tokens(n_units: int) -> int:
@@ -317,11 +313,8 @@ def _unit_candidates(words: Counter, min_piece: float, stage_map: StageMap) -> t
 
 
 def _stems_and_endings(counted: list[tuple[str, int]], stage_map: StageMap) -> Iterator[tuple[str, str]]:
-    try:
-        for batch in stage_map(analyse_forms, form_batches(counted)):
-            yield from zip(batch.column("stem").to_pylist(), batch.column("ending").to_pylist())
-    finally:
-        forget_lexemes()  # here, where ``map`` ran it; an engine's workers have ended
+    for batch in analyse_all(counted, stage_map):
+        yield from zip(batch.column("stem").to_pylist(), batch.column("ending").to_pylist())
 
 
 def _bond_candidates(counts: CorpusCounts, keys: PieceKeys) -> Counter[str]:

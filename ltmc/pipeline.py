@@ -19,11 +19,10 @@ from ltmc.engines.local import LocalEngine, few_collections
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.inputs import Failure, Input, open_inputs
 from ltmc.mining import MiningReport, mine
-from ltmc.morph import forget_lexemes
 from ltmc.pretokenize import WORD_PATTERN
 from ltmc.shard_writer import claimed, write_output
 from ltmc.sources import STDIN, Selection
-from ltmc.stages import MORPH_SCHEMA, analyse_forms, form_batches
+from ltmc.stages import MORPH_SCHEMA, analyse_all
 
 Progress = Callable[[int], None]
 ENGINES = ("local", "dask")
@@ -136,8 +135,5 @@ def morph_corpus(arguments: list[str], progress: Progress | None = None, strict:
             if progress:
                 progress(item.size)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    try:
-        batches = list(LocalEngine(workers).map(analyse_forms, form_batches(ranked)))
-    finally:
-        forget_lexemes()
+    batches = list(analyse_all(ranked, LocalEngine(workers).map))
     return pa.Table.from_batches(batches, schema=MORPH_SCHEMA), failures

@@ -8,13 +8,13 @@ so the same functions run anywhere a batch can be shipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from ltmc.codebook import Codebook
-from ltmc.morph import analyse_each
+from ltmc.morph import analyse_each, forget_lexemes
 from ltmc.scenes import iter_scenes
 from ltmc.sources import encode_text
 
@@ -121,6 +121,20 @@ def _as_binary(array: pa.LargeBinaryArray) -> pa.Array:
 # A form and how often it occurs; then with its analysis (``morph.analyse``).
 FORMS_SCHEMA = pa.schema([("form", pa.string()), ("count", pa.int64())])
 MORPH_SCHEMA = pa.schema([*FORMS_SCHEMA, *((field, pa.string()) for field in ("lemma", "pos", "stem", "ending"))])
+
+
+# How a stage runs over batches: ``map`` here, or an engine's (``LocalEngine.map``).
+StageMap = Callable[[Callable[[pa.RecordBatch], pa.RecordBatch], Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+def analyse_all(counted: list[tuple[str, int]], stage_map: StageMap = map) -> Iterator[pa.RecordBatch]:
+    """``analyse_forms`` over every (form, count) of ``counted``, run by ``stage_map``;
+    the lexeme caches are emptied at the end (where ``map`` ran it; an engine's
+    workers have ended)."""
+    try:
+        yield from stage_map(analyse_forms, form_batches(counted))
+    finally:
+        forget_lexemes()
 
 
 def form_batches(counted: list[tuple[str, int]]) -> Iterator[pa.RecordBatch]:
