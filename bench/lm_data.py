@@ -8,7 +8,8 @@ Arms:
 - ``paired-ids``: ltmc positions made from the ``flat`` arm's codebook (fewer ids per
   text, a few more positions);
 - ``flat-nobonds``: ltmc ids, codebook mined for ids with no bond among the candidates
-  (do bonds help a model, or only shorten the stream?).
+  (do bonds help a model, or only shorten the stream?);
+- ``paired-nobonds``: ltmc positions made from the ``flat-nobonds`` arm's codebook.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -33,7 +34,7 @@ import regex
 from common import log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
-ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds")
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds")
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -89,7 +90,7 @@ class Tokenizers:
 
     def get(self, arm: str):
         if arm not in self._made:
-            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=arm != "flat-nobonds")
+            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=not arm.endswith("-nobonds"))
         return self._made[arm]
 
     def _codebook(self, paired: bool, bonds: bool):
@@ -146,7 +147,10 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
     if arm != "bpe":
         from ltmc.pairing import tail_mask
 
-        is_tail = tail_mask(tok)
+        # A codebook mined from little text may fall short of its budget: the model's
+        # ids past it are heads that never occur.
+        is_tail = np.zeros(tokenizers.vocab_size, dtype=bool)
+        is_tail[: len(tok)] = tail_mask(tok)
     if path.exists():
         saved = np.load(path)
         return Stream(saved["places"], saved["slot_bytes"], int(saved["n_bytes"]), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
