@@ -244,15 +244,21 @@ def best_lr(torch, job: dict, arm_data: dict, args) -> float:
     return min(tried, key=tried.get) if tried else DEFAULT_LR
 
 
+def arm_order(arm: str) -> tuple[int, str]:
+    """Arms in ``ARMS``'s order; one this bench does not have (a scratch branch's,
+    kept under ``tried-*``) after them."""
+    return (ARMS.index(arm), arm) if arm in ARMS else (len(ARMS), arm)
+
+
 def summarize(results: list[dict]) -> list[dict]:
     """One row per (setting, model, vocab, arm, learning rate), the model being its size
     with or without parts: mean and spread over seeds, and the change against the best
-    BPE row of the same setting, model and vocabulary."""
+    BPE row of the same setting, model, vocabulary and training FLOPs."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], r.get("parts", False), r["vocab"], ARMS.index(r["arm"]), r["lr"]), []).append(r)
+        groups.setdefault((r["setting"], r["size"], r.get("parts", False), r["vocab"], arm_order(r["arm"]), r["lr"], r["steps"]), []).append(r)
     rows = []
-    for (setting, size, parts, vocab, _, _), runs in sorted(groups.items()):
+    for (setting, size, parts, vocab, *_), runs in sorted(groups.items()):
         arm = runs[0]["arm"]
         values = [r["bits_per_byte"] for r in runs]
         rows.append(
@@ -264,7 +270,11 @@ def summarize(results: list[dict]) -> list[dict]:
             }
         )
     for row in rows:
-        bpe = [r["bits_per_byte"] for r in rows if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "parts", "vocab"))]
+        bpe = [
+            r["bits_per_byte"]
+            for r in rows
+            if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "parts", "vocab")) and abs(r["flops"] / row["flops"] - 1) < 0.05  # a paired arm's steps are cut to BPE's FLOPs
+        ]
         row["vs_bpe"] = row["bits_per_byte"] / min(bpe) - 1 if bpe else None
     return rows
 
@@ -295,7 +305,7 @@ def render_breakdown(results: list[dict]) -> str:
             groups.setdefault(model, []).append(r)
     for (setting, size, parts, vocab), runs in sorted(groups.items()):
         size = f"{size} + parts" if parts else size
-        arms = sorted({r["arm"] for r in runs}, key=ARMS.index)
+        arms = sorted({r["arm"] for r in runs}, key=arm_order)
         classes = list(runs[0]["bits_by_class"])
         lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")
         lines.append("| class | bytes | " + " | ".join(arms) + " |")

@@ -95,3 +95,15 @@ def test_bits_by_class_spreads_each_place_over_its_bytes():
     assert out["name"] == {"bits": pytest.approx(2.0), "bytes": 1}
     assert out["sentence start"] == {"bits": pytest.approx(2.0), "bytes": 1}
     assert out["common word"] == {"bits": pytest.approx(5.0), "bytes": 1}  # the marker's 2 go to the byte after it
+
+
+def test_the_table_keeps_runs_of_other_lengths_and_arms_apart():
+    def run(arm: str, steps: int, seed: int, bits: float) -> dict:
+        return {"setting": "fresh", "size": "small", "vocab": 8192, "arm": arm, "lr": 0.006, "steps": steps, "seed": seed, "bits_per_byte": bits,
+                "bytes_per_place": 6.0, "flops_per_step": 1, "flops": steps, "body_params": 10**6, "train_s": 1.0}
+
+    rows = train.summarize([run("bpe", 400, 0, 1.6), run("bpe", 400, 1, 1.4), run("bpe", 1200, 0, 1.3), run("scratch-arm", 400, 0, 1.2), run("flat", 400, 0, 1.2)])
+    assert [(r["arm"], r["steps"], r["seeds"]) for r in rows] == [("bpe", 400, 2), ("bpe", 1200, 1), ("flat", 400, 1), ("scratch-arm", 400, 1)]
+    assert rows[0]["bits_per_byte"] == pytest.approx(1.5)
+    assert rows[2]["vs_bpe"] == pytest.approx(1.2 / 1.5 - 1)  # against BPE at the same compute, not the longer run
+    assert "scratch-arm" in train.render(rows)  # an arm kept from a scratch branch is shown, last
