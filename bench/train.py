@@ -62,7 +62,7 @@ DEFAULT_LR = 3e-3
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--arms", nargs="+", default=["bpe", "flat", "paired", "flat-nobonds"], choices=ARMS, help="default: bpe flat paired flat-nobonds")
+    parser.add_argument("--arms", nargs="+", default=["bpe", "flat-nobonds", "paired-nobonds"], choices=ARMS, help="default: bpe flat-nobonds paired-nobonds (ltmc's best ids, flat and paired)")
     parser.add_argument("--vocab-sizes", nargs="+", type=int, default=None, help="default 8192 (--full: 8192 32768)")
     parser.add_argument("--sizes", nargs="+", default=None, choices=tuple(SIZES), help="default small (--full: small base)")
     parser.add_argument("--settings", nargs="+", default=None, choices=("fresh", "repeated"), help="default fresh (--full: both)")
