@@ -251,9 +251,9 @@ def arm_order(arm: str) -> tuple[int, str]:
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """One row per (setting, model, vocab, arm, learning rate), the model being its size
-    with or without parts: mean and spread over seeds, and the change against the best
-    BPE row of the same setting, model, vocabulary and training FLOPs."""
+    """One row per (setting, model, vocab, arm, learning rate, steps), the model being its
+    size with or without parts: mean and spread over seeds, and the change against the
+    best BPE row of the same setting, model, vocabulary and training FLOPs."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault((r["setting"], r["size"], r.get("parts", False), r["vocab"], arm_order(r["arm"]), r["lr"], r["steps"]), []).append(r)

@@ -61,7 +61,8 @@ class LocalEngine:
 
     def map(self, stage: Callable[[pa.RecordBatch], pa.RecordBatch], batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """``stage`` over ``batches`` on the pool, in order: no more workers than
-        batches (each forked one loads what the stage needs), and none for one."""
+        batches (each forked one loads what the stage needs), and none for one. The
+        batches are counted first, so they are held in memory: pass ones that already are."""
         batches = list(batches)
         workers = min(self.workers, len(batches))
         # In this process, the caller's own gc settings stay: map_ordered's would
