@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=None, help="windows per step, 8 (cuda: 32)")
     parser.add_argument("--ctx", type=int, default=256, help="places per window")
     parser.add_argument("--lr", type=float, default=None, help=f"fixed learning rate (default: the sweep's best if kept, else {DEFAULT_LR})")
-    parser.add_argument("--sweep", action="store_true", help=f"choose each arm's learning rate among {SWEEP} on seed 0, scored on the dev set")
+    parser.add_argument("--sweep", nargs="*", type=float, default=None, metavar="LR", help=f"choose each arm's learning rate on seed 0, scored on the dev set, among the rates given (none given: {SWEEP}) and any kept")
     parser.add_argument("--repeat-mb", type=float, default=None, help="training text of the repeated setting, 1 MB (cuda: all of the mining part)")
     parser.add_argument("--val-mb", type=float, default=2.0, help="text of the unseen authors to score on")
     parser.add_argument("--dev-mb", type=float, default=0.5, help="mining-part text held out to choose learning rates")
@@ -94,7 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.vocab_sizes = args.vocab_sizes or ([8192, 32768] if args.full or gpu else [8192])
     args.sizes = args.sizes or (["base", "large"] if gpu else ["small", "base"] if args.full else ["small"])
     args.settings = args.settings or (["repeated"] if gpu else ["fresh", "repeated"] if args.full else ["fresh"])
-    args.sweep = args.sweep or args.full
+    if args.sweep == [] or (args.sweep is None and args.full):
+        args.sweep = list(SWEEP)
     return args
 
 
@@ -236,10 +237,10 @@ def best_lr(torch, job: dict, arm_data: dict, args) -> float:
     if args.lr is not None:
         return args.lr
     tried = {}
-    for lr in SWEEP:
+    for lr in sorted({*SWEEP, *(args.sweep or ())}):
         key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], 0, lr, args, "dev")
         path = args.results / f"{key}.json"
-        if args.sweep or path.exists():
+        if lr in (args.sweep or ()) or path.exists():
             tried[lr] = one_run(torch, job, arm_data, lr, 0, "dev", args)["bits_per_byte"]
     return min(tried, key=tried.get) if tried else DEFAULT_LR
 
