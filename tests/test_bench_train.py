@@ -107,3 +107,18 @@ def test_the_table_keeps_runs_of_other_lengths_and_arms_apart():
     assert rows[0]["bits_per_byte"] == pytest.approx(1.5)
     assert rows[2]["vs_bpe"] == pytest.approx(1.2 / 1.5 - 1)  # against BPE at the same compute, not the longer run
     assert "scratch-arm" in train.render(rows)  # an arm kept from a scratch branch is shown, last
+
+
+def test_a_sweep_trains_only_the_rates_given_and_chooses_among_those_kept(tiny_corpus, tmp_path, capsys):
+    args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
+    args += ["--vocab-sizes", "600", "--steps", "4", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
+    args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "--json"]
+    assert train.main([*args, "--sweep", "0.003"]) == 0
+    def swept() -> list[float]:
+        return sorted(json.loads(p.read_text(encoding="utf-8"))["lr"] for p in (tmp_path / "results").glob("dev-*.json"))
+
+    assert swept() == [0.003]
+    capsys.readouterr()
+    assert train.main([*args, "--sweep", "1e-9"]) == 0  # a rate that cannot learn: the kept 0.003 is chosen
+    assert swept() == [1e-9, 0.003]
+    assert [run["lr"] for run in json.loads(capsys.readouterr().out)["runs"]] == [0.003]
