@@ -79,7 +79,7 @@ def utf8_len(scenes: list[str]) -> int:
 
 
 class Tokenizers:
-    """The three arms' tokenizers at one vocabulary size, mined once and cached."""
+    """The arms' tokenizers at one vocabulary size, mined once and cached."""
 
     def __init__(self, mining_texts: list[str], vocab_size: int, cache: Path) -> None:
         self.texts, self.vocab_size, self.cache = mining_texts, vocab_size, cache

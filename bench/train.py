@@ -24,7 +24,7 @@ the same training FLOPs?
 Each run's result is a JSON file in ``--results`` (kept: a rerun reads it instead of
 training again; ``--force`` retrains), so results accumulate.
 
-    python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 4 arms (~1 h on 2 cores)
+    python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 3 arms (under 1 h on 2 cores)
     python bench/train.py --full                # + LR sweep, base model, 32768 ids, repeated setting (hours)
     python bench/train.py --table               # the table of every result kept, nothing trained
     python bench/train.py --device cuda         # where a GPU is lent: base and large, 8192 and 32768 ids
