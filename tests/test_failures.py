@@ -686,7 +686,9 @@ def _synthetic_corpus(root: Path, megabytes: float) -> Path:
 # scenes instead of 16 384 so that a few megabytes make several shards and the kill lands
 # between them, with whole shards already written and more to come.
 _LTMC_SMALL_SHARDS = (
-    "from ltmc import program; program.leave_on_signals(); "
+    "import os, pathlib; from ltmc import program; program.leave_on_signals(); "
+    # LTMC_TEST_READY names a file touched once ltmc's handlers are in place.
+    "ready = os.environ.get('LTMC_TEST_READY'); ready and pathlib.Path(ready).touch(); "
     "import ltmc.shard_writer as w; w.SHARD_SCENES = 1024; from ltmc.cli import main; main()"
 )
 
@@ -779,15 +781,22 @@ def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last
     temp_before = set(Path(tempfile.gettempdir()).glob("ltmc-stdin-*"))
 
     # Moments spread over the time a whole run took here, so that on a fast machine or a
-    # slow one most runs are stopped mid-way: forking, encoding, writing. Not before
-    # 0.25 s: a signal that lands while the interpreter itself starts, before any of
-    # ltmc runs, gets Python's default handling, which no program can change.
-    moments = [round(0.25 + max(took - 0.25, 0.5) * f, 2) for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75)]
+    # slow one most runs are stopped mid-way: forking, encoding, writing. Counted from when
+    # ltmc's handlers are in place: a signal that lands while the interpreter itself
+    # starts gets Python's default handling, which no program can change, and on a
+    # loaded machine that start can take longer than any fixed allowance.
+    moments = [round(max(took, 0.5) * f, 2) for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75)]
     outcomes = []
     for i, delay in enumerate(moments):
         sig, group = _STOPS[i % len(_STOPS)]
-        proc = subprocess.Popen(encode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        ready = tmp_path / f"ready-{i}"
+        env = {**os.environ, "LTMC_TEST_READY": str(ready)}
+        proc = subprocess.Popen(encode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
         seen: set[int] = set()
+        started = time.monotonic()
+        while not ready.exists() and proc.poll() is None and time.monotonic() < started + 60:
+            time.sleep(0.01)
+        assert ready.exists() or proc.poll() is not None, "ltmc did not start within 60 s"
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and proc.poll() is None:
             seen |= _descendants(proc.pid)
