@@ -113,10 +113,11 @@ def test_a_sweep_trains_only_the_rates_given_and_chooses_among_those_kept(tiny_c
     args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
     args += ["--vocab-sizes", "600", "--steps", "4", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
     args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "--json"]
-    assert train.main([*args, "--sweep", "0.003"]) == 0
+
     def swept() -> list[float]:
         return sorted(json.loads(p.read_text(encoding="utf-8"))["lr"] for p in (tmp_path / "results").glob("dev-*.json"))
 
+    assert train.main([*args, "--sweep", "0.003"]) == 0
     assert swept() == [0.003]
     capsys.readouterr()
     assert train.main([*args, "--sweep", "1e-9"]) == 0  # a rate that cannot learn: the kept 0.003 is chosen

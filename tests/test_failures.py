@@ -793,8 +793,8 @@ def test_sigint_and_sigterm_at_many_moments_end_the_whole_tree_and_keep_the_last
         env = {**os.environ, "LTMC_TEST_READY": str(ready)}
         proc = subprocess.Popen(encode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
         seen: set[int] = set()
-        started = time.monotonic()
-        while not ready.exists() and proc.poll() is None and time.monotonic() < started + 60:
+        launched = time.monotonic()
+        while not ready.exists() and proc.poll() is None and time.monotonic() < launched + 60:
             time.sleep(0.01)
         assert ready.exists() or proc.poll() is not None, "ltmc did not start within 60 s"
         deadline = time.monotonic() + delay
