@@ -128,6 +128,11 @@ def made_by(tokenizer) -> str:
     return "bpe:" + hashlib.sha256(tokenizer.to_str().encode()).hexdigest()[:16]
 
 
+def separator_id(tokenizer) -> int:
+    """The id that stands between scenes: ltmc's own, or the one BPE was trained with."""
+    return SEPARATOR_ID if hasattr(tokenizer, "fingerprint") else tokenizer.token_to_id(SEPARATOR_TEXT)
+
+
 def _mining_settings() -> str:
     """A digest of mining's numeric settings (``MORPH_FORMS`` and the like): a codebook
     mined before one of them changed is not the one mining would give now."""
@@ -166,7 +171,7 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
 
 
 def _bpe_stream(tokenizer, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    sep = tokenizer.token_to_id(SEPARATOR_TEXT)
+    sep = separator_id(tokenizer)
     sizes = bpe_token_sizes(tokenizer)
     encodings = tokenizer.encode_batch(scenes, add_special_tokens=False)
     ids = np.fromiter((i for e in encodings for i in (sep, *e.ids)), dtype=np.int64)
@@ -239,40 +244,56 @@ def common_forms(texts: list[str]) -> set[str]:
     return {w for w, _ in counts.most_common(COMMON_FORMS)}
 
 
-def byte_classes(scenes: list[str], common: set[str]) -> np.ndarray:
-    """One class index per UTF-8 byte of the scenes, in order: a capitalised word after
-    the start of a sentence is a ``name``, the first word of one a ``sentence start``,
-    other words ``common`` or ``rare`` by their form; spaces and punctuation ``other``."""
-    out = []
+def word_spans(scenes: list[str], common: set[str]):
+    """(first byte, end byte, class index) of every word of the scenes, in order, its
+    bytes counted from the first scene's start: a capitalised word after the start of
+    a sentence is a ``name``, the first word of one a ``sentence start``, other words
+    ``common`` or ``rare`` by their form."""
+    offset = 0
     for scene in scenes:
-        classes = np.full(len(scene.encode("utf-8", "surrogateescape")), CLASSES.index("other"), dtype=np.int8)
-        char_to_byte = np.concatenate(([0], np.cumsum([len(c.encode("utf-8", "surrogateescape")) for c in scene])))
+        char_to_byte = offset + np.concatenate(([0], np.cumsum([len(c.encode("utf-8", "surrogateescape")) for c in scene])))
         for m in WORD.finditer(scene):
             word = m.group()
             if word[0].isupper():
                 klass = "sentence start" if SENTENCE_END.search(scene[max(0, m.start() - 12) : m.start()]) else "name"
             else:
                 klass = "common word" if word.lower() in common else "rare word"
-            classes[char_to_byte[m.start()] : char_to_byte[m.end()]] = CLASSES.index(klass)
-        out.append(classes)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int8)
+            yield int(char_to_byte[m.start()]), int(char_to_byte[m.end()]), CLASSES.index(klass)
+        offset = int(char_to_byte[-1])
 
 
-def bits_by_class(place_nats: np.ndarray, place_bytes: np.ndarray, classes: np.ndarray, is_separator: np.ndarray) -> dict:
-    """Each place's nats spread evenly over the bytes it spells; a place that spells
-    nothing (a marker) gives its nats to the next byte's class, the separators theirs
-    to ``separator``. → {class: {bits, bytes}}."""
+def byte_classes(scenes: list[str], common: set[str]) -> np.ndarray:
+    """One class index per UTF-8 byte of the scenes, in order: the class of the word
+    it is in (``word_spans``), or ``other`` (spaces and punctuation)."""
+    classes = np.full(utf8_len(scenes), CLASSES.index("other"), dtype=np.int8)
+    for start, end, klass in word_spans(scenes, common):
+        classes[start:end] = klass
+    return classes
+
+
+def byte_nats(place_nats: np.ndarray, place_bytes: np.ndarray, is_separator: np.ndarray) -> tuple[np.ndarray, float]:
+    """(nats per byte of the text, plus one "end" slot past it; the separators' nats).
+    Each place's nats are spread evenly over the bytes it spells; a place that spells
+    nothing (a marker) gives its nats to the next byte."""
     nats = place_nats.reshape(len(place_bytes), -1).sum(axis=1)
-    separator_bits = float(nats[is_separator].sum() / np.log(2))
+    separator_nats = float(nats[is_separator].sum())
     nats = np.where(is_separator, 0.0, nats)
-    total_bytes = int(place_bytes.sum())
-    if total_bytes != len(classes):
-        raise ValueError(f"the stream spells {total_bytes} bytes, the text has {len(classes)}")
     starts = np.concatenate(([0], np.cumsum(place_bytes)[:-1]))
     spelled = place_bytes > 0
     # The spelling places cover the text in order, so their bytes follow one another.
     per_byte = np.append(np.repeat(nats[spelled] / place_bytes[spelled], place_bytes[spelled]), 0.0)
-    np.add.at(per_byte, starts[~spelled], nats[~spelled])  # past the last byte: the "end" slot
+    np.add.at(per_byte, starts[~spelled], nats[~spelled])
+    return per_byte, separator_nats
+
+
+def bits_by_class(place_nats: np.ndarray, place_bytes: np.ndarray, classes: np.ndarray, is_separator: np.ndarray) -> dict:
+    """``byte_nats`` summed by the class of each byte, the separators' under
+    ``separator``. → {class: {bits, bytes}}."""
+    total_bytes = int(place_bytes.sum())
+    if total_bytes != len(classes):
+        raise ValueError(f"the stream spells {total_bytes} bytes, the text has {len(classes)}")
+    per_byte, separator_nats = byte_nats(place_nats, place_bytes, is_separator)
+    separator_bits = float(separator_nats / np.log(2))
     result = {}
     labels = np.append(classes, len(CLASSES))
     for index, name in enumerate((*CLASSES, "end")):

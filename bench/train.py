@@ -132,7 +132,12 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         if result.get("made_by", arm_data["made_by"]) != arm_data["made_by"]:
             fail(f"{path} was trained on {job['arm']} ids of {result['made_by']}, and they are now {arm_data['made_by']}: move the kept results aside, or --force", 1)
         if stage == "eval" and kept.exists():  # the breakdown as the code now computes it
-            result.update(breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64)))
+            redone = breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64))
+            if any(result.get(k) != v for k, v in redone.items()):
+                result.update(redone)
+                from lm_data import save_json
+
+                save_json(path, result)
         return result
     paired = is_paired(job["arm"])
     config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, **SIZES[job["size"]])
@@ -186,11 +191,10 @@ def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
     """Where the bits on the unseen authors go: per word class, and per token kind (ltmc)."""
     from lm_data import bits_by_class, bits_by_kind
 
-    from ltmc.codebook import SEPARATOR_ID
-
     target = arm_data["eval"]
     places, slot_bytes = target.places[1:], target.slot_bytes[1:]
-    is_separator = (places == SEPARATOR_ID) if places.ndim == 1 else (places == SEPARATOR_ID).all(axis=1)
+    separator = arm_data["separator"]
+    is_separator = (places == separator) if places.ndim == 1 else (places == separator).all(axis=1)
     out = {"bits_by_class": bits_by_class(nats, slot_bytes.reshape(len(places), -1).sum(axis=1), arm_data["classes"], is_separator)}
     if arm != "bpe":
         out["bits_by_kind"] = bits_by_kind(arm_data["book"], places, nats.reshape(places.shape), slot_bytes)
@@ -200,9 +204,9 @@ def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
 # -- the whole bench ------------------------------------------------------------------------
 
 
-def prepare(args) -> dict:
-    """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
-    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, made_by, scene_order, stream, take_mb, utf8_len
+def texts(args) -> dict[str, list]:
+    """The mining part's texts, and the scenes of each split: train, repeat, dev, eval."""
+    from lm_data import scene_order, take_mb, utf8_len
 
     mining, evaluation = split_by_author(list_works(require_corpus(args.corpus)), DEFAULT_EVAL_AUTHORS)
     mining_texts = [read_text(w.path) for w in mining]
@@ -212,10 +216,18 @@ def prepare(args) -> dict:
     repeat = take_mb(train_scenes, args.repeat_mb)
     eval_scenes = take_mb(scene_order([read_text(w.path) for w in evaluation]), args.val_mb)
     log(f"text: train {utf8_len(train_scenes):,} bytes, dev {utf8_len(dev):,}, repeated {utf8_len(repeat):,}, unseen authors {utf8_len(eval_scenes):,} ({len(eval_scenes):,} scenes of {len(evaluation)} books)")
-    classes = byte_classes(eval_scenes, common_forms(train_scenes))
+    return {"mining": mining_texts, "train": train_scenes, "repeat": repeat, "dev": dev, "eval": eval_scenes}
+
+
+def prepare(args) -> dict:
+    """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
+    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, made_by, separator_id, stream
+
+    split = texts(args)
+    classes = byte_classes(split["eval"], common_forms(split["train"]))
     data = {}
     for vocab in args.vocab_sizes:
-        tokenizers = Tokenizers(mining_texts, vocab, args.cache)
+        tokenizers = Tokenizers(split["mining"], vocab, args.cache)
         for arm in args.arms:
             log(f"  streams of {arm} at {vocab} ids")
             tokenizer = tokenizers.get(arm)
@@ -223,8 +235,9 @@ def prepare(args) -> dict:
                 "parts": token_parts(tokenizer, arm) if args.parts else None,
                 "book": tokenizer if arm != "bpe" else None,
                 "made_by": made_by(tokenizer),
+                "separator": separator_id(tokenizer),
                 "classes": classes,
-                **{label: stream(tokenizers, arm, part, label) for label, part in (("train", train_scenes), ("repeat", repeat), ("dev", dev), ("eval", eval_scenes))},
+                **{label: stream(tokenizers, arm, split[label], label) for label in ("train", "repeat", "dev", "eval")},
             }
             for label in ("train", "dev", "eval"):
                 s = data[vocab, arm][label]
