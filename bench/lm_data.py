@@ -24,6 +24,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,17 @@ def made_by(tokenizer) -> str:
 
 def separator_id(tokenizer) -> int:
     """The id that stands between scenes: ltmc's own, or the one BPE was trained with."""
-    return SEPARATOR_ID if hasattr(tokenizer, "fingerprint") else tokenizer.token_to_id(SEPARATOR_TEXT)
+    if hasattr(tokenizer, "fingerprint"):
+        return SEPARATOR_ID
+    separator = tokenizer.token_to_id(SEPARATOR_TEXT)
+    if separator is None:
+        raise ValueError(f"the BPE tokenizer has no {SEPARATOR_TEXT} token: train it again")
+    return separator
+
+
+def separator_places(places: np.ndarray, separator: int) -> np.ndarray:
+    """Per place (an id, or a (head, tail) position), whether it is the separator."""
+    return (places == separator) if places.ndim == 1 else (places == separator).all(axis=1)
 
 
 def _mining_settings() -> str:
@@ -244,7 +255,7 @@ def common_forms(texts: list[str]) -> set[str]:
     return {w for w, _ in counts.most_common(COMMON_FORMS)}
 
 
-def word_spans(scenes: list[str], common: set[str]):
+def word_spans(scenes: list[str], common: set[str]) -> Iterator[tuple[int, int, int]]:
     """(first byte, end byte, class index) of every word of the scenes, in order, its
     bytes counted from the first scene's start: a capitalised word after the start of
     a sentence is a ``name``, the first word of one a ``sentence start``, other words

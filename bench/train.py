@@ -120,13 +120,18 @@ def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float,
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
+def kept_nats_path(args, key: str) -> Path:
+    """Where a scored run's nats per prediction are kept, so its breakdown can be redone."""
+    return args.cache / f"nats-{key}.npy"
+
+
 def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, args) -> dict:
     """Train one arm (or read its kept result) and score it on the dev set or the unseen authors."""
     from ltmc.nn import GPT, GPTConfig, bits_per_byte, fit, score
 
     key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], seed, lr, args, stage)
     path = args.results / f"{key}.json"
-    kept = args.cache / f"nats-{key}.npy"
+    kept = kept_nats_path(args, key)
     if path.exists() and not args.force:
         result = json.loads(path.read_text(encoding="utf-8"))
         if result.get("made_by", arm_data["made_by"]) != arm_data["made_by"]:
@@ -189,12 +194,11 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
 
 def breakdown(arm: str, arm_data: dict, nats: np.ndarray) -> dict:
     """Where the bits on the unseen authors go: per word class, and per token kind (ltmc)."""
-    from lm_data import bits_by_class, bits_by_kind
+    from lm_data import bits_by_class, bits_by_kind, separator_places
 
     target = arm_data["eval"]
     places, slot_bytes = target.places[1:], target.slot_bytes[1:]
-    separator = arm_data["separator"]
-    is_separator = (places == separator) if places.ndim == 1 else (places == separator).all(axis=1)
+    is_separator = separator_places(places, arm_data["separator"])
     out = {"bits_by_class": bits_by_class(nats, slot_bytes.reshape(len(places), -1).sum(axis=1), arm_data["classes"], is_separator)}
     if arm != "bpe":
         out["bits_by_kind"] = bits_by_kind(arm_data["book"], places, nats.reshape(places.shape), slot_bytes)

@@ -26,31 +26,42 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import fail  # noqa: E402
-from lm_data import CLASSES, Tokenizers, byte_nats, common_forms, separator_id, stream, word_spans  # noqa: E402
-from train import parse_args, run_key, texts  # noqa: E402
+from lm_data import CLASSES, Tokenizers, byte_nats, common_forms, separator_id, separator_places, stream, word_spans  # noqa: E402
+from train import kept_nats_path, parse_args, run_key, texts  # noqa: E402
 
 MOST_PLACES = 4  # words of this many places or more are one group
 
 
 def word_bits(place_nats: np.ndarray, place_bytes: np.ndarray, is_separator: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bits, places) of each word [start, end) of the text the places spell: the
-    bits of the bytes it spans (``byte_nats``), and how many places spell them."""
+    bits ``byte_nats`` lays on its bytes, and the places those bits come from: the
+    ones that spell its bytes, the markers among them, and the markers right
+    before them whose bits fall on its first byte (FLIP, GLUE)."""
     per_byte, _ = byte_nats(place_nats, place_bytes, is_separator)
     before = np.concatenate(([0.0], np.cumsum(per_byte[:-1])))
+    bits = (before[ends] - before[starts]) / np.log(2)
+    first_byte = np.concatenate(([0], np.cumsum(place_bytes)[:-1]))
     place_of_byte = np.repeat(np.arange(len(place_bytes)), place_bytes)  # places spell the bytes in order
-    return (before[ends] - before[starts]) / np.log(2), place_of_byte[ends - 1] - place_of_byte[starts] + 1
+    first, last = place_of_byte[starts], place_of_byte[ends - 1]
+    # Markers right before a place: how many zero-byte places (not separators) end at it.
+    index = np.arange(len(place_bytes))
+    marker = (place_bytes == 0) & ~is_separator
+    last_other = np.maximum.accumulate(np.where(marker, -1, index))
+    markers_before = np.concatenate(([0], index[:-1] - last_other[:-1]))
+    leading = np.where(first_byte[first] == starts, markers_before[first], 0)
+    return bits, last - first + 1 + leading
 
 
 def compare(ltmc: tuple, bpe: tuple, spans: np.ndarray) -> list[dict]:
-    """One row per (class, ltmc places) group: each arm's places per word and bits per byte,
-    and the bits ltmc saves there as a share of all of BPE's (negative: it loses them)."""
-    starts, ends, classes = spans.T
+    """One row per (class, ltmc places) group: each arm's places per word and bits per
+    byte, and the bits ltmc spends there beyond BPE's, as a share of all of BPE's."""
+    starts, ends, classes = spans.reshape(-1, 3).T
     ltmc_bits, ltmc_places = word_bits(*ltmc, starts, ends)
     bpe_bits, bpe_places = word_bits(*bpe, starts, ends)
     bpe_total = float(bpe[0].sum() / np.log(2))
     group = np.minimum(ltmc_places, MOST_PLACES)
     rows = []
-    for klass, name in enumerate(CLASSES[:-1]):  # the last class, "other", has no words
+    for klass, name in enumerate(CLASSES):
         for places in range(1, MOST_PLACES + 1):
             mask = (classes == klass) & (group == places)
             if not mask.any():
@@ -63,9 +74,9 @@ def compare(ltmc: tuple, bpe: tuple, spans: np.ndarray) -> list[dict]:
                 "bytes": n_bytes,
                 "bpe places/word": float(bpe_places[mask].mean()),
                 "ltmc places/word": float(ltmc_places[mask].mean()),
-                "bpe bits/byte": float(bpe_bits[mask].sum() / n_bytes),
-                "ltmc bits/byte": float(ltmc_bits[mask].sum() / n_bytes),
-                "saved share": float((bpe_bits[mask].sum() - ltmc_bits[mask].sum()) / bpe_total),
+                "bpe bits": float(bpe_bits[mask].sum()),
+                "ltmc bits": float(ltmc_bits[mask].sum()),
+                "extra share": float((ltmc_bits[mask].sum() - bpe_bits[mask].sum()) / bpe_total),
             })
     return rows
 
@@ -76,23 +87,34 @@ def render(rows: list[dict], arm: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        change = r["ltmc bits/byte"] / r["bpe bits/byte"] - 1
         lines.append(
             f"| {r['class']} | {r['ltmc places']} | {r['words']:,} | {r['bytes']:,} | {r['bpe places/word']:.2f} → {r['ltmc places/word']:.2f} "
-            f"| {r['bpe bits/byte']:.3f} | {r['ltmc bits/byte']:.3f} | {100 * change:+.1f} % | {-100 * r['saved share']:+.2f} % |"
+            f"| {r['bpe bits'] / r['bytes']:.3f} | {r['ltmc bits'] / r['bytes']:.3f} | {100 * (r['ltmc bits'] / r['bpe bits'] - 1):+.1f} % | {100 * r['extra share']:+.2f} % |"
         )
     return "\n".join(lines)
 
 
-def kept_nats(args, arm: str, lr: float, n_places: int) -> np.ndarray:
-    key = run_key(args.settings[0], args.sizes[0], args.vocab_sizes[0], arm, args.seeds[0], lr, args, "eval")
-    path = args.cache / f"nats-{key}.npy"
-    if not path.exists():
-        fail(f"no kept nats for {key} in {args.cache}: run bench/train.py with the same options first")
-    nats = np.load(path).astype(np.float64)
-    if len(nats) not in (n_places, 2 * n_places):
-        fail(f"{path} holds {len(nats):,} predictions and the stream has {n_places:,} places: it was scored on other ids")
-    return nats
+def laid_runs(args, arm: str, bpe_lr: float) -> tuple[tuple, tuple, np.ndarray]:
+    """(the ltmc run, the BPE run, the words): each run as ``word_bits`` takes it
+    (nats, bytes per place, separators), the words as (start, end, class) rows."""
+    split = texts(args)
+    tokenizers = Tokenizers(split["mining"], args.vocab_sizes[0], args.cache)
+    laid = {}
+    for name, lr in ((arm, args.lr), ("bpe", bpe_lr)):
+        target = stream(tokenizers, name, split["eval"], "eval")
+        places, place_bytes = target.places[1:], target.place_bytes[1:]  # the first place is given, not predicted
+        if int(place_bytes.sum()) != target.n_bytes:
+            fail(f"the {name} stream spells {int(place_bytes.sum()):,} bytes of {target.n_bytes:,}", 1)
+        key = run_key(args.settings[0], args.sizes[0], args.vocab_sizes[0], name, args.seeds[0], lr, args, "eval")
+        path = kept_nats_path(args, key)
+        if not path.exists():
+            fail(f"no kept nats for {key} in {args.cache}: run bench/train.py with the same options first")
+        nats = np.load(path).astype(np.float64)
+        if nats.size != places.size:
+            fail(f"{path} holds {nats.size:,} predictions and the stream {places.size:,}: it was scored on other ids")
+        laid[name] = (nats, place_bytes, separator_places(places, separator_id(tokenizers.get(name))))
+    spans = np.array(list(word_spans(split["eval"], common_forms(split["train"]))), dtype=np.int64)
+    return laid[arm], laid["bpe"], spans
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,18 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ltmc_arms = [a for a in args.arms if a != "bpe"]
     if len(ltmc_arms) != 1 or args.lr is None or any(len(v) != 1 for v in (args.sizes, args.vocab_sizes, args.settings, args.seeds)):
         fail("compare one ltmc arm with BPE: give one --arms, --sizes, --vocab-sizes, --settings and --seeds, and the --lr it was trained at")
-    arm = ltmc_arms[0]
-    split = texts(args)
-    tokenizers = Tokenizers(split["mining"], args.vocab_sizes[0], args.cache)
-    laid = {}
-    for name, lr in ((arm, args.lr), ("bpe", mine.bpe_lr or args.lr)):
-        target = stream(tokenizers, name, split["eval"], "eval")
-        places = target.places[1:]  # the first place is given, not predicted
-        separator = separator_id(tokenizers.get(name))
-        is_separator = (places == separator) if places.ndim == 1 else (places == separator).all(axis=1)
-        laid[name] = (kept_nats(args, name, lr, len(places)), target.place_bytes[1:], is_separator)
-    spans = np.array(list(word_spans(split["eval"], common_forms(split["train"]))), dtype=np.int64)
-    print(render(compare(laid[arm], laid["bpe"], spans), arm))
+    print(render(compare(*laid_runs(args, ltmc_arms[0], mine.bpe_lr or args.lr)), ltmc_arms[0]))
     return 0
 
 

@@ -130,13 +130,15 @@ def test_a_sweep_trains_only_the_rates_given_and_chooses_among_those_kept(tiny_c
 def test_word_bits_lays_each_place_on_the_words_it_spells():
     import word_bits
 
-    # places: separator, "ab" (2 bytes), " " (1), a marker (0), "c" (1), "d" (1); words "ab" and "cd"
-    nats = np.log(2) * np.array([1.0, 4.0, 1.0, 2.0, 3.0, 5.0])
-    place_bytes = np.array([0, 2, 1, 0, 1, 1])
-    is_separator = np.array([True, False, False, False, False, False])
+    # places: separator, "ab", " ", a marker, "c", a marker, "d"; the words "ab" and "cd"
+    nats = np.log(2) * np.array([1.0, 4.0, 1.0, 2.0, 3.0, 1.0, 5.0])
+    place_bytes = np.array([0, 2, 1, 0, 1, 0, 1])
+    is_separator = np.array([True, False, False, False, False, False, False])
     bits, places = word_bits.word_bits(nats, place_bytes, is_separator, np.array([0, 3]), np.array([2, 5]))
-    assert bits == pytest.approx([4.0, 10.0])  # "cd" takes the marker's 2 bits before it
-    assert places.tolist() == [1, 2]
+    # a marker's bits fall on the byte after it, so both markers are "cd"'s, and counted with it;
+    # the separator before "ab" is neither
+    assert bits == pytest.approx([4.0, 11.0])
+    assert places.tolist() == [1, 4]
 
 
 def test_word_bits_compares_an_ltmc_run_with_bpe_word_by_word(tiny_corpus, tmp_path, capsys):
@@ -145,14 +147,17 @@ def test_word_bits_compares_an_ltmc_run_with_bpe_word_by_word(tiny_corpus, tmp_p
     args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
     args += ["--vocab-sizes", "600", "--steps", "4", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
     args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--lr", "0.003"]
-    assert train.main([*args, "--arms", "bpe", "flat-nobonds", "--json"]) == 0
+    assert train.main([*args, "--arms", "bpe", "flat-nobonds", "paired-nobonds", "--json"]) == 0
     runs = {run["arm"]: run for run in json.loads(capsys.readouterr().out)["runs"]}
-    assert word_bits.main([*args, "--arms", "flat-nobonds"]) == 0
-    table = capsys.readouterr().out.splitlines()[2:]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
-    n_words = sum(len(lm_data.WORD.findall(scene)) for scene in train.texts(train.parse_args(args))["eval"])
-    assert sum(int(c[2].replace(",", "")) for c in cells) == n_words  # every word in one row
-    # the words' bits are a part of each run's bits, so the rows' shares stay within them
-    for arm, column in (("bpe", 5), ("flat-nobonds", 6)):
-        word_bits_total = sum(float(c[column]) * int(c[3].replace(",", "")) for c in cells)
-        assert 0 < word_bits_total < runs[arm]["bits_per_byte"] * runs[arm]["scored_bytes"]
+    bpe_bits = runs["bpe"]["bits_per_byte"] * runs["bpe"]["scored_bytes"]
+    for arm in ("flat-nobonds", "paired-nobonds"):
+        parsed = train.parse_args([*args, "--arms", arm])
+        rows = word_bits.compare(*word_bits.laid_runs(parsed, arm, 0.003))
+        n_words = sum(len(lm_data.WORD.findall(scene)) for scene in train.texts(parsed)["eval"])
+        assert sum(r["words"] for r in rows) == n_words  # every word in one row
+        # the words' bits are a part of each run's, the rest being spaces, punctuation and separators
+        assert 0 < sum(r["bpe bits"] for r in rows) < bpe_bits
+        assert 0 < sum(r["ltmc bits"] for r in rows) < runs[arm]["bits_per_byte"] * runs[arm]["scored_bytes"]
+        assert sum(r["extra share"] for r in rows) == pytest.approx(sum(r["ltmc bits"] - r["bpe bits"] for r in rows) / bpe_bits)
+    assert word_bits.main([*args, "--arms", "paired-nobonds"]) == 0
+    assert capsys.readouterr().out.startswith("| class | paired-nobonds places |")
