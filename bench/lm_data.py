@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import regex
 
-from common import log
+from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
 ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds")
@@ -169,16 +169,21 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
         is_tail[: len(tok)] = tail_mask(tok)
     if path.exists():
         saved = np.load(path)
-        return Stream(saved["places"], saved["slot_bytes"], int(saved["n_bytes"]), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
-    if arm == "bpe":
-        flat, spans = _bpe_stream(tok, scenes)
+        made = Stream(saved["places"], saved["slot_bytes"], int(saved["n_bytes"]), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
     else:
-        flat, spans = _ltmc_stream(tok, scenes)
-    places, slot_bytes = flat, spans
-    if is_paired(arm):
-        places, slot_bytes = _pair(flat, spans, is_tail)
-    np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=utf8_len(scenes))
-    return Stream(places, slot_bytes, utf8_len(scenes), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+        if arm == "bpe":
+            flat, spans = _bpe_stream(tok, scenes)
+        else:
+            flat, spans = _ltmc_stream(tok, scenes)
+        places, slot_bytes = flat, spans
+        if is_paired(arm):
+            places, slot_bytes = _pair(flat, spans, is_tail)
+        np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=utf8_len(scenes))
+        made = Stream(places, slot_bytes, utf8_len(scenes), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+    spelled = int(made.place_bytes.sum())
+    if spelled != made.n_bytes:  # every bit is laid on the text's bytes, so the places must spell all of them
+        fail(f"{arm} at {tokenizers.vocab_size}: the {label} stream spells {spelled:,} bytes of {made.n_bytes:,}", 1)
+    return made
 
 
 def _bpe_stream(tokenizer, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
