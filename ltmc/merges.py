@@ -84,8 +84,9 @@ def merged_pieces(words: Counter, n_pieces: int, max_chars: int) -> list[tuple[s
     merge order, none longer than ``max_chars``. Ties go to the least pair, so
     the result does not depend on the order of ``words``."""
     # Letters as their UTF-8 bytes (one latin-1 character each), as byte-level BPE sees them.
-    forms = [[START, *word.encode("utf-8").decode("latin-1")] for word in sorted(words) if len(word) > 1]
-    weights = [words[word] for word in sorted(words) if len(word) > 1]
+    kept = [word for word in sorted(words) if len(word) > 1]
+    forms = [[START, *word.encode("utf-8").decode("latin-1")] for word in kept]
+    weights = [words[word] for word in kept]
     counts: Counter[tuple[str, str]] = Counter()
     holders: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
     for index, symbols in enumerate(forms):

@@ -10,7 +10,10 @@
    every one) and prefixes as start tokens; endings and word-final and inner
    pieces as continuation tokens (prefixes, pieces and characters only if they
    occur at least 3 times per id of the budget; a rarer character takes an
-   id only if some are left over); hyperbonds.
+   id only if some are left over); hyperbonds. The first 1500 pieces of a
+   byte-level BPE over the word forms (``ltmc.merges``) are kept whatever
+   pruning says: on the mining text most words are kept whole and such pieces
+   look worth little, but on new text more words are rare and need them.
 3. Prune by Viterbi counts, as a unigram tokenizer is trained: segment every
    word form with the fewest tokens, and price each token by what losing it
    would cost its uses. By default (``objective="likelihood"``) that is the
@@ -34,7 +37,7 @@
 
 Step 1 is ``ltmc.corpus_counts`` (bounded: the tables are pruned of their rarest
 entries whenever they grow past a cap, so memory does not grow with the corpus);
-step 3 prices units with ``ltmc.segmenting``.
+step 3 prices units with ``ltmc.segmenting``; step 2's BPE is ``ltmc.merges``.
 """
 
 from __future__ import annotations
