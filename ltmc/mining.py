@@ -10,10 +10,7 @@
    every one) and prefixes as start tokens; endings and word-final and inner
    pieces as continuation tokens (prefixes, pieces and characters only if they
    occur at least 3 times per id of the budget; a rarer character takes an
-   id only if some are left over); hyperbonds. The first 1500 pieces of a
-   byte-level BPE over the word forms (``ltmc.merges``) are kept whatever
-   pruning says: on the mining text most words are kept whole and such pieces
-   look worth little, but on new text more words are rare and need them.
+   id only if some are left over); hyperbonds.
 3. Prune by Viterbi counts, as a unigram tokenizer is trained: segment every
    word form with the fewest tokens, and price each token by what losing it
    would cost its uses. By default (``objective="likelihood"``) that is the
@@ -37,7 +34,7 @@
 
 Step 1 is ``ltmc.corpus_counts`` (bounded: the tables are pruned of their rarest
 entries whenever they grow past a cap, so memory does not grow with the corpus);
-step 3 prices units with ``ltmc.segmenting``; step 2's BPE is ``ltmc.merges``.
+step 3 prices units with ``ltmc.segmenting``.
 """
 
 from __future__ import annotations
@@ -53,7 +50,6 @@ import numpy as np
 from ltmc.codebook import Codebook
 from ltmc.corpus_counts import CorpusCounts, slice_counts, storable, word_core
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.merges import merged_pieces
 from ltmc.pretokenize import pieces
 from ltmc.segmenting import BondCover, PieceCost, PieceKeys, Segmentations, Segmenter
 from ltmc.stages import StageMap, analyse_all
@@ -77,11 +73,6 @@ PIECE_MIN_SHARE = 3.0
 # at 8192 ids and 0.6% at 32768 than 1.5 (0.25 and 0.75 are between the two).
 PAIRED_PIECE_MIN_SHARE = 0.5
 MIN_PIECE_COUNT = 20  # and never rarer than this
-# The pieces of a byte-level BPE's first merges that the codebook keeps whatever
-# pruning says (``ltmc.merges``), at most a fifth of the budget. At 8192 ids 1500
-# add about 500 pieces pruning drops: a paired small model reached 1.1 % fewer bits
-# per byte on unseen authors (docs/benchmarks.md, "BPE's first pieces").
-MERGED_PIECES = 1500
 SHRINK = 0.6  # share of the surplus candidates dropped per pruning round
 OBJECTIVES = ("likelihood", "tokens")
 
@@ -205,7 +196,6 @@ def mine_from_counts(
     for char in (c for kind, c in fixed if kind in ("stem", "suffix")):
         start.pop(char, None)
         cont.pop(char, None)
-    merged = _merged_entries(words, start, cont, min(MERGED_PIECES, budget // 5))
     keys = PieceKeys(form_of)
     pruning = _Pruning(
         words=words,
@@ -217,10 +207,9 @@ def mine_from_counts(
         sample=sample,
         keys=keys,
         budget=budget,
-        room=budget - len(fixed) - len(merged),
+        room=budget - len(fixed),
         paired=paired,
         likelihood=objective == "likelihood",
-        kept={(_ROLE[kind], text) for kind, text in merged},
     )
     loss, reserve = pruning.run()
     kind_of = {"start": start, "cont": cont}
@@ -236,7 +225,7 @@ def mine_from_counts(
     # The kept units, then the dropped ones and the rarer characters for any ids
     # left: a unit may share its text with another (a bond of whitespace pieces
     # ("\n", "\n") and the piece "\n\n" that ends a text), and one id serves both.
-    candidates = fixed + merged + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
+    candidates = fixed + best_first(loss.items()) + best_first(kv for kv in reserve.items() if kv[0] not in loss) + rarer_chars
     book = Codebook.from_entries(islice(unique_entries(candidates), budget), specials=specials)
     book = book.with_counts(_usage(book, words))
     report = MiningReport(len(book), vocab_size, filled=len(book) == vocab_size, objective=objective)
@@ -323,24 +312,6 @@ def _unit_candidates(words: Counter, min_piece: float, stage_map: StageMap) -> t
     return start, cont
 
 
-_ROLE = {"stem": "start", "word": "start", "suffix": "cont", "ending": "cont"}
-
-
-def _merged_entries(words: Counter, start: dict[str, str], cont: dict[str, str], n_pieces: int) -> list[tuple[str, str]]:
-    """Of the first ``n_pieces`` pieces of a BPE over the word forms seen twice or
-    more (``ltmc.merges``), those that are not such a form, as (kind, text)
-    entries; each is made a candidate if it was not one. A whole form is left to
-    pruning: the pieces are kept for the words the codebook does not hold whole."""
-    seen = Counter({word: n for word, n in words.items() if n >= MIN_COUNT})
-    entries = []
-    for role, text in merged_pieces(seen, n_pieces, MAX_TOKEN_CHARS):
-        if role == "start" and text in seen:
-            continue
-        kinds = start if role == "start" else cont
-        entries.append((kinds.setdefault(text, "stem" if role == "start" else "suffix"), text))
-    return entries
-
-
 def _stems_and_endings(counted: list[tuple[str, int]], stage_map: StageMap) -> Iterator[tuple[str, str]]:
     for batch in analyse_all(counted, stage_map):
         yield from zip(batch.column("stem").to_pylist(), batch.column("ending").to_pylist())
@@ -376,8 +347,7 @@ class _Pruning:
     """Step 3: price every candidate by what losing it would cost, drop the
     cheapest part, and repeat until what is left fits ``room`` ids."""
 
-    def __init__(self, *, words, start, cont, letters, literals, bonds, sample, keys, budget, room, paired, likelihood, kept) -> None:
-        self.kept = kept  # (role, unit) never priced, so never dropped
+    def __init__(self, *, words, start, cont, letters, literals, bonds, sample, keys, budget, room, paired, likelihood) -> None:
         self.word_cost = _positions if paired else _tokens
         self.likelihood = likelihood
         self.letters = letters
@@ -418,7 +388,7 @@ class _Pruning:
         nats = _UnigramNats(usage) if self.likelihood else None
         for role, units in (("start", self.seg.start), ("cont", self.seg.cont)):
             for unit in units:
-                if unit not in self.letters and (role, unit) not in self.kept:
+                if unit not in self.letters:
                     uses = usage[unit]
                     if not uses:
                         loss[(role, unit)] = 0

@@ -26,19 +26,13 @@ def counts(sample_texts) -> CorpusCounts:
     return counts
 
 
-@pytest.mark.parametrize("merged_pieces", [0, mining.MERGED_PIECES])
-def test_the_budget_is_filled_exactly_when_the_corpus_allows(counts, monkeypatch, merged_pieces):
-    monkeypatch.setattr(mining, "MERGED_PIECES", merged_pieces)
+def test_the_budget_is_filled_exactly_when_the_corpus_allows(counts):
     # How many ids this corpus can fill at most: a codebook mined with room to spare.
     most = len(mine_from_counts(counts, 100_000)[0])
     assert FIRST_FREE_ID + 300 < most < 100_000
     # Near `most` a smaller budget gives fewer ids to single letters, which changes
-    # what else pays for an id, so only a margin below it is sure to fill. BPE's
-    # first pieces are kept up to a fifth of the budget, paying or not, so a
-    # smaller budget holds fewer of them than `most` counts: near `most` only
-    # without them.
-    near_most = (most - 10,) if merged_pieces == 0 else ()
-    for vocab_size in (FIRST_FREE_ID + 100, (FIRST_FREE_ID + most) // 2, *near_most):
+    # what else pays for an id, so only a margin below it is sure to fill.
+    for vocab_size in (FIRST_FREE_ID + 100, (FIRST_FREE_ID + most) // 2, most - 10):
         book, report = mine_from_counts(counts, vocab_size)
         assert len(book) == vocab_size, vocab_size
         assert report.filled
@@ -92,7 +86,7 @@ def test_unigram_nats_worked_by_hand():
 def _losses(words: Counter, likelihood: bool) -> dict:
     pruning = mining._Pruning(
         words=words, start={"ab": "word"}, cont={}, letters={"a", "b"}, literals={}, bonds=Counter(),
-        sample=[], keys=segmenting.PieceKeys({}), budget=10, room=10, paired=False, likelihood=likelihood, kept=set(),
+        sample=[], keys=segmenting.PieceKeys({}), budget=10, room=10, paired=False, likelihood=likelihood,
     )
     return pruning.losses()
 
