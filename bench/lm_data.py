@@ -169,17 +169,14 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
         is_tail[: len(tok)] = tail_mask(tok)
     if path.exists():
         saved = np.load(path)
-        made = Stream(saved["places"], saved["slot_bytes"], int(saved["n_bytes"]), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+        places, slot_bytes, n_bytes = saved["places"], saved["slot_bytes"], int(saved["n_bytes"])
     else:
-        if arm == "bpe":
-            flat, spans = _bpe_stream(tok, scenes)
-        else:
-            flat, spans = _ltmc_stream(tok, scenes)
-        places, slot_bytes = flat, spans
+        places, slot_bytes = _bpe_stream(tok, scenes) if arm == "bpe" else _ltmc_stream(tok, scenes)
         if is_paired(arm):
-            places, slot_bytes = _pair(flat, spans, is_tail)
-        np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=utf8_len(scenes))
-        made = Stream(places, slot_bytes, utf8_len(scenes), tokenizers.vocab_size, is_tail if is_paired(arm) else None)
+            places, slot_bytes = _pair(places, slot_bytes, is_tail)
+        n_bytes = utf8_len(scenes)
+        np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=n_bytes)
+    made = Stream(places, slot_bytes, n_bytes, tokenizers.vocab_size, is_tail if is_paired(arm) else None)
     spelled = int(made.place_bytes.sum())
     if spelled != made.n_bytes:  # every bit is laid on the text's bytes, so the places must spell all of them
         fail(f"{arm} at {tokenizers.vocab_size}: the {label} stream spells {spelled:,} bytes of {made.n_bytes:,}", 1)
