@@ -175,7 +175,7 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
         if is_paired(arm):
             places, slot_bytes = _pair(places, slot_bytes, is_tail)
         n_bytes = utf8_len(scenes)
-        np.savez(path, places=places, slot_bytes=slot_bytes, n_bytes=n_bytes)
+        save_arrays(path, places=places, slot_bytes=slot_bytes, n_bytes=n_bytes)
     made = Stream(places, slot_bytes, n_bytes, tokenizers.vocab_size, is_tail if is_paired(arm) else None)
     spelled = int(made.place_bytes.sum())
     if spelled != made.n_bytes:  # every bit is laid on the text's bytes, so the places must spell all of them
@@ -335,6 +335,19 @@ def _kind_name(book, token_id: int) -> str:
     from ltmc.fastpath import FLIP_ID, GLUE_ID
 
     return {SEPARATOR_ID: "separator", GLUE_ID: "glue", FLIP_ID: "flip"}.get(token_id) or book.kind_of(token_id)
+
+
+def save_arrays(path: Path, array: np.ndarray | None = None, **arrays) -> None:
+    """``np.save`` of ``array`` (a ``.npy``) or ``np.savez`` of ``arrays``, written
+    atomically: two runs may fill one cache at once, and a half-written file must
+    never be loaded."""
+    from ltmc.files import atomic_file
+
+    with atomic_file(path) as fh:
+        if array is None:
+            np.savez(fh, **arrays)
+        else:
+            np.save(fh, array)
 
 
 def save_json(path: Path, data: dict) -> None:

@@ -47,7 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lm_data import ARMS, is_paired, save_json  # noqa: E402
+from lm_data import ARMS, is_paired, save_arrays, save_json  # noqa: E402
 from common import DEFAULT_CORPUS, DEFAULT_EVAL_AUTHORS, PROJECT_ROOT, fail, list_works, log, read_text, require_corpus, split_by_author  # noqa: E402
 
 SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for smoke runs
@@ -158,7 +158,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     flops_per_step = config.flops_per_place() * args.batch * args.ctx + model.table_flops()
     nats = score(model, target.places, device=args.device)
     if stage == "eval":  # kept, so the breakdown can be redone without training again
-        np.save(kept, nats.astype(np.float32))
+        save_arrays(kept, nats.astype(np.float32))
     result = {
         "key": key,
         "stage": stage,
