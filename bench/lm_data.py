@@ -244,6 +244,30 @@ def token_parts(tokenizer, arm: str) -> np.ndarray:
     return out
 
 
+BPE_CLASSES = ("word start", "continuation", "other")  # the classes of ``--classes kinds`` for BPE
+
+
+def token_classes(tokenizer, arm: str, vocab_size: int) -> np.ndarray:
+    """Each id's class for ``ltmc.nn.GPT(classes=...)``: ltmc's by its kind
+    (``ltmc.nn.kind_classes``); a BPE id's by its bytes (a space then a letter,
+    letters alone, anything else)."""
+    if arm != "bpe":
+        from ltmc.nn import kind_classes
+
+        return kind_classes(tokenizer, vocab_size)
+    sizes = bpe_token_sizes(tokenizer)
+    out = np.full(vocab_size, BPE_CLASSES.index("other"), dtype=np.int64)
+    for i in range(tokenizer.get_vocab_size()):
+        if not sizes[i]:  # a special
+            continue
+        text = tokenizer.decode([i])
+        letters = text.lstrip(" ")
+        # A byte-level piece may hold part of a letter's two bytes: it decodes as U+FFFD.
+        if letters and all(c.isalpha() or c in "\ufffd-" for c in letters):
+            out[i] = BPE_CLASSES.index("word start" if text.startswith(" ") else "continuation")
+    return out
+
+
 # -- where the bits go ------------------------------------------------------------------
 
 WORD = regex.compile(r"[\p{L}\p{M}]+(?:[-'’][\p{L}\p{M}]+)*")

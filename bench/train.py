@@ -36,6 +36,7 @@ the bench extras (``pip install -e '.[bench,torch]'``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -82,6 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache" / "train")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "train")
     parser.add_argument("--parts", action="store_true", help="every arm's model embeds and predicts an id with its row plus the mean of its parts' rows (ltmc.parts; BPE: its merge)")
+    parser.add_argument("--classes", choices=("kinds", "frequency"), default=None, help="every arm's model predicts an id's class, then the id among its class, and takes as many steps as the narrower output allows at the same FLOPs. kinds: what the tokenizer marks (ltmc: its kind; BPE: word start, continuation, other); frequency: five bins of equal mass in the training text")
     parser.add_argument("--force", action="store_true", help="train again even where a result is kept")
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -116,7 +118,7 @@ def window_order(n_places: int, ctx: int, needed: int, seed: int, repeated: bool
 
 
 def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
-    arm = f"{arm}+parts" if args.parts else arm
+    arm += "+parts" * args.parts + {None: "", "kinds": "+classes", "frequency": "+frequency-classes"}[args.classes]
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
@@ -144,13 +146,15 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         return result
     paired = is_paired(job["arm"])
     config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, **SIZES[job["size"]])
-    reference = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, **SIZES[job["size"]])
-    steps = round(args.steps * reference.flops_per_place() / config.flops_per_place())
     train_stream = arm_data["repeat" if job["setting"] == "repeated" else "train"]
     target = arm_data["dev" if stage == "dev" else "eval"]
-    log(f"    {key}: {steps} steps")
     torch.manual_seed(seed)
-    model = GPT(config, train_stream.is_tail, arm_data["parts"]).to(args.device)
+    model = GPT(config, train_stream.is_tail, arm_data["parts"], arm_data["output_classes"]).to(args.device)
+    if arm_data["output_classes"] is not None:  # FLOPs as the training text's targets fall into classes
+        config = dataclasses.replace(config, output_width=model.output_width(train_stream.places))
+    reference = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, **SIZES[job["size"]])
+    steps = round(args.steps * reference.flops_per_place() / config.flops_per_place())
+    log(f"    {key}: {steps} steps")
     windows = window_order(len(train_stream.places), args.ctx, steps * args.batch, seed, job["setting"] == "repeated")
     start = time.perf_counter()
     fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
@@ -171,6 +175,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "ctx": args.ctx,
         "body_params": config.body_params(),
         "parts": bool(args.parts),
+        "classes": args.classes,
         "flops_per_step": flops_per_step,
         "flops": flops_per_step * steps,
         "train_s": round(train_s, 1),
@@ -221,7 +226,8 @@ def texts(args) -> dict[str, list]:
 
 def prepare(args) -> dict:
     """Per vocabulary size and arm: the tokenizer and its train, repeat, dev and eval streams."""
-    from lm_data import Tokenizers, byte_classes, token_parts, common_forms, made_by, separator_id, stream
+    from lm_data import Tokenizers, byte_classes, common_forms, made_by, separator_id, stream, token_classes, token_parts
+    from ltmc.nn import frequency_classes
 
     split = texts(args)
     classes = byte_classes(split["eval"], common_forms(split["train"]))
@@ -239,6 +245,11 @@ def prepare(args) -> dict:
                 "classes": classes,
                 **{label: stream(tokenizers, arm, split[label], label) for label in ("train", "repeat", "dev", "eval")},
             }
+            data[vocab, arm]["output_classes"] = (
+                token_classes(tokenizer, arm, vocab) if args.classes == "kinds"
+                else frequency_classes(data[vocab, arm]["train"].places, vocab) if args.classes == "frequency"
+                else None
+            )
     return data
 
 
@@ -260,20 +271,27 @@ def arm_order(arm: str) -> tuple[int, str]:
     return (ARMS.index(arm), arm) if arm in ARMS else (len(ARMS), arm)
 
 
+def model_variant(result: dict) -> str:
+    """What the run's model adds to the plain GPT: " + parts", " + classes" (of kinds),
+    " + frequency classes", or several."""
+    classes = {None: "", False: "", True: " + classes", "kinds": " + classes", "frequency": " + frequency classes"}[result.get("classes")]
+    return (" + parts" if result.get("parts") else "") + classes
+
+
 def summarize(results: list[dict]) -> list[dict]:
     """One row per (setting, model, vocab, arm, learning rate, steps), the model being its
-    size with or without parts: mean and spread over seeds, and the change against the
+    size and variant (``model_variant``): mean and spread over seeds, and the change against the
     best BPE row of the same setting, model, vocabulary and training FLOPs."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], r.get("parts", False), r["vocab"], arm_order(r["arm"]), r["lr"], r["steps"]), []).append(r)
+        groups.setdefault((r["setting"], r["size"], model_variant(r), r["vocab"], arm_order(r["arm"]), r["lr"], r["steps"]), []).append(r)
     rows = []
-    for (setting, size, parts, vocab, *_), runs in sorted(groups.items()):
+    for (setting, size, variant, vocab, *_), runs in sorted(groups.items()):
         arm = runs[0]["arm"]
         values = [r["bits_per_byte"] for r in runs]
         rows.append(
             {
-                "setting": setting, "size": size, "parts": parts, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
+                "setting": setting, "size": size, "variant": variant, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
                 "bits_per_byte": statistics.mean(values), "spread": statistics.stdev(values) if len(values) > 1 else 0.0,
                 "bytes_per_place": runs[0]["bytes_per_place"], "steps": runs[0]["steps"], "flops_per_step": runs[0]["flops_per_step"],
                 "flops": runs[0]["flops"], "body_params": runs[0]["body_params"], "train_s": statistics.mean(r["train_s"] for r in runs),
@@ -283,7 +301,7 @@ def summarize(results: list[dict]) -> list[dict]:
         bpe = [
             r["bits_per_byte"]
             for r in rows
-            if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "parts", "vocab")) and abs(r["flops"] / row["flops"] - 1) < 0.05  # a paired arm's steps are cut to BPE's FLOPs
+            if r["arm"] == "bpe" and all(r[k] == row[k] for k in ("setting", "size", "variant", "vocab")) and abs(r["flops"] / row["flops"] - 1) < 0.05  # a paired arm's steps are cut to BPE's FLOPs
         ]
         row["vs_bpe"] = row["bits_per_byte"] / min(bpe) - 1 if bpe else None
     return rows
@@ -297,7 +315,7 @@ def render(rows: list[dict]) -> str:
     for r in rows:
         vs = "–" if r["arm"] == "bpe" or r["vs_bpe"] is None else f"{100 * r['vs_bpe']:+.1f} %"
         lines.append(
-            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M){' + parts' if r['parts'] else ''} | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
+            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M){r['variant']} | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
             f"{r['bits_per_byte']:.4f} ± {r['spread']:.4f} | {vs} | {r['bytes_per_place']:.2f} | {r['steps']} | "
             f"{r['flops_per_step'] / 1e9:.2f} | {r['flops'] / 1e15:.4f} | {r['train_s']:.0f} |"
         )
@@ -307,14 +325,14 @@ def render(rows: list[dict]) -> str:
 def render_breakdown(results: list[dict]) -> str:
     """Bits per byte of each word class and (ltmc) bits per kind, averaged over the seeds."""
     lines = []
-    best_lr = {(r["setting"], r["size"], r["parts"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
+    best_lr = {(r["setting"], r["size"], r["variant"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        model = r["setting"], r["size"], r.get("parts", False), r["vocab"]
+        model = r["setting"], r["size"], model_variant(r), r["vocab"]
         if r["lr"] == best_lr[(*model, r["arm"])]:  # each arm at its best learning rate
             groups.setdefault(model, []).append(r)
-    for (setting, size, parts, vocab), runs in sorted(groups.items()):
-        size = f"{size} + parts" if parts else size
+    for (setting, size, variant, vocab), runs in sorted(groups.items()):
+        size += variant
         arms = sorted({r["arm"] for r in runs}, key=arm_order)
         classes = list(runs[0]["bits_by_class"])
         lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")

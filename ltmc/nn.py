@@ -13,6 +13,11 @@ continuation after it (``EMPTY`` where a slot is empty). The paired model:
   place's state and the head's row: an ending agrees with its stem. The two
   softmaxes together are as wide as one over the codebook (plus the empty slot).
 
+Either output can be factored by class (``classes``: ``frequency_classes``, or
+``kind_classes`` for the codebook's kinds): the
+model predicts an id's class, then the id among its class's, so a prediction is
+scored against a few rows instead of the whole codebook (``ClassSoftmax``).
+
 Both share the transformer body and tie the output to the input table. Given
 each id's parts (``ltmc.parts``), an id is embedded and predicted with its own
 row plus the mean of its parts' rows, so a rare form learns from its stem's and
@@ -47,6 +52,10 @@ class GPTConfig:
     n_layer: int = 3
     n_head: int = 4
     paired: bool = False
+    # Output rows a prediction is scored against, on average (None: the whole codebook,
+    # plus the empty slot when paired). A class-factored output (``GPT(classes=...)``)
+    # scores against its class softmax and the target's class only: ``output_width``.
+    output_width: float | None = None
 
     def body_params(self) -> int:
         """Weights besides the embedding tables (and biases and norms, which are few)."""
@@ -61,10 +70,38 @@ class GPTConfig:
         d = self.d_model
         forward = 2 * 12 * d * d * self.n_layer  # qkv, projection, 4× MLP
         forward += 2 * 2 * self.n_ctx * d * self.n_layer  # q·k and attention·v over the window
-        forward += 2 * d * (self.vocab_size + (1 if self.paired else 0))
+        width = self.vocab_size + (1 if self.paired else 0) if self.output_width is None else self.output_width
+        forward += 2 * d * width
         if self.paired:
             forward += 2 * 8 * d * d  # the tail block's MLP
         return 3 * forward
+
+
+KIND_CLASSES = {"word": 0, "stem": 1, "ending": 2, "suffix": 2, "punct": 3, "space": 3}  # any other kind: 4
+
+
+def kind_classes(book: Codebook, vocab_size: int | None = None) -> np.ndarray:
+    """A class per id for ``GPT(classes=...)``: a whole form, a stem, a continuation,
+    punctuation or spacing, anything else. ``vocab_size``: the model's, where the
+    codebook fell short of its budget (the ids past it are "anything else")."""
+    out = np.full(vocab_size or len(book), max(KIND_CLASSES.values()) + 1, dtype=np.int64)
+    for i in range(len(book)):
+        out[i] = KIND_CLASSES.get(book.kind_of(i), out[i])
+    return out
+
+
+def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5) -> np.ndarray:
+    """A class per id for ``GPT(classes=...)`` by how often ``places`` (the training
+    stream) predicts it: the ids by count, cut into ``n_classes`` bins of equal mass,
+    as a class-based softmax is usually built. Paired, the heads are counted: only the
+    head softmax is split."""
+    predicted = places[:, 0] if places.ndim == 2 else places
+    counts = np.bincount(predicted, minlength=vocab_size)[:vocab_size]
+    order = np.argsort(-counts, kind="stable")
+    mass_before = np.cumsum(counts[order]) - counts[order]
+    out = np.empty(vocab_size, dtype=np.int64)
+    out[order] = np.minimum(mass_before * n_classes // max(1, counts.sum()), n_classes - 1)
+    return out
 
 
 def tail_mask(book: Codebook) -> np.ndarray:
@@ -92,13 +129,65 @@ class Block(nn.Module):
         return h + self.mlp(self.norm2(h))
 
 
+class ClassSoftmax(nn.Module):
+    """A softmax over ``ids`` factored by class: p(id) = p(class) · p(id | class).
+
+    It can give any distribution a full softmax gives, yet a prediction is scored
+    against the class softmax and its own class's rows only, so at equal FLOPs a model
+    takes more steps when its ids fall into narrow classes (for ltmc, the token kinds)."""
+
+    def __init__(self, d_model: int, ids: np.ndarray, classes: np.ndarray, vocab_size: int) -> None:
+        super().__init__()
+        ids, classes = np.asarray(ids, dtype=np.int64), np.asarray(classes, dtype=np.int64)
+        _, classes = np.unique(classes, return_inverse=True)  # classes with no id here drop out
+        order = np.argsort(classes, kind="stable")
+        self.n_classes = int(classes.max()) + 1 if len(classes) else 0
+        bounds = np.searchsorted(classes[order], np.arange(self.n_classes + 1))
+        self.bounds = [int(b) for b in bounds]
+        self.register_buffer("members", torch.as_tensor(ids[order]))
+        class_of = np.full(vocab_size, -1, dtype=np.int64)
+        class_of[ids[order]] = classes[order]
+        row_in_class = np.full(vocab_size, -1, dtype=np.int64)
+        row_in_class[ids[order]] = np.arange(len(ids)) - bounds[classes[order]]
+        self.register_buffer("class_of", torch.as_tensor(class_of))
+        self.register_buffer("row_in_class", torch.as_tensor(row_in_class))
+        self.class_logits = nn.Linear(d_model, self.n_classes, bias=False)
+
+    def width(self, targets: np.ndarray) -> float:
+        """Mean rows scored per prediction of ``targets``: the classes, then the target's class."""
+        sizes = np.diff(self.bounds)
+        return self.n_classes + float(sizes[self.class_of.cpu().numpy()[np.asarray(targets)]].mean())
+
+    def nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Nats of each of ``target`` (n,) given states ``z`` (n, d)."""
+        cls = self.class_of[target]
+        out = F.cross_entropy(self.class_logits(z), cls, reduction="none")
+        within = torch.zeros_like(out)
+        for k in range(self.n_classes):
+            rows = torch.nonzero(cls == k).squeeze(1)
+            if len(rows):
+                logits = z[rows] @ table[self.members[self.bounds[k] : self.bounds[k + 1]]].T
+                within = within.index_put((rows,), F.cross_entropy(logits, self.row_in_class[target[rows]], reduction="none"))
+        return out + within
+
+    def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+        """One id for each row of ``z`` (b, d): a class, then an id of it."""
+        cls = _draw(self.class_logits(z), temperature, generator)
+        out = []
+        for row, k in zip(z, cls.tolist()):
+            members = self.members[self.bounds[k] : self.bounds[k + 1]]
+            out.append(members[_draw((row @ table[members].T).unsqueeze(0), temperature, generator)])
+        return torch.cat(out)
+
+
 class PairedOutput(nn.Module):
     """The head softmax, then the tail's given the head, over one tied table."""
 
-    def __init__(self, d_model: int, is_tail: np.ndarray) -> None:
+    def __init__(self, d_model: int, is_tail: np.ndarray, classes: np.ndarray | None = None) -> None:
         super().__init__()
         is_tail = np.asarray(is_tail, dtype=bool)
         head_ids = np.flatnonzero(~is_tail)
+        self.head_classes = None if classes is None else ClassSoftmax(d_model, head_ids, np.asarray(classes)[head_ids], len(is_tail))
         # The empty slot stands in both sets: a place with no tail predicts EMPTY there.
         tail_ids = np.concatenate(([EMPTY], np.flatnonzero(is_tail)))
         self.register_buffer("head_ids", torch.as_tensor(head_ids))
@@ -122,13 +211,19 @@ class PairedOutput(nn.Module):
     def place_nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Nats of each slot of ``target`` (…, 2): the head's, then the tail's given the true head."""
         head, tail = target[..., 0], target[..., 1]
-        head_nats = F.cross_entropy(self.head_logits(z, table).flatten(0, -2), self.head_row[head].flatten(), reduction="none")
+        if self.head_classes is not None:
+            head_nats = self.head_classes.nats(z.flatten(0, -2), head.flatten(), table)
+        else:
+            head_nats = F.cross_entropy(self.head_logits(z, table).flatten(0, -2), self.head_row[head].flatten(), reduction="none")
         tail_nats = F.cross_entropy(self.tail_logits(z, head, table).flatten(0, -2), self.tail_row[tail].flatten(), reduction="none")
         return torch.stack((head_nats, tail_nats), dim=-1).view(target.shape)
 
     def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
         """One (head, tail) for each row of ``z`` (b, d)."""
-        head = self.head_ids[_draw(self.head_logits(z, table), temperature, generator)]
+        if self.head_classes is not None:
+            head = self.head_classes.sample(z, table, temperature, generator)
+        else:
+            head = self.head_ids[_draw(self.head_logits(z, table), temperature, generator)]
         tail = self.tail_ids[_draw(self.tail_logits(z, head, table), temperature, generator)]
         return torch.stack((head, tail), dim=-1)
 
@@ -143,8 +238,10 @@ class GPT(nn.Module):
     """A small pre-norm GPT whose output is tied to its input table; paired when
     ``config.paired`` (then ``is_tail`` says which ids are continuations)."""
 
-    def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None, parts: np.ndarray | None = None) -> None:
-        """``parts``: (vocab_size, k) ids each id is made of, -1 padded (``ltmc.parts.token_parts``)."""
+    def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None, parts: np.ndarray | None = None, classes: np.ndarray | None = None) -> None:
+        """``parts``: (vocab_size, k) ids each id is made of, -1 padded (``ltmc.parts.token_parts``);
+        ``classes``: a class per id, to predict the class and then the id (``ClassSoftmax``;
+        the head slot's when paired)."""
         super().__init__()
         if config.paired and (is_tail is None or len(is_tail) != config.vocab_size):
             raise ValueError("a paired model needs is_tail, one flag per id of the codebook")
@@ -153,7 +250,10 @@ class GPT(nn.Module):
         self.pos = nn.Embedding(config.n_ctx, config.d_model)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.norm = nn.LayerNorm(config.d_model)
-        self.paired_output = PairedOutput(config.d_model, is_tail) if config.paired else None
+        if classes is not None and len(classes) != config.vocab_size:
+            raise ValueError(f"classes must give one class per id: {len(classes)} for {config.vocab_size} ids")
+        self.paired_output = PairedOutput(config.d_model, is_tail, classes) if config.paired else None
+        self.class_output = ClassSoftmax(config.d_model, np.arange(config.vocab_size), classes, config.vocab_size) if classes is not None and not config.paired else None
         for table in (self.embed, self.pos):  # small, so the tied output starts near uniform
             nn.init.normal_(table.weight, std=0.02)
         self.register_buffer("parts", None)
@@ -194,7 +294,19 @@ class GPT(nn.Module):
         z = self._hidden(x, table)
         if self.paired_output is not None:
             return self.paired_output.place_nats(z, y, table)
+        if self.class_output is not None:
+            return self.class_output.nats(z.flatten(0, 1), y.flatten(), table).view(y.shape)
         return F.cross_entropy((z @ table.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+
+    def output_width(self, places: np.ndarray) -> float:
+        """Output rows a prediction of ``places`` is scored against, on average: what
+        ``GPTConfig.output_width`` counts for this model's output."""
+        places = np.asarray(places)
+        if self.paired_output is not None:
+            tails = len(self.paired_output.tail_ids)
+            heads = self.paired_output.head_classes
+            return tails + (heads.width(places[:, 0]) if heads is not None else len(self.paired_output.head_ids))
+        return self.class_output.width(places) if self.class_output is not None else self.config.vocab_size
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean nats per place (the training loss; a paired place's two slots summed)."""
@@ -210,6 +322,8 @@ class GPT(nn.Module):
             z = self._hidden(out[-self.config.n_ctx :].unsqueeze(0), table)[0, -1:]
             if self.paired_output is not None:
                 nxt = self.paired_output.sample(z, table, temperature, generator)
+            elif self.class_output is not None:
+                nxt = self.class_output.sample(z, table, temperature, generator)
             else:
                 nxt = _draw(z @ table.T, temperature, generator)
             out = torch.cat((out, nxt))

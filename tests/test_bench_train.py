@@ -87,6 +87,27 @@ def test_a_result_kept_from_other_ids_is_refused_not_reused(tiny_corpus, tmp_pat
     assert "move the kept results aside, or --force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("classes", ["kinds", "frequency"])
+def test_a_class_output_takes_more_steps_for_the_same_flops(tiny_corpus, tmp_path, capsys, classes):
+    args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
+    args += ["--vocab-sizes", "600", "--steps", "10", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
+    args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "flat-nobonds", "paired-nobonds", "--lr", "0.003", "--json"]
+    rows = {}
+    for extra in ([], ["--classes", classes]):
+        assert train.main([*args, *extra]) == 0
+        rows.update({(row["arm"], row["variant"]): row for row in json.loads(capsys.readouterr().out)["rows"]})
+    label = " + classes" if classes == "kinds" else " + frequency classes"
+    plain_flops = rows["flat-nobonds", ""]["flops"]
+    for arm in ("bpe", "flat-nobonds", "paired-nobonds"):
+        row = rows[arm, label]
+        assert row["steps"] > rows[arm, ""]["steps"]  # the output is narrower, so the same FLOPs buy more steps
+        assert abs(row["flops"] - plain_flops) <= row["flops_per_step"] / 2
+        assert 0 < row["bits_per_byte"] < 20
+    # compared with BPE given the same kind of output, not with the plain model
+    flat = rows["flat-nobonds", label]
+    assert flat["vs_bpe"] == pytest.approx(flat["bits_per_byte"] / rows["bpe", label]["bits_per_byte"] - 1)
+
+
 def test_bits_by_class_spreads_each_place_over_its_bytes():
     # places: separator, "ab" (2 bytes), a marker (0 bytes), "c" (1 byte)
     nats = np.log(2) * np.array([1.0, 4.0, 2.0, 3.0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -12,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from ltmc import pairing  # noqa: E402
 from ltmc.codebook import SEPARATOR_ID  # noqa: E402
-from ltmc.nn import EMPTY, GPT, GPTConfig, bits_per_byte, fit, generate_text, load_export, score, tail_mask  # noqa: E402
+from ltmc.nn import EMPTY, GPT, ClassSoftmax, GPTConfig, bits_per_byte, fit, frequency_classes, generate_text, kind_classes, load_export, score, tail_mask  # noqa: E402
 from ltmc.parts import token_parts  # noqa: E402
 
 TINY = {"n_ctx": 32, "d_model": 32, "n_layer": 2, "n_head": 2}
@@ -26,10 +27,10 @@ def flat_stream(codebook, sample_texts) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def make(codebook, paired: bool, parts: bool = False) -> GPT:
+def make(codebook, paired: bool, parts: bool = False, classes: bool = False) -> GPT:
     torch.manual_seed(0)
     config = GPTConfig(vocab_size=len(codebook), paired=paired, **TINY)
-    return GPT(config, tail_mask(codebook) if paired else None, token_parts(codebook) if parts else None)
+    return GPT(config, tail_mask(codebook) if paired else None, token_parts(codebook) if parts else None, kind_classes(codebook) if classes else None)
 
 
 def test_flops_per_place_by_hand():
@@ -37,6 +38,41 @@ def test_flops_per_place_by_hand():
     assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1).flops_per_place() == 3 * 592
     # paired: the empty slot's row in the tail softmax (+2·4) and the tail block's MLP (+2·8·16)
     assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1, paired=True).flops_per_place() == 3 * (592 + 8 + 256)
+
+
+def test_class_output_width_by_hand():
+    # Ids 0–5 in classes 0, 0, 1, 1, 1, 2: a prediction of id 0 is scored against the
+    # 3 classes and its class's 2 ids, of id 3 against 3 + 3; on average 3 + 2.5.
+    out = ClassSoftmax(4, np.arange(6), np.array([0, 0, 1, 1, 1, 2]), 6)
+    assert out.width(np.array([0, 3])) == 5.5
+    # The output layer's FLOPs follow: 2·4·5.5 forward instead of 2·4·6.
+    config = GPTConfig(vocab_size=6, n_ctx=8, d_model=4, n_layer=1, n_head=1)
+    with_classes = dataclasses.replace(config, output_width=5.5)
+    assert config.flops_per_place() - with_classes.flops_per_place() == 3 * 2 * 4 * 0.5
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_class_output_is_a_distribution(codebook, paired):
+    """P(class) · P(id | class) over every id a slot can hold sums to one."""
+    model = make(codebook, paired, classes=True)
+    out = model.paired_output.head_classes if paired else model.class_output
+    ids = model.paired_output.head_ids if paired else torch.arange(len(codebook))
+    z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]] if paired else [[SEPARATOR_ID]]))[0, -1:]
+    with torch.no_grad():
+        nats = torch.cat([out.nats(z.expand(len(chunk), -1), chunk, model.table()) for chunk in ids.split(512)])
+    assert torch.exp(-nats).sum().item() == pytest.approx(1.0, abs=1e-4)
+    # and the model's FLOPs count only the class softmax and the target's class
+    assert out.n_classes + 1 <= out.width(ids.numpy()) < len(ids)
+
+
+def test_frequency_classes_cut_equal_mass_by_hand():
+    # Id 0 predicted 6 times, 1 three, 2 twice, 3 once, 4 never: by count, the mass before
+    # each is 0, 6, 9, 11 and 12 of 12; two bins cut it at half.
+    places = np.array([0] * 6 + [1] * 3 + [2] * 2 + [3])
+    assert frequency_classes(places, 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
+    assert frequency_classes(places, 5, n_classes=4).tolist() == [0, 2, 3, 3, 3]
+    # paired: only the heads are counted
+    assert frequency_classes(np.stack([places, np.full(len(places), 4)], 1), 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
 
 
 def test_bits_per_byte():
@@ -93,9 +129,9 @@ def test_parts_share_rows_by_hand():
 
 
 @pytest.mark.parametrize("paired", [False, True])
-@pytest.mark.parametrize("parts", [False, True])
-def test_loss_falls(codebook, flat_stream, paired, parts):
-    model = make(codebook, paired, parts)
+@pytest.mark.parametrize(("parts", "classes"), [(False, False), (True, False), (False, True)])
+def test_loss_falls(codebook, flat_stream, paired, parts, classes):
+    model = make(codebook, paired, parts, classes)
     places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
     before = score(model, places).sum()
     losses = fit(model, places, steps=30, batch=8, lr=1e-2)
@@ -113,9 +149,9 @@ def test_score_counts_every_prediction(codebook, flat_stream, paired):
 
 
 @pytest.mark.parametrize("paired", [False, True])
-@pytest.mark.parametrize("parts", [False, True])
-def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired, parts):
-    model = make(codebook, paired, parts)
+@pytest.mark.parametrize(("parts", "classes"), [(False, False), (True, False), (False, True)])
+def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired, parts, classes):
+    model = make(codebook, paired, parts, classes)
     places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
     fit(model, places, steps=20, batch=8, lr=1e-2)
     text = generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1)
