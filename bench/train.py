@@ -59,6 +59,8 @@ SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for
 }
 SWEEP = (1.5e-3, 3e-3, 6e-3, 1.2e-2)
 DEFAULT_LR = 3e-3
+# The class outputs of --classes, as the table names them (run keys write them with dashes).
+CLASS_OUTPUTS = {"kinds": "classes", "frequency": "frequency classes"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache" / "train")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "train")
     parser.add_argument("--parts", action="store_true", help="every arm's model embeds and predicts an id with its row plus the mean of its parts' rows (ltmc.parts; BPE: its merge)")
-    parser.add_argument("--classes", choices=("kinds", "frequency"), default=None, help="every arm's model predicts an id's class, then the id among its class, and takes as many steps as the narrower output allows at the same FLOPs. kinds: what the tokenizer marks (ltmc: its kind; BPE: word start, continuation, other); frequency: five bins of equal mass in the training text")
+    parser.add_argument("--classes", choices=tuple(CLASS_OUTPUTS), default=None, help="every arm's model predicts an id's class, then the id among its class, and takes as many steps as the narrower output allows at the same FLOPs. kinds: what the tokenizer marks (ltmc: its kind; BPE: word start, continuation, other); frequency: five bins of equal mass in the training text")
     parser.add_argument("--force", action="store_true", help="train again even where a result is kept")
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -117,8 +119,15 @@ def window_order(n_places: int, ctx: int, needed: int, seed: int, repeated: bool
     return np.concatenate([rng.permutation(n_windows) for _ in range(passes)])[:needed]
 
 
+def model_variant(result: dict) -> str:
+    """What the run's model adds to the plain GPT: " + parts", " + classes" (of kinds),
+    " + frequency classes", or several."""
+    extras = (["parts"] if result.get("parts") else []) + ([CLASS_OUTPUTS[result["classes"]]] if result.get("classes") else [])
+    return "".join(f" + {extra}" for extra in extras)
+
+
 def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
-    arm += "+parts" * args.parts + {None: "", "kinds": "+classes", "frequency": "+frequency-classes"}[args.classes]
+    arm += model_variant({"parts": args.parts, "classes": args.classes}).replace(" + ", "+").replace(" ", "-")
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
@@ -150,8 +159,8 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     target = arm_data["dev" if stage == "dev" else "eval"]
     torch.manual_seed(seed)
     model = GPT(config, train_stream.is_tail, arm_data["parts"], arm_data["output_classes"]).to(args.device)
-    if arm_data["output_classes"] is not None:  # FLOPs as the training text's targets fall into classes
-        config = dataclasses.replace(config, output_width=model.output_width(train_stream.places))
+    # A class output's FLOPs follow how the training text's targets fall into its classes.
+    config = dataclasses.replace(config, output_width=model.output_width(train_stream.places))
     reference = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, **SIZES[job["size"]])
     steps = round(args.steps * reference.flops_per_place() / config.flops_per_place())
     log(f"    {key}: {steps} steps")
@@ -269,13 +278,6 @@ def arm_order(arm: str) -> tuple[int, str]:
     """Arms in ``ARMS``'s order; one this bench does not have (a scratch branch's,
     kept under ``tried-*``) after them."""
     return (ARMS.index(arm), arm) if arm in ARMS else (len(ARMS), arm)
-
-
-def model_variant(result: dict) -> str:
-    """What the run's model adds to the plain GPT: " + parts", " + classes" (of kinds),
-    " + frequency classes", or several."""
-    classes = {None: "", False: "", True: " + classes", "kinds": " + classes", "frequency": " + frequency classes"}[result.get("classes")]
-    return (" + parts" if result.get("parts") else "") + classes
 
 
 def summarize(results: list[dict]) -> list[dict]:

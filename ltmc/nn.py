@@ -298,15 +298,14 @@ class GPT(nn.Module):
             return self.class_output.nats(z.flatten(0, 1), y.flatten(), table).view(y.shape)
         return F.cross_entropy((z @ table.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
 
-    def output_width(self, places: np.ndarray) -> float:
-        """Output rows a prediction of ``places`` is scored against, on average: what
-        ``GPTConfig.output_width`` counts for this model's output."""
+    def output_width(self, places: np.ndarray) -> float | None:
+        """Output rows a prediction of ``places`` is scored against, on average, where
+        the output is factored by class: ``GPTConfig.output_width`` for this model
+        (None otherwise: the config counts the whole codebook)."""
         places = np.asarray(places)
-        if self.paired_output is not None:
-            tails = len(self.paired_output.tail_ids)
-            heads = self.paired_output.head_classes
-            return tails + (heads.width(places[:, 0]) if heads is not None else len(self.paired_output.head_ids))
-        return self.class_output.width(places) if self.class_output is not None else self.config.vocab_size
+        if self.paired_output is not None and self.paired_output.head_classes is not None:
+            return len(self.paired_output.tail_ids) + self.paired_output.head_classes.width(places[:, 0])
+        return self.class_output.width(places) if self.class_output is not None else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean nats per place (the training loss; a paired place's two slots summed)."""
