@@ -59,8 +59,9 @@ SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for
 }
 SWEEP = (1.5e-3, 3e-3, 6e-3, 1.2e-2)
 DEFAULT_LR = 3e-3
-# The class outputs of --classes, as the table names them (run keys write them with dashes).
-CLASS_OUTPUTS = {"kinds": "classes", "frequency": "frequency classes"}
+# The class outputs of --classes: how the table names them (run keys write them with
+# dashes) and into how many bins of equal mass each class is cut unless --class-bins says.
+CLASS_OUTPUTS = {"kinds": ("classes", 1), "frequency": ("frequency classes", 5)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,10 +87,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "bench" / "results" / "train")
     parser.add_argument("--parts", action="store_true", help="every arm's model embeds and predicts an id with its row plus the mean of its parts' rows (ltmc.parts; BPE: its merge)")
     parser.add_argument("--classes", choices=tuple(CLASS_OUTPUTS), default=None, help="every arm's model predicts an id's class, then the id among its class, and takes as many steps as the narrower output allows at the same FLOPs. kinds: what the tokenizer marks (ltmc: its kind; BPE: word start, continuation, other); frequency: five bins of equal mass in the training text")
+    parser.add_argument("--class-bins", type=int, default=None, metavar="N", help="cut each class into N bins of equal mass in the training text (default: kinds 1, frequency 5); --classes kinds --class-bins 2 gives ltmc ten classes")
     parser.add_argument("--force", action="store_true", help="train again even where a result is kept")
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    if args.class_bins is not None and (args.classes is None or args.class_bins < 1):
+        parser.error("--class-bins needs --classes and a count of 1 or more")
+    if args.classes and args.class_bins is None:
+        args.class_bins = CLASS_OUTPUTS[args.classes][1]
     # A GPU trains on 100M+ places, more than the 30 MB mining part holds: it repeats all of it.
     gpu = args.device.startswith("cuda")
     args.steps = args.steps or (12000 if gpu else 400)
@@ -121,13 +127,18 @@ def window_order(n_places: int, ctx: int, needed: int, seed: int, repeated: bool
 
 def model_variant(result: dict) -> str:
     """What the run's model adds to the plain GPT: " + parts", " + classes" (of kinds),
-    " + frequency classes", or several."""
-    extras = (["parts"] if result.get("parts") else []) + ([CLASS_OUTPUTS[result["classes"]]] if result.get("classes") else [])
+    " + frequency classes", " + 10 frequency classes", " + classes by 2 frequency bins",
+    or several."""
+    extras = ["parts"] if result.get("parts") else []
+    if result.get("classes"):
+        name, default_bins = CLASS_OUTPUTS[result["classes"]]
+        bins = result.get("class_bins") or default_bins
+        extras.append(name if bins == default_bins else f"{bins} {name}" if result["classes"] == "frequency" else f"{name} by {bins} frequency bins")
     return "".join(f" + {extra}" for extra in extras)
 
 
 def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
-    arm += model_variant({"parts": args.parts, "classes": args.classes}).replace(" + ", "+").replace(" ", "-")
+    arm += model_variant({"parts": args.parts, "classes": args.classes, "class_bins": args.class_bins}).replace(" + ", "+").replace(" ", "-")
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
@@ -185,6 +196,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "body_params": config.body_params(),
         "parts": bool(args.parts),
         "classes": args.classes,
+        "class_bins": args.class_bins,
         "flops_per_step": flops_per_step,
         "flops": flops_per_step * steps,
         "train_s": round(train_s, 1),
@@ -254,11 +266,11 @@ def prepare(args) -> dict:
                 "classes": classes,
                 **{label: stream(tokenizers, arm, split[label], label) for label in ("train", "repeat", "dev", "eval")},
             }
-            data[vocab, arm]["output_classes"] = (
-                token_classes(tokenizer, arm, vocab) if args.classes == "kinds"
-                else frequency_classes(data[vocab, arm]["train"].places, vocab) if args.classes == "frequency"
-                else None
-            )
+            if args.classes:
+                kinds = token_classes(tokenizer, arm, vocab) if args.classes == "kinds" else None
+                data[vocab, arm]["output_classes"] = frequency_classes(data[vocab, arm]["train"].places, vocab, args.class_bins, within=kinds)
+            else:
+                data[vocab, arm]["output_classes"] = None
     return data
 
 

@@ -90,17 +90,21 @@ def kind_classes(book: Codebook, vocab_size: int | None = None) -> np.ndarray:
     return out
 
 
-def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5) -> np.ndarray:
+def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, within: np.ndarray | None = None) -> np.ndarray:
     """A class per id for ``GPT(classes=...)`` by how often ``places`` (the training
     stream) predicts it: the ids by count, cut into ``n_classes`` bins of equal mass,
     as a class-based softmax is usually built. Paired, the heads are counted: only the
-    head softmax is split."""
+    head softmax is split. ``within``: a class per id (``kind_classes``, say) whose
+    classes are each cut into ``n_classes`` bins of their own mass instead."""
     predicted = places[:, 0] if places.ndim == 2 else places
     counts = np.bincount(predicted, minlength=vocab_size)[:vocab_size]
-    order = np.argsort(-counts, kind="stable")
-    mass_before = np.cumsum(counts[order]) - counts[order]
+    groups = np.zeros(vocab_size, dtype=np.int64) if within is None else np.asarray(within, dtype=np.int64)[:vocab_size]
     out = np.empty(vocab_size, dtype=np.int64)
-    out[order] = np.minimum(mass_before * n_classes // max(1, counts.sum()), n_classes - 1)
+    for group in np.unique(groups):
+        ids = np.flatnonzero(groups == group)
+        order = ids[np.argsort(-counts[ids], kind="stable")]
+        mass_before = np.cumsum(counts[order]) - counts[order]
+        out[order] = group * n_classes + np.minimum(mass_before * n_classes // max(1, counts[order].sum()), n_classes - 1)
     return out
 
 

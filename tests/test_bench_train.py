@@ -87,16 +87,15 @@ def test_a_result_kept_from_other_ids_is_refused_not_reused(tiny_corpus, tmp_pat
     assert "move the kept results aside, or --force" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("classes", ["kinds", "frequency"])
-def test_a_class_output_takes_more_steps_for_the_same_flops(tiny_corpus, tmp_path, capsys, classes):
+@pytest.mark.parametrize(("classes", "label"), [(["kinds"], " + classes"), (["frequency"], " + frequency classes"), (["kinds", "--class-bins", "2"], " + classes by 2 frequency bins"), (["frequency", "--class-bins", "10"], " + 10 frequency classes")])
+def test_a_class_output_takes_more_steps_for_the_same_flops(tiny_corpus, tmp_path, capsys, classes, label):
     args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
     args += ["--vocab-sizes", "600", "--steps", "10", "--batch", "2", "--ctx", "16", "--seeds", "0", "--sizes", "tiny"]
     args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "flat-nobonds", "paired-nobonds", "--lr", "0.003", "--json"]
     rows = {}
-    for extra in ([], ["--classes", classes]):
+    for extra in ([], ["--classes", *classes]):
         assert train.main([*args, *extra]) == 0
         rows.update({(row["arm"], row["variant"]): row for row in json.loads(capsys.readouterr().out)["rows"]})
-    label = " + classes" if classes == "kinds" else " + frequency classes"
     plain_flops = rows["flat-nobonds", ""]["flops"]
     for arm in ("bpe", "flat-nobonds", "paired-nobonds"):
         row = rows[arm, label]
@@ -106,6 +105,13 @@ def test_a_class_output_takes_more_steps_for_the_same_flops(tiny_corpus, tmp_pat
     # compared with BPE given the same kind of output, not with the plain model
     flat = rows["flat-nobonds", label]
     assert flat["vs_bpe"] == pytest.approx(flat["bits_per_byte"] / rows["bpe", label]["bits_per_byte"] - 1)
+
+
+def test_class_bins_need_a_class_output(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        train.parse_args(["--class-bins", "2"])
+    assert stopped.value.code == 2
+    assert "--class-bins needs --classes" in capsys.readouterr().err
 
 
 def test_bits_by_class_spreads_each_place_over_its_bytes():

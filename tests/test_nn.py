@@ -73,6 +73,9 @@ def test_frequency_classes_cut_equal_mass_by_hand():
     assert frequency_classes(places, 5, n_classes=4).tolist() == [0, 2, 3, 3, 3]
     # paired: only the heads are counted
     assert frequency_classes(np.stack([places, np.full(len(places), 4)], 1), 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
+    # within kinds: ids 0 and 3 are one kind (mass 7: id 0 alone reaches half), 1, 2 and 4
+    # another (mass 5: id 1 is the first 3 of it); each kind is cut into two bins of its own
+    assert frequency_classes(places, 5, n_classes=2, within=np.array([0, 1, 1, 0, 1])).tolist() == [0, 2, 3, 1, 3]
 
 
 def test_bits_per_byte():
