@@ -118,7 +118,10 @@ class Tokenizers:
             return Tokenizer.from_file(str(path))
         log(f"  training byte-level BPE of {self.vocab_size} ids")
         tokenizer = train_bpe(self.texts, self.vocab_size, special_tokens=(SEPARATOR_TEXT,))
-        tokenizer.save(str(path))
+        # Written as every cache file is (atomically): two runs may train it at once.
+        from ltmc.files import write_atomic
+
+        write_atomic(path, tokenizer.to_str().encode("utf-8"))
         return tokenizer
 
 
