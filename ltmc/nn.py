@@ -14,9 +14,10 @@ continuation after it (``EMPTY`` where a slot is empty). The paired model:
   softmaxes together are as wide as one over the codebook (plus the empty slot).
 
 Either output can be factored by class (``classes``: ``frequency_classes``, or
-``kind_classes`` for the codebook's kinds): the
-model predicts an id's class, then the id among its class's, so a prediction is
-scored against a few rows instead of the whole codebook (``ClassSoftmax``).
+``kind_classes`` for the codebook's kinds; paired, the head and the tail softmax
+each): the model predicts an id's class, then the id among its class's, so a
+prediction is scored against a few rows instead of the whole codebook
+(``ClassSoftmax``).
 
 Both share the transformer body and tie the output to the input table. Given
 each id's parts (``ltmc.parts``), an id is embedded and predicted with its own
@@ -93,11 +94,16 @@ def kind_classes(book: Codebook, vocab_size: int | None = None) -> np.ndarray:
 def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, within: np.ndarray | None = None) -> np.ndarray:
     """A class per id for ``GPT(classes=...)`` by how often ``places`` (the training
     stream) predicts it: the ids by count, cut into ``n_classes`` bins of equal mass,
-    as a class-based softmax is usually built. Paired, the heads are counted: only the
-    head softmax is split. ``within``: a class per id (``kind_classes``, say) whose
-    classes are each cut into ``n_classes`` bins of their own mass instead."""
-    predicted = places[:, 0] if places.ndim == 2 else places
-    counts = np.bincount(predicted, minlength=vocab_size)[:vocab_size]
+    as a class-based softmax is usually built. ``within``: a class per id
+    (``kind_classes``, say) whose classes are each cut into ``n_classes`` bins of
+    their own mass instead. Paired, heads are cut by the heads' counts and tails by
+    the tails' (the empty slot, in both softmaxes, goes with the tails, where it is
+    predicted most): the ids of the two slots never share a class."""
+    if places.ndim == 2:
+        heads, tails = (frequency_classes(places[:, slot], vocab_size, n_classes, within) for slot in (0, 1))
+        counts = [np.bincount(places[:, slot], minlength=vocab_size)[:vocab_size] for slot in (0, 1)]
+        return np.where(counts[1] > counts[0], heads.max() + 1 + tails, heads)
+    counts = np.bincount(places, minlength=vocab_size)[:vocab_size]
     groups = np.zeros(vocab_size, dtype=np.int64) if within is None else np.asarray(within, dtype=np.int64)[:vocab_size]
     out = np.empty(vocab_size, dtype=np.int64)
     for group in np.unique(groups):
@@ -191,9 +197,12 @@ class PairedOutput(nn.Module):
         super().__init__()
         is_tail = np.asarray(is_tail, dtype=bool)
         head_ids = np.flatnonzero(~is_tail)
-        self.head_classes = None if classes is None else ClassSoftmax(d_model, head_ids, np.asarray(classes)[head_ids], len(is_tail))
         # The empty slot stands in both sets: a place with no tail predicts EMPTY there.
         tail_ids = np.concatenate(([EMPTY], np.flatnonzero(is_tail)))
+        self.head_classes, self.tail_classes = (
+            (None, None) if classes is None
+            else (ClassSoftmax(d_model, ids, np.asarray(classes)[ids], len(is_tail)) for ids in (head_ids, tail_ids))
+        )
         self.register_buffer("head_ids", torch.as_tensor(head_ids))
         self.register_buffer("tail_ids", torch.as_tensor(tail_ids))
         for name, ids in (("head_row", head_ids), ("tail_row", tail_ids)):
@@ -207,10 +216,13 @@ class PairedOutput(nn.Module):
     def head_logits(self, z: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         return z @ table[self.head_ids].T
 
+    def given_head(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """The state the tail is predicted from: the place's, with its head read in."""
+        h = self.norm(z + F.embedding(head, table))
+        return self.out_norm(h + self.mlp(h))
+
     def tail_logits(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        given_head = self.norm(z + F.embedding(head, table))
-        given_head = self.out_norm(given_head + self.mlp(given_head))
-        return given_head @ table[self.tail_ids].T
+        return self.given_head(z, head, table) @ table[self.tail_ids].T
 
     def place_nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Nats of each slot of ``target`` (…, 2): the head's, then the tail's given the true head."""
@@ -219,7 +231,10 @@ class PairedOutput(nn.Module):
             head_nats = self.head_classes.nats(z.flatten(0, -2), head.flatten(), table)
         else:
             head_nats = F.cross_entropy(self.head_logits(z, table).flatten(0, -2), self.head_row[head].flatten(), reduction="none")
-        tail_nats = F.cross_entropy(self.tail_logits(z, head, table).flatten(0, -2), self.tail_row[tail].flatten(), reduction="none")
+        if self.tail_classes is not None:
+            tail_nats = self.tail_classes.nats(self.given_head(z, head, table).flatten(0, -2), tail.flatten(), table)
+        else:
+            tail_nats = F.cross_entropy(self.tail_logits(z, head, table).flatten(0, -2), self.tail_row[tail].flatten(), reduction="none")
         return torch.stack((head_nats, tail_nats), dim=-1).view(target.shape)
 
     def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -228,7 +243,10 @@ class PairedOutput(nn.Module):
             head = self.head_classes.sample(z, table, temperature, generator)
         else:
             head = self.head_ids[_draw(self.head_logits(z, table), temperature, generator)]
-        tail = self.tail_ids[_draw(self.tail_logits(z, head, table), temperature, generator)]
+        if self.tail_classes is not None:
+            tail = self.tail_classes.sample(self.given_head(z, head, table), table, temperature, generator)
+        else:
+            tail = self.tail_ids[_draw(self.tail_logits(z, head, table), temperature, generator)]
         return torch.stack((head, tail), dim=-1)
 
 
@@ -308,7 +326,7 @@ class GPT(nn.Module):
         (None otherwise: the config counts the whole codebook)."""
         places = np.asarray(places)
         if self.paired_output is not None and self.paired_output.head_classes is not None:
-            return len(self.paired_output.tail_ids) + self.paired_output.head_classes.width(places[:, 0])
+            return self.paired_output.head_classes.width(places[:, 0]) + self.paired_output.tail_classes.width(places[:, 1])
         return self.class_output.width(places) if self.class_output is not None else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

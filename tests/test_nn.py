@@ -55,14 +55,21 @@ def test_class_output_width_by_hand():
 def test_class_output_is_a_distribution(codebook, paired):
     """P(class) · P(id | class) over every id a slot can hold sums to one."""
     model = make(codebook, paired, classes=True)
-    out = model.paired_output.head_classes if paired else model.class_output
-    ids = model.paired_output.head_ids if paired else torch.arange(len(codebook))
     z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]] if paired else [[SEPARATOR_ID]]))[0, -1:]
-    with torch.no_grad():
-        nats = torch.cat([out.nats(z.expand(len(chunk), -1), chunk, model.table()) for chunk in ids.split(512)])
-    assert torch.exp(-nats).sum().item() == pytest.approx(1.0, abs=1e-4)
-    # and the model's FLOPs count only the class softmax and the target's class
-    assert out.n_classes + 1 <= out.width(ids.numpy()) < len(ids)
+    if paired:  # the head's softmax, and the tail's given a head (a stem's, say)
+        paired_output = model.paired_output
+        with torch.no_grad():
+            given_head = paired_output.given_head(z, paired_output.head_ids[-1:], model.table())
+        # an empty tail, the commonest, is its own kind
+        slots = [(paired_output.head_classes, paired_output.head_ids, z, paired_output.head_ids), (paired_output.tail_classes, paired_output.tail_ids, given_head, torch.tensor([EMPTY]))]
+    else:
+        slots = [(model.class_output, torch.arange(len(codebook)), z, torch.arange(len(codebook)))]
+    for out, ids, state, targets in slots:
+        with torch.no_grad():
+            nats = torch.cat([out.nats(state.expand(len(chunk), -1), chunk, model.table()) for chunk in ids.split(512)])
+        assert torch.exp(-nats).sum().item() == pytest.approx(1.0, abs=1e-4)
+        # and the model's FLOPs count only the class softmax and the target's class
+        assert out.n_classes + 1 <= out.width(targets.numpy()) < len(ids)
 
 
 def test_frequency_classes_cut_equal_mass_by_hand():
@@ -71,8 +78,11 @@ def test_frequency_classes_cut_equal_mass_by_hand():
     places = np.array([0] * 6 + [1] * 3 + [2] * 2 + [3])
     assert frequency_classes(places, 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
     assert frequency_classes(places, 5, n_classes=4).tolist() == [0, 2, 3, 3, 3]
-    # paired: only the heads are counted
-    assert frequency_classes(np.stack([places, np.full(len(places), 4)], 1), 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
+    # paired: heads by the heads' counts, tails by the tails': id 4 is only ever a tail
+    # and id 3 more often a tail (twice) than a head (once), so both join the tails'
+    # classes, numbered after the heads' (2 and 3: 4 alone reaches half the tails' mass)
+    tails = np.array([4] * 10 + [3] * 2)
+    assert frequency_classes(np.stack([places, tails], 1), 5, n_classes=2).tolist() == [0, 1, 1, 3, 2]
     # within kinds: ids 0 and 3 are one kind (mass 7: id 0 alone reaches half), 1, 2 and 4
     # another (mass 5: id 1 is the first 3 of it); each kind is cut into two bins of its own
     assert frequency_classes(places, 5, n_classes=2, within=np.array([0, 1, 1, 0, 1])).tolist() == [0, 2, 3, 1, 3]
