@@ -92,8 +92,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--table", action="store_true", help="only print the table of the results kept")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    if args.class_bins is not None and (args.classes is None or args.class_bins < 1):
-        parser.error("--class-bins needs --classes and a count of 1 or more")
+    if args.class_bins is not None and (args.classes is None or args.class_bins < (2 if args.classes == "frequency" else 1)):
+        parser.error("--class-bins needs --classes, and 2 or more bins with --classes frequency")
     if args.classes and args.class_bins is None:
         args.class_bins = CLASS_OUTPUTS[args.classes][1]
     # A GPU trains on 100M+ places, more than the 30 MB mining part holds: it repeats all of it.
@@ -268,7 +268,8 @@ def prepare(args) -> dict:
             }
             if args.classes:
                 kinds = token_classes(tokenizer, arm, vocab) if args.classes == "kinds" else None
-                data[vocab, arm]["output_classes"] = frequency_classes(data[vocab, arm]["train"].places, vocab, args.class_bins, within=kinds)
+                train = data[vocab, arm]["train"]
+                data[vocab, arm]["output_classes"] = frequency_classes(train.places, vocab, args.class_bins, within=kinds, is_tail=train.is_tail)
             else:
                 data[vocab, arm]["output_classes"] = None
     return data

@@ -91,20 +91,27 @@ def kind_classes(book: Codebook, vocab_size: int | None = None) -> np.ndarray:
     return out
 
 
-def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, within: np.ndarray | None = None) -> np.ndarray:
+def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, within: np.ndarray | None = None, is_tail: np.ndarray | None = None) -> np.ndarray:
     """A class per id for ``GPT(classes=...)`` by how often ``places`` (the training
     stream) predicts it: the ids by count, cut into ``n_classes`` bins of equal mass,
     as a class-based softmax is usually built. ``within``: a class per id
     (``kind_classes``, say) whose classes are each cut into ``n_classes`` bins of
-    their own mass instead. Paired, heads are cut by the heads' counts and tails by
-    the tails' (the empty slot, in both softmaxes, goes with the tails, where it is
-    predicted most): the ids of the two slots never share a class."""
+    their own mass instead. Paired places need ``is_tail`` (``tail_mask``): heads are
+    cut by the heads' counts and tails by the tails', and the empty slot, which both
+    softmaxes hold and most tails are, is a class of its own."""
+    groups = np.zeros(vocab_size, dtype=np.int64) if within is None else np.asarray(within, dtype=np.int64)
+    if len(groups) != vocab_size:
+        raise ValueError(f"within must give one class per id: {len(groups)} for {vocab_size} ids")
     if places.ndim == 2:
-        heads, tails = (frequency_classes(places[:, slot], vocab_size, n_classes, within) for slot in (0, 1))
-        counts = [np.bincount(places[:, slot], minlength=vocab_size)[:vocab_size] for slot in (0, 1)]
-        return np.where(counts[1] > counts[0], heads.max() + 1 + tails, heads)
-    counts = np.bincount(places, minlength=vocab_size)[:vocab_size]
-    groups = np.zeros(vocab_size, dtype=np.int64) if within is None else np.asarray(within, dtype=np.int64)[:vocab_size]
+        if is_tail is None or len(is_tail) != vocab_size:
+            raise ValueError("paired places need is_tail, one flag per id of the codebook")
+        tail_side = np.asarray(is_tail, dtype=bool)
+        heads, tails = (np.bincount(places[:, slot], minlength=vocab_size)[:vocab_size] for slot in (0, 1))
+        counts = np.where(tail_side, tails, heads)
+        groups = groups * 2 + tail_side
+        groups[EMPTY] = groups.max() + 1
+    else:
+        counts = np.bincount(places, minlength=vocab_size)[:vocab_size]
     out = np.empty(vocab_size, dtype=np.int64)
     for group in np.unique(groups):
         ids = np.flatnonzero(groups == group)

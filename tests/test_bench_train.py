@@ -112,6 +112,8 @@ def test_class_bins_need_a_class_output(capsys):
         train.parse_args(["--class-bins", "2"])
     assert stopped.value.code == 2
     assert "--class-bins needs --classes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one bin of frequency is the plain softmax and a class row
+        train.parse_args(["--classes", "frequency", "--class-bins", "1"])
 
 
 def test_bits_by_class_spreads_each_place_over_its_bytes():

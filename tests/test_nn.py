@@ -78,14 +78,23 @@ def test_frequency_classes_cut_equal_mass_by_hand():
     places = np.array([0] * 6 + [1] * 3 + [2] * 2 + [3])
     assert frequency_classes(places, 5, n_classes=2).tolist() == [0, 1, 1, 1, 1]
     assert frequency_classes(places, 5, n_classes=4).tolist() == [0, 2, 3, 3, 3]
-    # paired: heads by the heads' counts, tails by the tails': id 4 is only ever a tail
-    # and id 3 more often a tail (twice) than a head (once), so both join the tails'
-    # classes, numbered after the heads' (2 and 3: 4 alone reaches half the tails' mass)
-    tails = np.array([4] * 10 + [3] * 2)
-    assert frequency_classes(np.stack([places, tails], 1), 5, n_classes=2).tolist() == [0, 1, 1, 3, 2]
+    # paired: heads by the heads' counts, tails by the tails'; the empty slot (EMPTY, 256)
+    # is its own class. Ids 257–259 are tails (259 never seen), the rest heads: heads 0, 1,
+    # 2 are cut at half of 11 as above, tails 257 and 258 at half of 6; after the heads'
+    # classes 0–1 come the tails' 2–3 and the empty slot's 4.
+    heads = np.array([0] * 6 + [1] * 3 + [2] * 2 + [EMPTY])
+    tails = np.array([257] * 4 + [258] * 2 + [EMPTY] * 6)
+    is_tail = np.isin(np.arange(261), [257, 258, 259])
+    paired = frequency_classes(np.stack([heads, tails], 1), 261, n_classes=2, is_tail=is_tail)
+    assert paired[[0, 1, 2, 255, 260]].tolist() == [0, 1, 1, 1, 1]
+    assert paired[[257, 258, 259, EMPTY]].tolist() == [2, 3, 3, 4]
+    with pytest.raises(ValueError, match="need is_tail"):
+        frequency_classes(np.stack([heads, tails], 1), 261)
     # within kinds: ids 0 and 3 are one kind (mass 7: id 0 alone reaches half), 1, 2 and 4
     # another (mass 5: id 1 is the first 3 of it); each kind is cut into two bins of its own
     assert frequency_classes(places, 5, n_classes=2, within=np.array([0, 1, 1, 0, 1])).tolist() == [0, 2, 3, 1, 3]
+    with pytest.raises(ValueError, match="one class per id"):
+        frequency_classes(places, 6, within=np.array([0, 1, 1, 0, 1]))
 
 
 def test_bits_per_byte():
