@@ -17,7 +17,7 @@ Either output can be factored by class (``classes``: ``frequency_classes``, or
 ``kind_classes`` for the codebook's kinds; paired, the head and the tail softmax
 each): the model predicts an id's class, then the id among its class's, so a
 prediction is scored against a few rows instead of the whole codebook
-(``ClassSoftmax``).
+(``ClassSoftmax``; ``FullSoftmax`` scores every row).
 
 Both share the transformer body and tie the output to the input table. Given
 each id's parts (``ltmc.parts``), an id is embedded and predicted with its own
@@ -146,6 +146,35 @@ class Block(nn.Module):
         return h + self.mlp(self.norm2(h))
 
 
+class FullSoftmax(nn.Module):
+    """A softmax over every one of ``ids``: each prediction is scored against all their
+    rows. It has no weights of its own (the rows are the tied table's) and
+    ``ClassSoftmax``'s interface, so an output slot is one or the other."""
+
+    def __init__(self, ids: np.ndarray, vocab_size: int) -> None:
+        super().__init__()
+        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+        row = torch.full((vocab_size,), -1, dtype=torch.long)
+        row[ids] = torch.arange(len(ids))
+        self.register_buffer("ids", ids)
+        self.register_buffer("row", row)
+
+    def logits(self, z: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        return z @ table[self.ids].T
+
+    def width(self, targets: np.ndarray) -> int:
+        """Rows scored per prediction: every id's."""
+        return len(self.ids)
+
+    def nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Nats of each of ``target`` (…) given states ``z`` (…, d)."""
+        return F.cross_entropy(self.logits(z, table).flatten(0, -2), self.row[target].flatten(), reduction="none").view(target.shape)
+
+    def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+        """One id for each row of ``z`` (b, d)."""
+        return self.ids[_draw(self.logits(z, table), temperature, generator)]
+
+
 class ClassSoftmax(nn.Module):
     """A softmax over ``ids`` factored by class: p(id) = p(class) · p(id | class).
 
@@ -161,7 +190,7 @@ class ClassSoftmax(nn.Module):
         self.n_classes = int(classes.max()) + 1 if len(classes) else 0
         bounds = np.searchsorted(classes[order], np.arange(self.n_classes + 1))
         self.bounds = [int(b) for b in bounds]
-        self.register_buffer("members", torch.as_tensor(ids[order]))
+        self.register_buffer("ids", torch.as_tensor(ids[order]))  # class by class
         class_of = np.full(vocab_size, -1, dtype=np.int64)
         class_of[ids[order]] = classes[order]
         row_in_class = np.full(vocab_size, -1, dtype=np.int64)
@@ -176,29 +205,31 @@ class ClassSoftmax(nn.Module):
         return self.n_classes + float(sizes[self.class_of.cpu().numpy()[np.asarray(targets)]].mean())
 
     def nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Nats of each of ``target`` (n,) given states ``z`` (n, d)."""
+        """Nats of each of ``target`` (…) given states ``z`` (…, d)."""
+        shape, z, target = target.shape, z.flatten(0, -2), target.flatten()
         cls = self.class_of[target]
         out = F.cross_entropy(self.class_logits(z), cls, reduction="none")
         within = torch.zeros_like(out)
         for k in range(self.n_classes):
             rows = torch.nonzero(cls == k).squeeze(1)
             if len(rows):
-                logits = z[rows] @ table[self.members[self.bounds[k] : self.bounds[k + 1]]].T
+                logits = z[rows] @ table[self.ids[self.bounds[k] : self.bounds[k + 1]]].T
                 within = within.index_put((rows,), F.cross_entropy(logits, self.row_in_class[target[rows]], reduction="none"))
-        return out + within
+        return (out + within).view(shape)
 
     def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
         """One id for each row of ``z`` (b, d): a class, then an id of it."""
         cls = _draw(self.class_logits(z), temperature, generator)
         out = []
         for row, k in zip(z, cls.tolist()):
-            members = self.members[self.bounds[k] : self.bounds[k + 1]]
+            members = self.ids[self.bounds[k] : self.bounds[k + 1]]
             out.append(members[_draw((row @ table[members].T).unsqueeze(0), temperature, generator)])
         return torch.cat(out)
 
 
 class PairedOutput(nn.Module):
-    """The head softmax, then the tail's given the head, over one tied table."""
+    """The head softmax, then the tail's given the head, over one tied table; each
+    softmax full or, given ``classes``, factored by class."""
 
     def __init__(self, d_model: int, is_tail: np.ndarray, classes: np.ndarray | None = None) -> None:
         super().__init__()
@@ -206,55 +237,35 @@ class PairedOutput(nn.Module):
         head_ids = np.flatnonzero(~is_tail)
         # The empty slot stands in both sets: a place with no tail predicts EMPTY there.
         tail_ids = np.concatenate(([EMPTY], np.flatnonzero(is_tail)))
-        self.head_classes, self.tail_classes = (
-            (None, None) if classes is None
-            else (ClassSoftmax(d_model, ids, np.asarray(classes)[ids], len(is_tail)) for ids in (head_ids, tail_ids))
+        self.head, self.tail = (
+            FullSoftmax(ids, len(is_tail)) if classes is None else ClassSoftmax(d_model, ids, np.asarray(classes)[ids], len(is_tail))
+            for ids in (head_ids, tail_ids)
         )
-        self.register_buffer("head_ids", torch.as_tensor(head_ids))
-        self.register_buffer("tail_ids", torch.as_tensor(tail_ids))
-        for name, ids in (("head_row", head_ids), ("tail_row", tail_ids)):
-            row = torch.full((len(is_tail),), -1, dtype=torch.long)
-            row[torch.as_tensor(ids)] = torch.arange(len(ids))
-            self.register_buffer(name, row)
         self.norm = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
         self.out_norm = nn.LayerNorm(d_model)
-
-    def head_logits(self, z: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        return z @ table[self.head_ids].T
 
     def given_head(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """The state the tail is predicted from: the place's, with its head read in."""
         h = self.norm(z + F.embedding(head, table))
         return self.out_norm(h + self.mlp(h))
 
-    def tail_logits(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        return self.given_head(z, head, table) @ table[self.tail_ids].T
+    def width(self, places: np.ndarray) -> float:
+        """Mean rows scored per prediction of ``places`` (n, 2): the head's and the tail's."""
+        return self.head.width(places[:, 0]) + self.tail.width(places[:, 1])
 
-    def place_nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Nats of each slot of ``target`` (…, 2): the head's, then the tail's given the true head."""
+    def nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Nats of each slot of ``target`` (…, 2) given states ``z`` (…, d): the head's,
+        then the tail's given the true head."""
         head, tail = target[..., 0], target[..., 1]
-        if self.head_classes is not None:
-            head_nats = self.head_classes.nats(z.flatten(0, -2), head.flatten(), table)
-        else:
-            head_nats = F.cross_entropy(self.head_logits(z, table).flatten(0, -2), self.head_row[head].flatten(), reduction="none")
-        if self.tail_classes is not None:
-            tail_nats = self.tail_classes.nats(self.given_head(z, head, table).flatten(0, -2), tail.flatten(), table)
-        else:
-            tail_nats = F.cross_entropy(self.tail_logits(z, head, table).flatten(0, -2), self.tail_row[tail].flatten(), reduction="none")
-        return torch.stack((head_nats, tail_nats), dim=-1).view(target.shape)
+        head_nats = self.head.nats(z, head, table)
+        tail_nats = self.tail.nats(self.given_head(z, head, table), tail, table)
+        return torch.stack((head_nats, tail_nats), dim=-1)
 
     def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
         """One (head, tail) for each row of ``z`` (b, d)."""
-        if self.head_classes is not None:
-            head = self.head_classes.sample(z, table, temperature, generator)
-        else:
-            head = self.head_ids[_draw(self.head_logits(z, table), temperature, generator)]
-        if self.tail_classes is not None:
-            tail = self.tail_classes.sample(self.given_head(z, head, table), table, temperature, generator)
-        else:
-            tail = self.tail_ids[_draw(self.tail_logits(z, head, table), temperature, generator)]
-        return torch.stack((head, tail), dim=-1)
+        head = self.head.sample(z, table, temperature, generator)
+        return torch.stack((head, self.tail.sample(self.given_head(z, head, table), table, temperature, generator)), dim=-1)
 
 
 def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -270,7 +281,7 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig, is_tail: np.ndarray | None = None, parts: np.ndarray | None = None, classes: np.ndarray | None = None) -> None:
         """``parts``: (vocab_size, k) ids each id is made of, -1 padded (``ltmc.parts.token_parts``);
         ``classes``: a class per id, to predict the class and then the id (``ClassSoftmax``;
-        the head slot's when paired)."""
+        each slot's when paired)."""
         super().__init__()
         if config.paired and (is_tail is None or len(is_tail) != config.vocab_size):
             raise ValueError("a paired model needs is_tail, one flag per id of the codebook")
@@ -281,8 +292,12 @@ class GPT(nn.Module):
         self.norm = nn.LayerNorm(config.d_model)
         if classes is not None and len(classes) != config.vocab_size:
             raise ValueError(f"classes must give one class per id: {len(classes)} for {config.vocab_size} ids")
-        self.paired_output = PairedOutput(config.d_model, is_tail, classes) if config.paired else None
-        self.class_output = ClassSoftmax(config.d_model, np.arange(config.vocab_size), classes, config.vocab_size) if classes is not None and not config.paired else None
+        every_id = np.arange(config.vocab_size)
+        self.output = (
+            PairedOutput(config.d_model, is_tail, classes) if config.paired
+            else FullSoftmax(every_id, config.vocab_size) if classes is None
+            else ClassSoftmax(config.d_model, every_id, classes, config.vocab_size)
+        )
         for table in (self.embed, self.pos):  # small, so the tied output starts near uniform
             nn.init.normal_(table.weight, std=0.02)
         self.register_buffer("parts", None)
@@ -320,21 +335,13 @@ class GPT(nn.Module):
         """Nats of predicting each of ``y`` (the next place of every place in ``x``);
         (b, t), or (b, t, 2) when paired: the head's and the tail's."""
         table = self.table()
-        z = self._hidden(x, table)
-        if self.paired_output is not None:
-            return self.paired_output.place_nats(z, y, table)
-        if self.class_output is not None:
-            return self.class_output.nats(z.flatten(0, 1), y.flatten(), table).view(y.shape)
-        return F.cross_entropy((z @ table.T).flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+        return self.output.nats(self._hidden(x, table), y, table)
 
-    def output_width(self, places: np.ndarray) -> float | None:
-        """Output rows a prediction of ``places`` is scored against, on average, where
-        the output is factored by class: ``GPTConfig.output_width`` for this model
-        (None otherwise: the config counts the whole codebook)."""
-        places = np.asarray(places)
-        if self.paired_output is not None and self.paired_output.head_classes is not None:
-            return self.paired_output.head_classes.width(places[:, 0]) + self.paired_output.tail_classes.width(places[:, 1])
-        return self.class_output.width(places) if self.class_output is not None else None
+    def output_width(self, places: np.ndarray) -> float:
+        """Output rows a prediction of ``places`` is scored against, on average:
+        ``GPTConfig.output_width`` for this model (the whole codebook, plus the empty
+        slot when paired, unless the output is factored by class)."""
+        return self.output.width(np.asarray(places))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean nats per place (the training loss; a paired place's two slots summed)."""
@@ -348,13 +355,7 @@ class GPT(nn.Module):
         table = self.table()  # no training here: composed once
         for _ in range(n):
             z = self._hidden(out[-self.config.n_ctx :].unsqueeze(0), table)[0, -1:]
-            if self.paired_output is not None:
-                nxt = self.paired_output.sample(z, table, temperature, generator)
-            elif self.class_output is not None:
-                nxt = self.class_output.sample(z, table, temperature, generator)
-            else:
-                nxt = _draw(z @ table.T, temperature, generator)
-            out = torch.cat((out, nxt))
+            out = torch.cat((out, self.output.sample(z, table, temperature, generator)))
         return out
 
 

@@ -15,6 +15,7 @@ from ltmc import pairing  # noqa: E402
 from ltmc.codebook import SEPARATOR_ID  # noqa: E402
 from ltmc.nn import EMPTY, GPT, ClassSoftmax, GPTConfig, bits_per_byte, fit, frequency_classes, generate_text, kind_classes, load_export, score, tail_mask  # noqa: E402
 from ltmc.parts import token_parts  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 TINY = {"n_ctx": 32, "d_model": 32, "n_layer": 2, "n_head": 2}
 
@@ -51,25 +52,42 @@ def test_class_output_width_by_hand():
     assert config.flops_per_place() - with_classes.flops_per_place() == 3 * 2 * 4 * 0.5
 
 
+@pytest.mark.parametrize("classes", [False, True])
 @pytest.mark.parametrize("paired", [False, True])
-def test_class_output_is_a_distribution(codebook, paired):
-    """P(class) · P(id | class) over every id a slot can hold sums to one."""
-    model = make(codebook, paired, classes=True)
+def test_each_output_slot_is_a_distribution(codebook, paired, classes):
+    """P(id) over every id a slot can hold sums to one, whole or by class (P(class) · P(id | class))."""
+    model = make(codebook, paired, classes=classes)
+    table = model.table()
     z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]] if paired else [[SEPARATOR_ID]]))[0, -1:]
-    if paired:  # the head's softmax, and the tail's given a head (a stem's, say)
-        paired_output = model.paired_output
+    if paired:  # the head's softmax, and the tail's given a head (the last one, a stem, say)
+        head = torch.as_tensor(np.flatnonzero(~tail_mask(codebook))[-1:])
         with torch.no_grad():
-            given_head = paired_output.given_head(z, paired_output.head_ids[-1:], model.table())
+            given_head = model.output.given_head(z, head, table)
         # an empty tail, the commonest, is its own kind
-        slots = [(paired_output.head_classes, paired_output.head_ids, z, paired_output.head_ids), (paired_output.tail_classes, paired_output.tail_ids, given_head, torch.tensor([EMPTY]))]
+        slots = [(model.output.head, z, model.output.head.ids), (model.output.tail, given_head, torch.tensor([EMPTY]))]
     else:
-        slots = [(model.class_output, torch.arange(len(codebook)), z, torch.arange(len(codebook)))]
-    for out, ids, state, targets in slots:
+        slots = [(model.output, z, torch.arange(len(codebook)))]
+    for out, state, targets in slots:
         with torch.no_grad():
-            nats = torch.cat([out.nats(state.expand(len(chunk), -1), chunk, model.table()) for chunk in ids.split(512)])
+            nats = torch.cat([out.nats(state.expand(len(chunk), -1), chunk, table) for chunk in out.ids.split(512)])
         assert torch.exp(-nats).sum().item() == pytest.approx(1.0, abs=1e-4)
-        # and the model's FLOPs count only the class softmax and the target's class
-        assert out.n_classes + 1 <= out.width(targets.numpy()) < len(ids)
+        # the model's FLOPs count every row, or only the class softmax and the target's class
+        if classes:
+            assert out.n_classes + 1 <= out.width(targets.numpy()) < len(out.ids)
+        else:
+            assert out.width(targets.numpy()) == len(out.ids)
+
+
+def test_the_whole_codebook_softmax_is_the_tied_tables(codebook, flat_stream):
+    """Without classes a flat model's output is the plain softmax over its tied table."""
+    model = make(codebook, False)
+    x = torch.as_tensor(flat_stream[None, :33])
+    with torch.no_grad():
+        z, table = model.hidden(x[:, :-1]), model.table()
+        expected = F.cross_entropy((z @ table.T)[0], x[0, 1:], reduction="none")
+        assert torch.equal(model.place_nats(x[:, :-1], x[:, 1:])[0], expected)
+        assert torch.equal(model.output.sample(z[0], table, 0.0, None), (z[0] @ table.T).argmax(-1))
+    assert model.output_width(flat_stream) == len(codebook)
 
 
 def test_frequency_classes_cut_equal_mass_by_hand():
@@ -122,15 +140,15 @@ def test_shapes(codebook, flat_stream, paired):
 def test_paired_probabilities_sum_to_one(codebook):
     """P(head) · P(tail | head) over every (head, tail) a place can hold is a distribution."""
     model = make(codebook, True)
-    out = model.paired_output
+    out = model.output
     z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]]))[0, -1:]
     table = model.embed.weight
     with torch.no_grad():
-        head_logp = torch.log_softmax(out.head_logits(z, table), -1)[0]
+        head_logp = torch.log_softmax(out.head.logits(z, table), -1)[0]
         total = 0.0
-        for k in range(0, len(out.head_ids), 256):
-            heads = out.head_ids[k : k + 256]
-            tail_logp = torch.log_softmax(out.tail_logits(z.expand(len(heads), -1), heads, table), -1)
+        for k in range(0, len(out.head.ids), 256):
+            heads = out.head.ids[k : k + 256]
+            tail_logp = torch.log_softmax(out.tail.logits(out.given_head(z.expand(len(heads), -1), heads, table), table), -1)
             total += torch.exp(head_logp[k : k + 256, None] + tail_logp).sum().item()
     assert total == pytest.approx(1.0, abs=1e-4)
 
