@@ -32,8 +32,10 @@ from rich.markup import escape  # noqa: E402
 
 from ltmc import pipeline, program, restore  # noqa: E402
 from ltmc.codebook import Codebook  # noqa: E402
+from ltmc.costmodel import ModelShape, parse_model  # noqa: E402
 from ltmc.engines.local import default_workers  # noqa: E402
 from ltmc.errors import ExitCode, LtmcError  # noqa: E402
+from ltmc.file_outputs import claim_file  # noqa: E402
 from ltmc.files import write_atomic, write_parquet  # noqa: E402
 from ltmc.inputs import total_size  # noqa: E402
 from ltmc.sources import Selection  # noqa: E402
@@ -132,6 +134,12 @@ def _one_stdout(output: str | None, as_json: bool) -> None:
         raise LtmcError("-o - and --json both write to stdout; write the output to a file, or leave out --json", ExitCode.USAGE)
 
 
+def _not_stdout(path, option: str, writes: str) -> None:
+    """Refuse '-' where the output is not a stream: a shell user means stdout by it, not a file named '-'."""
+    if str(path) == "-":
+        raise LtmcError(f"{option} -: this command writes {writes}, which cannot go to stdout; give a path", ExitCode.USAGE)
+
+
 def handle_errors(command):
     """The one place where a domain error becomes a message and an exit code."""
 
@@ -188,7 +196,7 @@ def _report_failures(failures) -> None:
 def morph(
     paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the full table as Parquet.")] = None,
-    top: Annotated[int, typer.Option("--top", "-n", help="Rows shown on the terminal or in --json.")] = 30,
+    top: Annotated[int, typer.Option("--top", "-n", min=0, help="Rows shown on the terminal or in --json.")] = 30,
     workers: Workers = default_workers(),
     as_json: AsJson = False,
     strict: Strict = False,
@@ -199,6 +207,9 @@ def morph(
 
     [bold]Example:[/] ltmc morph corpus/ -o forms.parquet
     """
+    if output:
+        _not_stdout(output, "-o", "a Parquet file (--json prints the top rows)")
+        claim_file(output, "morph", paths)
     with progress_bar("analysing", total_size(paths, _selection(include, exclude))) as advance:
         table, failures = pipeline.morph_corpus(paths, progress=advance, strict=strict, selection=_selection(include, exclude), workers=workers)
     _report_failures(failures)
@@ -224,7 +235,7 @@ def morph(
 def mine_bonds(
     paths: Annotated[list[str], typer.Argument(help="Files or directories of text; '-' reads stdin.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Codebook file to write; '-' for stdout.")],
-    vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = 32768,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Total number of ids, bytes included.")] = pipeline.DEFAULT_VOCAB_SIZE,
     paired: Annotated[bool, typer.Option("--paired", help="Choose the ids for the fewest paired positions (ltmc export --paired), not the fewest ids.")] = False,
     special_tokens: Annotated[list[str], typer.Option("--special-token", help="A special token of your own, such as a chat role (repeatable); BOS, EOS and PAD are always there.")] = [],  # noqa: B006
     bonds: Annotated[bool, typer.Option("--bonds/--no-bonds", help="Let runs of pieces (', что') take ids. --no-bonds gave a model fewer bits per byte (docs/benchmarks.md).")] = True,
@@ -243,6 +254,7 @@ def mine_bonds(
     [bold]Examples:[/] ltmc mine-bonds corpus/ -o codebook.json --vocab-size 32768   ·   ltmc mine-bonds corpus/ -o pairs.json --paired   ·   ltmc mine-bonds corpus/ -o chat.json --special-token '<|user|>' --special-token '<|assistant|>'
     """
     _one_stdout(output, as_json)
+    claim_file(output, "codebook", paths)
     selection = _selection(include, exclude)
     with progress_bar("mining", total_size(paths, selection)) as advance:
         book, report, failures = pipeline.mine_corpus(
@@ -267,6 +279,8 @@ def mine_bonds(
         _print_json(summary)
     elif output != "-":
         err.print(f"wrote {output}: {len(book)} ids, {book.fingerprint}")
+    if failures:
+        raise typer.Exit(ExitCode.FAILURE)
 
 
 @app.command()
@@ -275,7 +289,7 @@ def encode(
     paths: Annotated[list[str], typer.Argument(help="Files or directories (read recursively); '-' reads stdin.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output directory for shards, codebook and manifest.")],
     codebook: Annotated[Optional[Path], typer.Option("--codebook", "-c", help="Codebook to use; without it one is mined from the input.")] = None,
-    vocab_size: Annotated[int, typer.Option("--vocab-size", "-V", min=512, help="Ids of the codebook mined when none is given.")] = 32768,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", "-V", min=512, help=f"Ids of the codebook mined when none is given (default {pipeline.DEFAULT_VOCAB_SIZE}).")] = None,
     workers: Workers = default_workers(),
     force: Annotated[bool, typer.Option("--force", help="Encode even if the output is up to date.")] = False,
     as_json: AsJson = False,
@@ -289,6 +303,7 @@ def encode(
 
     [bold]Examples:[/] ltmc encode corpus/ -o out/ --codebook codebook.json   ·   ltmc encode corpus/ -o out/ --exclude info.csv
     """
+    _not_stdout(output, "-o", "a folder (shards, codebook, manifest)")
     book = Codebook.load(codebook) if codebook else None
     with progress_bar("encoding", total_size(paths, _selection(include, exclude))) as advance:
         result = pipeline.encode_corpus(
@@ -330,6 +345,8 @@ def decode(
     """
     if output is None and not verify:
         raise LtmcError("decode needs -o DIR (or -o - for stdout), or --verify", ExitCode.USAGE)
+    if output is not None and verify:
+        raise LtmcError("--verify checks the files without writing them; leave out -o, or leave out --verify to restore", ExitCode.USAGE)
     _one_stdout(output, as_json)
     with progress_bar("decoding", None) as advance:
         result = restore.decode_corpus(out_dir, dest=output, codebook_path=codebook, verify=verify, workers=workers, progress=advance)
@@ -360,8 +377,11 @@ def stats(
 
     from ltmc import stats as stats_mod
 
+    shape = parse_model(model)  # checked even without --report: a mistyped option is not ignored
     if report_file:
-        _write_report(out_dir, report_file, model)
+        _not_stdout(report_file, "--report", "an HTML file")
+        claim_file(report_file, "report", [out_dir])
+        _write_report(out_dir, report_file, shape)
     report = stats_mod.collect(out_dir)
     if as_json:
         _print_json(report)
@@ -385,11 +405,9 @@ def stats(
 # -- export, report, show, glyphs ---------------------------------------------------------
 
 
-def _write_report(out_dir: Path, dest: Path, model: str) -> None:
+def _write_report(out_dir: Path, dest: Path, shape: ModelShape) -> None:
     from ltmc import report as report_mod
-    from ltmc.costmodel import parse_model
 
-    shape = parse_model(model)
     with err.status("writing the report (training the BPE baseline when the bench extras are installed)"):
         page, data = report_mod.build(out_dir, model=shape)
     report_mod.write(page, dest=dest)
@@ -414,6 +432,7 @@ def export(
     """
     from ltmc import export as export_mod
 
+    _not_stdout(dest, "-o", "a folder of files")
     result = export_mod.export(out_dir, dest, fmt=fmt.lower(), val_fraction=val_fraction, paired=paired)
     if as_json:
         _print_json(result.to_dict())
@@ -443,5 +462,8 @@ def main() -> None:
             print(code, file=sys.stderr)
             code = ExitCode.FAILURE
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the reader left early (`| head`): what it did not read is not an error
     os._exit(code or ExitCode.OK)

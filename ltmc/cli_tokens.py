@@ -12,7 +12,7 @@ import orjson
 import typer
 
 from ltmc import cli
-from ltmc.cli import AsJson, _print_json, app, err, handle_errors
+from ltmc.cli import AsJson, _one_stdout, _print_json, app, claim_file, err, handle_errors
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 
@@ -148,6 +148,7 @@ app.add_typer(glyphs_app, name="glyphs")
 def glyphs_to(
     out_dir: Annotated[Path, typer.Argument(help="An output directory written by `ltmc encode`.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Glyph file to write (UTF-8, one scene a line); '-' for stdout.")],
+    as_json: AsJson = False,
 ):
     """Write every scene as a line of token glyphs.
 
@@ -155,22 +156,26 @@ def glyphs_to(
     """
     from ltmc import glyphs
 
+    _one_stdout(output, as_json)
+    claim_file(output, "glyphs", [out_dir])
     scenes = glyphs.write_glyphs(out_dir, dest=output)
-    if output != "-":
+    if as_json:
+        _print_json({"glyph_file": output, "scenes": scenes})
+    elif output != "-":
         err.print(f"wrote {scenes:,} scenes as glyphs to {output}")
 
 
 @glyphs_app.command("from")
 @handle_errors
 def glyphs_from(
-    glyph_file: Annotated[Path, typer.Argument(help="A glyph file written by `ltmc glyphs to`.")],
+    glyph_file: Annotated[str, typer.Argument(help="A glyph file written by `ltmc glyphs to`; '-' reads stdin.")],
     codebook: Annotated[Path, typer.Option("--codebook", "-c", help="The codebook the glyphs were written with.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output directory to rebuild (shards, codebook, manifest).")],
     as_json: AsJson = False,
 ):
     """Rebuild an output directory from a glyph file, exactly.
 
-    [bold]Example:[/] ltmc glyphs from corpus.glyphs --codebook out/codebook.json -o out2/
+    [bold]Examples:[/] ltmc glyphs from corpus.glyphs --codebook out/codebook.json -o out2/   ·   ltmc glyphs to out/ -o - | sed … | ltmc glyphs from - -c out/codebook.json -o out2/
     """
     from ltmc import glyphs
 

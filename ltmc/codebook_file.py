@@ -8,6 +8,7 @@ refused."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import orjson
 
@@ -19,6 +20,16 @@ FORMAT = "ltmc-codebook"
 VERSION = 4
 SPECIALS_SINCE = 3  # the first format version that stores special tokens
 COUNTS_SINCE = 4  # the first that may store counts
+
+
+def is_codebook_file(path: str | Path) -> bool:
+    """Whether the file at ``path`` says it is an ltmc codebook (its content is checked on loading)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = orjson.loads(fh.read())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
 def fingerprint(entries: list, version: int, counts: list[int] | None = None) -> str:

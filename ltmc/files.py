@@ -175,9 +175,9 @@ def claim_folder(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[s
     real = os.path.realpath(folder)
     for given in inputs:
         source = os.path.realpath(given)
-        if _within(real, source) and os.path.isdir(source):
+        if within(real, source) and os.path.isdir(source):
             raise LtmcError(f"{folder}: inside the input folder {given}; the next run would read the output as input, choose -o outside it", ExitCode.USAGE)
-        if _within(source, real):
+        if within(source, real):
             raise LtmcError(f"{folder}: holds the input {given}; choose -o outside the inputs", ExitCode.USAGE)
     try:
         entries = sorted(os.listdir(folder))
@@ -185,7 +185,7 @@ def claim_folder(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[s
         return
     except NotADirectoryError as err:
         if os.path.isfile(folder):
-            raise LtmcError(f"{folder}: is a file, not a folder; give -o a folder", ExitCode.IO) from None
+            raise not_a_folder(folder) from None
         raise os_error(err, folder) from None  # a file where a folder above it should be
     except OSError as err:
         raise os_error(err, folder) from None
@@ -196,7 +196,13 @@ def claim_folder(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[s
         )
 
 
-def _within(path: str, folder: str) -> bool:
+def not_a_folder(folder: Path) -> LtmcError:
+    """The error for a file given where ltmc writes a folder."""
+    return LtmcError(f"{folder}: is a file, not a folder; give -o a folder", ExitCode.IO)
+
+
+def within(path: str, folder: str) -> bool:
+    """Whether the real path ``path`` is ``folder`` or below it."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 

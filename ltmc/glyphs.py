@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import islice
@@ -39,7 +40,7 @@ from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import atomic_file
 from ltmc.shard_writer import ShardCutter, claimed, write_output
 from ltmc.pretokenize import count_words
-from ltmc.sources import encode_text
+from ltmc.sources import STDIN, encode_text
 from ltmc.stages import BATCH_SCENES, token_batch
 
 GLYPH_BASE = 0xF0000
@@ -170,32 +171,37 @@ def token_rows(rows: list[tuple[str, int, list[int], str]], book: Codebook) -> t
 
 
 def read_glyphs(glyph_path: str | Path, codebook: Codebook, out_dir: str | Path) -> dict:
-    """Rebuild an output directory (shards, codebook, manifest) from a glyph file;
-    returns the manifest's totals."""
-    glyph_path, out_dir = Path(glyph_path), Path(out_dir)
-    try:
-        fh = open(glyph_path, encoding="utf-8", newline="\n")
-    except OSError as err:
-        raise LtmcError(f"{glyph_path}: cannot read ({err.strerror})", ExitCode.USAGE) from None
-    with fh, claimed(out_dir, [glyph_path]):
+    """Rebuild an output directory (shards, codebook, manifest) from a glyph file
+    ("-": stdin); returns the manifest's totals."""
+    out_dir = Path(out_dir)
+    if str(glyph_path) == STDIN:
+        source, inputs = "<stdin>", []
+        fh = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="\n")
+    else:
+        source, inputs = str(glyph_path), [glyph_path]
         try:
-            header, documents, rows = parse_glyph_file(fh, str(glyph_path))
+            fh = open(glyph_path, encoding="utf-8", newline="\n")
+        except OSError as err:
+            raise LtmcError(f"{glyph_path}: cannot read ({err.strerror})", ExitCode.USAGE) from None
+    with fh, claimed(out_dir, inputs):
+        try:
+            header, documents, rows = parse_glyph_file(fh, source)
             if header.get("codebook") not in (None, codebook.fingerprint):
                 raise LtmcError(
-                    f"{glyph_path}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
+                    f"{source}: written with codebook {header['codebook']}, not {codebook.fingerprint}; pass the codebook it was written with",
                     ExitCode.DATA,
                 )
-            return write_output(out_dir, codebook, partial(_write_shards, glyph_path, codebook, documents, rows))
+            return write_output(out_dir, codebook, partial(_write_shards, source, codebook, documents, rows))
         except UnicodeDecodeError as err:
-            raise LtmcError(f"{glyph_path}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
+            raise LtmcError(f"{source}: not UTF-8 ({err.reason} at byte {err.start})", ExitCode.DATA) from None
 
 
-def _write_shards(glyph_path: Path, codebook: Codebook, documents: list[dict], rows, into: Path) -> tuple[list[dict], list[dict]]:
+def _write_shards(source: str, codebook: Codebook, documents: list[dict], rows, into: Path) -> tuple[list[dict], list[dict]]:
     """The glyph file's rows as shards in ``into``; the documents' manifest entries and the shard list."""
     cutter = ShardCutter(into)
     counts = _write_rows(_with_encodings(rows, documents), codebook, cutter)
     shard_list = cutter.close()
-    return [_document_entry(doc, counts.get(doc["path"]), glyph_path) for doc in documents], shard_list
+    return [_document_entry(doc, counts.get(doc["path"]), source) for doc in documents], shard_list
 
 
 def _with_encodings(rows: Iterator[tuple[str, int, list[int]]], documents: list[dict]) -> Iterator[tuple[str, int, list[int], str]]:
@@ -224,12 +230,12 @@ def _write_rows(rows: Iterator[tuple[str, int, list[int], str]], codebook: Codeb
     return counts
 
 
-def _document_entry(doc: dict, counted: dict | None, glyph_path: Path) -> dict:
+def _document_entry(doc: dict, counted: dict | None, source: str) -> dict:
     """The manifest entry of a document of the glyph file, checked against the sha256 its header records."""
     counted = counted or {"scenes": 0, "tokens": 0, "bytes": 0, "sha256": hashlib.sha256()}
     sha = counted["sha256"].hexdigest()
     if "sha256" in doc and doc["sha256"] != sha:
-        raise LtmcError(f"{glyph_path}: document {doc['path']!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
+        raise LtmcError(f"{source}: document {doc['path']!r} does not decode to the sha256 its header records (glyphs altered?)", ExitCode.DATA)
     entry = {"path": doc["path"], "encoding": doc.get("encoding", "utf-8"), **counted, "sha256": sha}
     if "name_encoding" in doc:  # a file name that was not UTF-8 (see sources.recorded_name)
         entry["name_encoding"] = doc["name_encoding"]

@@ -26,6 +26,7 @@ from ltmc.stages import MORPH_SCHEMA, analyse_all
 
 Progress = Callable[[int], None]
 ENGINES = ("local", "dask")
+DEFAULT_VOCAB_SIZE = 32768  # ids of a codebook mined when none is given (encode, mine-bonds)
 
 
 @dataclass
@@ -48,7 +49,7 @@ def encode_corpus(
     arguments: list[str],
     out_dir: str | Path,
     codebook: Codebook | None = None,
-    vocab_size: int = 32768,
+    vocab_size: int | None = None,
     workers: int = 1,
     strict: bool = False,
     progress: Progress | None = None,
@@ -58,12 +59,17 @@ def encode_corpus(
     selection: Selection = Selection(),
 ) -> EncodeResult:
     """Encode the files named by ``arguments`` into ``out_dir`` (shards, codebook,
-    manifest) with ``codebook``, or one of ``vocab_size`` ids mined from them; on
+    manifest) with ``codebook``, or one of ``vocab_size`` ids (default
+    ``DEFAULT_VOCAB_SIZE``) mined from them; on
     ``engine`` "local" (``workers`` processes) or "dask" (a cluster at ``scheduler``,
     or a local one of ``workers`` processes). Nothing is written when the output is
     up to date, unless ``force``."""
-    if engine not in ENGINES or (scheduler and engine != "dask"):
-        raise LtmcError(f"--engine must be local or dask (got {engine!r}); --scheduler needs --engine dask", ExitCode.USAGE)
+    if engine not in ENGINES:
+        raise LtmcError(f"--engine must be local or dask (got {engine!r})", ExitCode.USAGE)
+    if scheduler and engine != "dask":
+        raise LtmcError("--scheduler is the address of a Dask cluster; add --engine dask", ExitCode.USAGE)
+    if codebook is not None and vocab_size is not None:
+        raise LtmcError("--vocab-size sizes a codebook mined from the input; with --codebook leave it out (the codebook has its size)", ExitCode.USAGE)
     out_dir = Path(out_dir)
     result = EncodeResult(out_dir)
     with ExitStack() as stack:
@@ -76,7 +82,7 @@ def encode_corpus(
         inputs = open_inputs(arguments, strict=strict, failures=result.failures, stack=stack, sniff_all=executor.sniff, selection=selection)
         if codebook is None:
             texts = (text for item in inputs for text in item.texts())
-            codebook, result.mining = mine(texts, vocab_size, stage_map=LocalEngine(workers).map)
+            codebook, result.mining = mine(texts, vocab_size or DEFAULT_VOCAB_SIZE, stage_map=LocalEngine(workers).map)
         with claimed(out_dir, [a for a in arguments if a != STDIN]):
             if not force and _is_up_to_date(out_dir, inputs, codebook):
                 result.up_to_date = True

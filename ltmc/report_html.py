@@ -102,6 +102,8 @@ def _histogram_chart(bins: list[tuple[int, int, int]], width: int = 720, height:
 
 # -- the page -----------------------------------------------------------------------------
 
+TITLE_PREFIX = "<title>ltmc report: "  # also how a report is told from a file of the user's (file_outputs)
+
 _CSS = """
 :root { --ink:#1f2430; --muted:#5d6575; --line:#e3e6ec; --accent:#e15759; --bg:#fafbfc; }
 * { box-sizing: border-box; }
@@ -159,7 +161,7 @@ def render(data: dict) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>ltmc report: {_e(data['out_dir'])}</title>",
+        f"{TITLE_PREFIX}{_e(data['out_dir'])}</title>",
         f"<style>{_CSS}</style></head><body><main>",
         "<h1>Does ltmc pay off on this corpus?</h1>",
         f'<p class="lead">Output <code>{_e(data["out_dir"])}</code> · codebook <code>{_e(s["codebook"])}</code> · '

@@ -28,7 +28,7 @@ from ltmc import shards
 from ltmc.codebook import Codebook
 from ltmc.engines.local import map_ordered
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STDOUT, TEMP_SUFFIX, AtomicFile, os_error, write_atomic
+from ltmc.files import STDOUT, TEMP_SUFFIX, AtomicFile, not_a_folder, os_error, write_atomic
 from ltmc.stages import decode_tokens
 
 Progress = Callable[[int], None]
@@ -71,6 +71,8 @@ def decode_corpus(
     to_stdout = not verify and str(dest) == STDOUT
     destination = None if verify or to_stdout else _Destination(Path(dest))
     if destination is not None:
+        if destination.root.is_file():
+            raise not_a_folder(destination.root)
         destination.check(output.documents)
     result = DecodeResult()
     # Threads, not processes: reading shards, the C decoder, hashing and writing

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
@@ -23,7 +25,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ltmc import files
+from ltmc import codebook_file, files
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import STAGING_PREFIX, TEMP_SUFFIX, write_atomic
@@ -171,22 +173,51 @@ def tally(documents: dict[str, dict], batch: pa.RecordBatch) -> int:
 _OLD_LEFTOVERS = (".shard-*.parquet.*" + TEMP_SUFFIX, f".{MANIFEST}.*" + TEMP_SUFFIX, f".{CODEBOOK}.*" + TEMP_SUFFIX, SPOOL_PREFIX + "*")
 
 
-def _is_output(folder: Path) -> bool:
-    """Whether ltmc wrote ``folder``: an ltmc manifest, or what a killed encode left."""
+def is_output(folder: Path) -> bool:
+    """Whether ltmc wrote ``folder``: an ltmc manifest, what a killed encode left, or
+    shards beside nothing but ltmc's names (an output whose manifest was lost or
+    damaged, which encoding again must be able to replace)."""
     if any(folder.glob(STAGING_PREFIX + "*")):
         return True
     try:
         manifest = orjson.loads((folder / MANIFEST).read_bytes())
     except (OSError, orjson.JSONDecodeError):
+        return _only_shards(folder)
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT or _only_shards(folder)
+
+
+_SHARD = re.compile(r"shard-\d{5,}\.parquet")
+
+
+def _only_shards(folder: Path) -> bool:
+    """Whether ``folder`` holds ltmc shards and besides them at most a codebook and a manifest
+    (which may be damaged: that is the case this is for)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
         return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+    shards_there = [n for n in names if _SHARD.fullmatch(n)]
+    others = set(names) - set(shards_there)
+    return (
+        bool(shards_there)
+        and others <= {MANIFEST, CODEBOOK}
+        and all(_is_shard(folder / n) for n in shards_there)
+        and (CODEBOOK not in others or codebook_file.is_codebook_file(folder / CODEBOOK))
+    )
+
+
+def _is_shard(path: Path) -> bool:
+    try:
+        return VERSION_KEY in (pq.read_schema(path).metadata or {})
+    except (OSError, ValueError):
+        return False
 
 
 def claimed(out_dir: Path, inputs: Iterable[str | Path] = ()):
     """Hold ``out_dir`` for an encode (``files.claimed``): refused if ltmc did not write
     it, if it is inside an input (or holds one), or while another ltmc writes it; what
     a killed encode left in it is removed first."""
-    return files.claimed(out_dir, _is_output, inputs, _OLD_LEFTOVERS)
+    return files.claimed(out_dir, is_output, inputs, _OLD_LEFTOVERS)
 
 
 def write_output(out_dir: Path, codebook: Codebook, write_shards: Callable[[Path], tuple[list[dict], list[dict]]]) -> dict:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name
+from ltmc.sources import ENCODINGS, NAME_ENCODINGS, file_system_name, unsafe_path
 from ltmc.stages import TOKEN_SCHEMA
 
 FORMAT = "ltmc-shards"
@@ -181,7 +181,10 @@ def _check_manifest(manifest: dict, where: Path) -> None:
         fields(doc, {"path": str, "bytes": int, "sha256": str}, "a document")
         if doc.get("encoding", "utf-8") not in ENCODINGS:
             raise bad(f"document {doc['path']!r} names the encoding {doc['encoding']!r}, which ltmc does not write")
-        restored_relative(doc)
+        try:
+            restored_relative(doc)
+        except LtmcError as err:  # say where: the user may hold many outputs
+            raise LtmcError(f"{where}: {err}", err.exit_code) from None
         if doc["path"] in names:
             raise bad(f"document {doc['path']!r} is listed twice")
         names.add(doc["path"])
@@ -221,8 +224,9 @@ def restored_relative(doc: dict) -> PurePosixPath:
 
 
 def safe_relative(name: str) -> PurePosixPath:
-    """A document path from a shard, refused if it could escape the output folder."""
-    path = PurePosixPath(name)
-    if not name or "\0" in name or path.is_absolute() or ".." in path.parts or "\\" in name:
-        raise LtmcError(f"shard holds an unsafe document path {name!r}; refusing to write outside the output folder", ExitCode.DATA)
-    return path
+    """A document path from a shard, refused if it could escape the output folder
+    (``unsafe_path``, the rule encode's inputs pass too)."""
+    why = unsafe_path(name)
+    if why is not None:
+        raise LtmcError(f"unsafe document path {name!r} (it {why}); refusing to write outside the output folder, re-run `ltmc encode`", ExitCode.DATA)
+    return PurePosixPath(name)

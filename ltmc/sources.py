@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -79,6 +79,27 @@ def file_system_name(name: str, encoding: str) -> str:
     return name if encoding == UTF8 else os.fsdecode(name.encode(encoding))
 
 
+def unsafe_path(name: str) -> str | None:
+    """Why a document's path (as the file system names it) could lead ``decode`` outside
+    its destination, or None when it cannot. The one rule of both sides: ``discover``
+    skips an input it refuses, so that encode never writes an output that the readers
+    (``shards.safe_relative``) then refuse whole. A backslash is refused because Windows
+    reads it as a folder separator: ``..\\..\\x``, a plain file name on POSIX, would
+    climb out of the destination there."""
+    path = PurePosixPath(name)
+    if not name:
+        return "is empty"
+    if "\0" in name:
+        return "holds a NUL"
+    if path.is_absolute():
+        return "is absolute"
+    if ".." in path.parts:
+        return "climbs out with '..'"
+    if "\\" in name:
+        return "holds a backslash, which Windows reads as a folder separator"
+    return None
+
+
 OnError = Callable[[str, LtmcError], None]
 
 
@@ -118,7 +139,7 @@ def discover(arguments: list[str], on_error: OnError = _raise, selection: Select
             continue
         root = Path(argument)
         if root.is_file():
-            found.append(Source.found(root, root.name))
+            found.extend(_usable(root, root.name, on_error))
         elif root.is_dir():
             found.extend(_walk(root, on_error, selection, notes))
         elif root.is_symlink():
@@ -132,6 +153,16 @@ def discover(arguments: list[str], on_error: OnError = _raise, selection: Select
         dup = next(n for n in names if names.count(n) > 1)
         raise LtmcError(f"two inputs share the name {dup!r}; pass their parent directory instead", ExitCode.USAGE)
     return found
+
+
+def _usable(path: Path, relative: str, on_error: OnError) -> list[Source]:
+    """The source at ``path`` recorded under ``relative``; none, and ``on_error``, when
+    decode could not restore that name safely on every system (``unsafe_path``)."""
+    why = unsafe_path(relative)
+    if why is None:
+        return [Source.found(path, relative)]
+    on_error(str(path), LtmcError(f"{path}: its name {why}, so decode could not restore it safely everywhere; rename it or leave it out", ExitCode.USAGE))
+    return []
 
 
 def _link_problem(path: Path) -> str:
@@ -166,7 +197,7 @@ def _walk(root: Path, on_error: OnError = _raise, selection: Selection = Selecti
             path = Path(folder, name)
             relative = path.relative_to(root).as_posix()
             if selection.wants(relative):
-                sources.append(Source.found(path, relative))
+                sources.extend(_usable(path, relative, on_error))
             else:
                 unselected += 1
     left_out = [f"{n} {what}" for n, what in ((hidden, "hidden (dot) entries"), (linked, "linked folder(s)"), (unselected, "file(s) by --include/--exclude")) if n]

@@ -206,3 +206,24 @@ def test_hf_export_writes_the_tokenizer_config(encoded, tmp_path, codebook):
     assert "tokenizer_config.json" in result.files
     assert config["tokenizer_class"] == "LtmcTokenizer"
     assert (config["bos_token"], config["eos_token"], config["pad_token"]) == ("<|bos|>", "<|eos|>", "<|pad|>")
+
+
+def _dtype_in_files(dest: Path, fmt: str, result) -> str:
+    """The id type the train files of an export hold, read from the files themselves."""
+    if fmt == "hf":
+        schema = pq.read_schema(dest / "train-00000-of-00001.parquet")
+        columns = ["head_ids", "tail_ids"] if result.paired else ["input_ids"]
+        [stored] = {str(schema.field(name).type.value_type) for name in columns}
+        return stored
+    if fmt == "llmc":
+        header = np.fromfile(dest / "train_000000.bin", dtype="<i4", count=256)
+        return {1: "uint16", 2: "uint32"}[int(header[1])]
+    ids = result.tokens["train"] + result.scenes["train"]  # a separator before each scene
+    return {2: "uint16", 4: "uint32"}[(dest / "train.bin").stat().st_size // ids]
+
+
+@pytest.mark.parametrize("fmt, paired", [("nanogpt", False), ("llmc", False), ("hf", False), ("hf", True)])
+def test_the_dtype_reported_is_the_one_stored(encoded, tmp_path, fmt, paired):
+    dest = tmp_path / fmt
+    result = export(encoded, dest, fmt, 0.0, paired=paired)
+    assert result.dtype == read_meta(dest)["dtype"] == _dtype_in_files(dest, fmt, result)

@@ -193,6 +193,25 @@ def test_a_file_name_with_markup_is_printed_as_is(cli, books, tmp_path):
     skipped_lines(result, "[bold]book[1].txt: no such file or directory")
 
 
+def test_a_backslash_in_a_file_name_is_skipped_and_every_reader_takes_the_rest(cli, books, tmp_path):
+    # Windows reads a backslash as a folder separator, so the readers refuse such a
+    # document path; encode skips the file instead of writing an output nobody reads.
+    odd = books / "notes\\2024.txt"
+    odd.write_text("Текст.\n", encoding="utf-8")
+    strict = cli.encode(books, out=tmp_path / "strict", extra=["--strict"])
+    error_line(strict, ExitCode.USAGE, f"{odd}: its name holds a backslash, which Windows reads as a folder separator")
+    assert not (tmp_path / "strict").exists()
+
+    result = cli.encode(books)
+    skipped_lines(result, f"{odd}: its name holds a backslash", "rename it or leave it out")
+    assert "encoded 2 files" in flat(result.stderr)
+    odd.unlink()
+    restored_equal(cli, tmp_path / "out", books, tmp_path / "restored")
+    for command in (["stats", tmp_path / "out"], ["export", tmp_path / "out", "-f", "hf", "-o", tmp_path / "hf"]):
+        ran = cli(*command)
+        assert ran.exit_code == 0, ran.output
+
+
 def test_directory_with_no_readable_text(cli, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -1240,3 +1259,92 @@ def test_kind_of_a_negative_id_is_an_error(codebook):
         codebook.kind_of(-1)
     with pytest.raises(IndexError):
         codebook.piece_of(len(codebook))
+
+
+# -- single files ltmc writes: a codebook, a morph table, a glyph file, a report ---------------
+
+
+def test_a_single_file_output_never_replaces_a_file_of_the_users(cli, books, encoded, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the user's own notes")
+    before = snapshot(tmp_path)
+    error_line(cli("morph", books, "-o", notes), ExitCode.USAGE, "notes.txt: exists and is not an ltmc morph table", "remove it or choose another path")
+    error_line(cli("mine-bonds", books, "-o", notes, "-V", "512"), ExitCode.USAGE, "is not an ltmc codebook")
+    error_line(cli("glyphs", "to", encoded, "-o", notes), ExitCode.USAGE, "is not an ltmc glyph file")
+    error_line(cli("stats", encoded, "--report", notes), ExitCode.USAGE, "is not an ltmc report")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_single_file_output_never_lands_on_an_input_or_in_an_output(cli, books, encoded, tmp_path):
+    before = snapshot(tmp_path)
+    error_line(cli("morph", books / "a.txt", "-o", books / "a.txt"), ExitCode.USAGE, "is one of the inputs")
+    error_line(cli("mine-bonds", books, "-o", books / "codebook.json", "-V", "512"), ExitCode.USAGE, "inside the input folder", "the next run would read it as input")
+    for args in (("mine-bonds", books, "-o", encoded / "codebook.json", "-V", "512"), ("stats", encoded, "--report", encoded / "manifest.json"), ("glyphs", "to", encoded, "-o", encoded / "manifest.json")):
+        error_line(cli(*args), ExitCode.USAGE, "which ltmc writes whole")
+    assert snapshot(tmp_path) == before
+
+
+def test_running_a_command_again_replaces_its_own_file(cli, books, encoded, tmp_path):
+    for args in (("morph", books, "-o", tmp_path / "forms.parquet"), ("mine-bonds", books, "-o", tmp_path / "cb.json", "-V", "512"), ("glyphs", "to", encoded, "-o", tmp_path / "all.glyphs")):
+        for _ in range(2):
+            result = cli(*args)
+            assert result.exit_code == 0, result.output
+
+
+def test_dash_is_stdout_or_refused_never_a_file_named_dash(cli, books, encoded, tmp_path):
+    for args, needle in (
+        (("morph", books, "-o", "-"), "-o -: this command writes a Parquet file"),
+        (("encode", books, "-o", "-", "-c", cli.codebook), "writes a folder"),
+        (("export", encoded, "-f", "nanogpt", "-o", "-"), "writes a folder"),
+        (("stats", encoded, "--report", "-"), "--report -: this command writes an HTML file"),
+    ):
+        error_line(cli(*args), ExitCode.USAGE, needle)
+    assert not (tmp_path / "-").exists()
+    glyphs = cli("glyphs", "to", encoded, "-o", "-")
+    assert glyphs.exit_code == 0, glyphs.output
+    rebuilt = cli.runner.invoke(app, ["glyphs", "from", "-", "-c", str(encoded / "codebook.json"), "-o", str(tmp_path / "again")], input=glyphs.stdout_bytes)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    restored_equal(cli, tmp_path / "again", books, tmp_path / "restored")
+
+
+def test_mine_bonds_exits_1_when_an_input_failed(cli, books, tmp_path):
+    result = cli("mine-bonds", books, tmp_path / "missing.txt", "-o", tmp_path / "cb.json", "-V", "512")
+    no_traceback(result)
+    assert result.exit_code == ExitCode.FAILURE, result.output
+    assert (tmp_path / "cb.json").exists()  # the rest was mined
+
+
+def test_options_that_would_be_ignored_are_refused(cli, books, encoded, tmp_path):
+    error_line(cli("decode", encoded, "--verify", "-o", tmp_path / "r"), ExitCode.USAGE, "--verify checks the files without writing them")
+    assert not (tmp_path / "r").exists()
+    error_line(cli.encode(books, extra=("-V", "8192")), ExitCode.USAGE, "with --codebook leave it out")
+    error_line(cli.encode(books, extra=("--scheduler", "tcp://127.0.0.1:1")), ExitCode.USAGE, "add --engine dask")
+    error_line(cli("stats", encoded, "--model", "bogus"), ExitCode.USAGE, "--model")
+    error_line(cli("morph", books, "-n", "-1"), ExitCode.USAGE, "--top")
+    (tmp_path / "file.txt").write_text("x")
+    error_line(cli("decode", encoded, "-o", tmp_path / "file.txt"), ExitCode.IO, "is a file, not a folder; give -o a folder")
+
+
+def test_export_into_an_encode_output_says_so(cli, encoded):
+    error_line(cli("export", encoded, "-f", "nanogpt", "-o", encoded), ExitCode.USAGE, "is an encode output; give the export a folder of its own")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "remove"])
+def test_encode_again_replaces_an_output_whose_manifest_was_damaged(cli, books, encoded, tmp_path, damage):
+    manifest = encoded / shards.MANIFEST
+    manifest.write_bytes(manifest.read_bytes()[:100]) if damage == "truncate" else manifest.unlink()
+    error_line(cli("decode", encoded, "-o", tmp_path / "r"), ExitCode.DATA)
+    result = cli.encode(books)
+    assert result.exit_code == 0, result.output
+    restored_equal(cli, encoded, books, tmp_path / "restored")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(cli, tmp_path):
+    """`ltmc glyphs to out -o - | head`: the pipe closes while ltmc still writes."""
+    book = tmp_path / "long" / "book.txt"
+    book.parent.mkdir()
+    book.write_text(SAMPLE_TEXTS[0] * 3000, encoding="utf-8")  # glyphs well over a pipe's 64 KiB
+    assert cli.encode(book.parent, out=tmp_path / "long-out").exit_code == 0
+    command = f"{sys.executable} -m ltmc glyphs to {tmp_path / 'long-out'} -o - | head -c 1 >/dev/null"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr

@@ -153,3 +153,17 @@ def test_unsafe_document_path_is_refused():
             shards.safe_relative(name)
         assert info.value.exit_code == ExitCode.DATA
     assert str(shards.safe_relative("ru/poems/стих.txt")) == "ru/poems/стих.txt"
+
+
+def test_an_unsafe_document_path_is_refused_naming_the_manifest(corpus, tmp_path, codebook):
+    # What ltmc once wrote for a file named notes\2024.txt; encode skips such names now.
+    out = tmp_path / "out"
+    pipeline.encode_corpus([str(corpus)], out, codebook)
+    manifest = orjson.loads((out / shards.MANIFEST).read_bytes())
+    manifest["documents"][0]["path"] = "notes\\2024.txt"
+    (out / shards.MANIFEST).write_bytes(orjson.dumps(manifest))
+    with pytest.raises(LtmcError) as info:
+        restore.decode_corpus(out, tmp_path / "restored")
+    assert info.value.exit_code == ExitCode.DATA
+    assert str(info.value).startswith(f"{out / shards.MANIFEST}: unsafe document path 'notes\\\\2024.txt' (it holds a backslash")
+    assert not (tmp_path / "restored").exists()

@@ -187,3 +187,19 @@ def test_duplicate_names_are_refused(tmp_path, write_tree):
     with pytest.raises(LtmcError) as info:
         discover([str(tmp_path / "one" / "book.txt"), str(tmp_path / "two" / "book.txt")])
     assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_a_name_decode_could_not_restore_everywhere_is_skipped(tmp_path, write_tree):
+    # On POSIX a backslash is a plain character; on Windows a folder separator, where
+    # "..\\x" would climb out of decode's destination. The readers refuse it, so encode must.
+    root = write_tree(tmp_path / "corpus", {"notes\\2024.txt": b"n", "dir\\x/a.txt": b"a", "ok.txt": b"o"})
+    failed = {}
+    found = discover([str(root), str(root / "notes\\2024.txt")], lambda label, err: failed.setdefault(label, []).append(err))
+    assert [s.name for s in found] == ["ok.txt"]
+    assert sorted(failed) == [str(root / "dir\\x" / "a.txt"), str(root / "notes\\2024.txt")]
+    assert len(failed[str(root / "notes\\2024.txt")]) == 2  # found in the folder, and named as an argument
+    for label, errors in failed.items():
+        for err in errors:
+            assert err.exit_code == ExitCode.USAGE
+            assert str(err).startswith(f"{label}: its name holds a backslash") and "rename it or leave it out" in str(err)
+
