@@ -9,7 +9,10 @@ Arms:
   text, a few more positions);
 - ``flat-nobonds``: ltmc ids, codebook mined for ids with no bond among the candidates
   (do bonds help a model, or only shorten the stream?);
-- ``paired-nobonds``: ltmc positions made from the ``flat-nobonds`` arm's codebook.
+- ``paired-nobonds``: ltmc positions made from the ``flat-nobonds`` arm's codebook;
+- ``flat-rare``, ``paired-rare``: the same without bonds, each word form weighed by
+  its count to ``RARE_COUNT_POWER`` in mining (``mine-bonds --count-power``), so that
+  ids go from common whole forms to the stems and pieces of rarer words.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -35,7 +38,8 @@ import regex
 from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
-ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds")
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare")
+RARE_COUNT_POWER = 0.7
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -91,20 +95,22 @@ class Tokenizers:
 
     def get(self, arm: str):
         if arm not in self._made:
-            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=not arm.endswith("-nobonds"))
+            rare = arm.endswith("-rare")
+            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=not arm.endswith("-nobonds") and not rare, count_power=RARE_COUNT_POWER if rare else 1.0)
         return self._made[arm]
 
-    def _codebook(self, paired: bool, bonds: bool):
+    def _codebook(self, paired: bool, bonds: bool, count_power: float):
         from ltmc import mining
         from ltmc.codebook import Codebook
         from ltmc.engines.local import LocalEngine, default_workers
 
-        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}-{mining.default_objective(paired)}-v{VERSION}-{_mining_settings()}"
+        power = "" if count_power == 1 else f"-power{count_power:g}"
+        name = f"{'pairs' if paired else 'ids'}{'' if bonds else '-nobonds'}{power}-{mining.default_objective(paired)}-v{VERSION}-{_mining_settings()}"
         path = self.cache / f"codebook-{name}-{self.key}.json"
         if path.exists():
             return Codebook.load(path)
         log(f"  mining {self.vocab_size} ids for {name}")
-        book, _ = mining.mine(self.texts, self.vocab_size, paired=paired, bonds=bonds, stage_map=LocalEngine(default_workers()).map)
+        book, _ = mining.mine(self.texts, self.vocab_size, paired=paired, bonds=bonds, stage_map=LocalEngine(default_workers()).map, count_power=count_power)
         book.save(path)
         return book
 

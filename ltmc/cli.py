@@ -243,6 +243,10 @@ def mine_bonds(
         Optional[str],
         typer.Option("--objective", help="Prune by 'likelihood' (a unigram model of the ids; the default for ids) or by 'tokens' saved (fewest ids; the only one with --paired)."),
     ] = None,
+    count_power: Annotated[
+        float,
+        typer.Option("--count-power", min=0.01, max=1.0, help="Weigh each word form by its count to this power: below 1, ids go from common whole forms to the stems and pieces of rarer words. 0.7 gave fewer bits per byte once a model trains on more text (docs/benchmarks.md)."),
+    ] = 1.0,
     workers: Workers = default_workers(),
     as_json: AsJson = False,
     strict: Strict = False,
@@ -258,7 +262,7 @@ def mine_bonds(
     selection = _selection(include, exclude)
     with progress_bar("mining", total_size(paths, selection)) as advance:
         book, report, failures = pipeline.mine_corpus(
-            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds, objective=objective, workers=workers
+            paths, vocab_size=vocab_size, progress=advance, strict=strict, paired=paired, special_tokens=special_tokens, selection=selection, bonds=bonds, objective=objective, workers=workers, count_power=count_power
         )
     _report_failures(failures)
     write_atomic(output, book.to_json(), allow_stdout=True)
@@ -270,6 +274,7 @@ def mine_bonds(
         "paired": paired,
         "bonds": bonds,
         "objective": report.objective,
+        "count_power": count_power,
         "special_tokens": book.special_ids,
         "kinds": dict(report.kinds),
     }

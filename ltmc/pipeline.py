@@ -114,9 +114,11 @@ def mine_corpus(
     bonds: bool = True,
     objective: str | None = None,
     workers: int = 1,
+    count_power: float = 1.0,
 ):
     """Mine a codebook from the inputs (for paired positions with ``paired``; without
-    hyperbonds unless ``bonds``; pruned by ``objective``, ``ltmc.mining``), with BOS,
+    hyperbonds unless ``bonds``; pruned by ``objective``, with forms weighed by their
+    counts to ``count_power``: ``ltmc.mining``), with BOS,
     EOS, PAD and ``special_tokens``, the word forms analysed on ``workers`` processes;
     returns (codebook, report, failures)."""
     failures: list[Failure] = []
@@ -125,7 +127,7 @@ def mine_corpus(
         texts = (text for item in inputs for text in item.texts())
         with few_collections():  # millions of n-gram tuples: 14 full collections, 4.3 s on ru/
             specials = [*DEFAULT_SPECIALS, *special_tokens]
-            book, report = mine(texts, vocab_size, progress, paired, specials, bonds, objective, stage_map=LocalEngine(workers).map)
+            book, report = mine(texts, vocab_size, progress, paired, specials, bonds, objective, stage_map=LocalEngine(workers).map, count_power=count_power)
     return book, report, failures
 
 

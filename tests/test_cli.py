@@ -178,6 +178,16 @@ def test_mine_bonds_objective(cli, books, tmp_path):
     assert_user_error(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "--objective", "shortest"]), 2)
 
 
+def test_mine_bonds_count_power(cli, books, tmp_path):
+    plain = _json(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "plain.json"), "-V", "600", "--json"]))
+    result = cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "rare.json"), "-V", "600", "--count-power", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    rare = _json(result)
+    assert (plain["count_power"], rare["count_power"]) == (1.0, 0.5)
+    assert rare["fingerprint"] != plain["fingerprint"]
+    assert_user_error(cli.invoke(app, ["mine-bonds", str(books), "-o", str(tmp_path / "x.json"), "--count-power", "1.5"]), 2)
+
+
 def test_mine_bonds_to_stdout(cli, books):
     result = cli.invoke(app, ["mine-bonds", str(books), "-o", "-", "-V", "600"])
     assert result.exit_code == 0, result.output

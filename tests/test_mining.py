@@ -14,6 +14,7 @@ from ltmc import corpus_counts, mining, morph, pairing, segmenting, stages
 from ltmc.codebook import FIRST_FREE_ID, Codebook
 from ltmc.corpus_counts import CorpusCounts
 from ltmc.engines.local import LocalEngine
+from ltmc.errors import LtmcError
 from ltmc.mining import mine, mine_from_counts
 from ltmc.pretokenize import pieces
 
@@ -213,3 +214,18 @@ def test_a_mined_codebook_counts_the_ids_its_encoder_uses_on_its_word_forms(samp
     common = max(words, key=words.get)
     assert all(book.counts[i] >= words[common] for i in plain.encode(common, joinable=False))
     assert all(book.counts[t] == 0 for t in book.special_ids.values())
+
+
+def test_a_count_power_weighs_each_form_by_its_count_to_that_power_worked_by_hand():
+    counts = CorpusCounts()
+    counts.add("дом " * 100 + "Дом " * 44 + "кот " * 4 + "лес")
+    plain, _, _ = mining._word_counts(counts, [])
+    assert plain == Counter({"дом": 144, "кот": 4, "лес": 1})  # "Дом" is "дом" at a sentence start
+    flattened, _, _ = mining._word_counts(counts, [], count_power=0.5)
+    assert flattened == Counter({"дом": 12, "кот": 2, "лес": 1})  # 144 ** 0.5, 4 ** 0.5, never below 1
+
+
+@pytest.mark.parametrize("power", [0.0, -1.0, 1.5])
+def test_a_count_power_outside_0_1_is_refused(power):
+    with pytest.raises(LtmcError, match="--count-power must be in"):
+        mine(["слово и слово.\n"], 600, count_power=power)
