@@ -134,7 +134,7 @@ def _one_stdout(output: str | None, as_json: bool) -> None:
         raise LtmcError("-o - and --json both write to stdout; write the output to a file, or leave out --json", ExitCode.USAGE)
 
 
-def _not_stdout(path, option: str, writes: str) -> None:
+def _not_stdout(path: str | Path, option: str, writes: str) -> None:
     """Refuse '-' where the output is not a stream: a shell user means stdout by it, not a file named '-'."""
     if str(path) == "-":
         raise LtmcError(f"{option} -: this command writes {writes}, which cannot go to stdout; give a path", ExitCode.USAGE)

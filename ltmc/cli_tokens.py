@@ -12,9 +12,10 @@ import orjson
 import typer
 
 from ltmc import cli
-from ltmc.cli import AsJson, _one_stdout, _print_json, app, claim_file, err, handle_errors
+from ltmc.cli import AsJson, _one_stdout, _print_json, app, err, handle_errors
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
+from ltmc.file_outputs import claim_file
 
 _SHOW_STYLES = {
     "word": "bold blue",
