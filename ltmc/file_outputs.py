@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ltmc import codebook_file, glyphs, report_html
+from ltmc import codebook_file
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import STDOUT, within
 from ltmc.shard_writer import is_output
@@ -31,12 +31,18 @@ def _is_morph_table(path: Path) -> bool:
     return pq.read_schema(path).equals(MORPH_SCHEMA)
 
 
+# glyphs and report_html are imported where a file is checked: every command
+# imports this module, and only these checks need them.
 def _is_glyph_file(path: Path) -> bool:
-    return _head(path).startswith(glyphs.HEADER.encode())
+    from ltmc.glyphs import HEADER
+
+    return _head(path).startswith(HEADER.encode())
 
 
 def _is_report(path: Path) -> bool:
-    return report_html.TITLE_PREFIX.encode() in _head(path)
+    from ltmc.report_html import TITLE_PREFIX
+
+    return TITLE_PREFIX.encode() in _head(path)
 
 
 # kind: (what the refusal calls it, whether a file is one ltmc wrote)
