@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from ltmc import codebook_file
 from ltmc.errors import ExitCode, LtmcError
-from ltmc.files import STDOUT, within
+from ltmc.files import STDOUT, inside_input_folder
 from ltmc.shard_writer import is_output
 from ltmc.stages import MORPH_SCHEMA
 
@@ -67,10 +67,9 @@ def claim_file(path: str | Path, kind: str, inputs: Iterable[str | Path] = ()) -
     if is_output(folder) or is_export(folder):
         raise LtmcError(f"{path}: inside {folder}, which ltmc writes whole (an encode output or an export); choose a path outside it", ExitCode.USAGE)
     for given in inputs:
-        source = os.path.realpath(given)
-        if real == source:
+        if real == os.path.realpath(given):
             raise LtmcError(f"{path}: is one of the inputs; refusing to write over it, choose another path", ExitCode.USAGE)
-        if os.path.isdir(source) and within(real, source):
+        if inside_input_folder(real, given):
             raise LtmcError(f"{path}: inside the input folder {given}; the next run would read it as input, choose a path outside it", ExitCode.USAGE)
     if not os.path.isfile(real):
         return  # nothing there, or what files.check_replaceable refuses when the file is written

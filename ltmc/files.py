@@ -174,10 +174,9 @@ def claim_folder(folder: Path, owned: Callable[[Path], bool], inputs: Iterable[s
     rerun would read the output as input or write over the input."""
     real = os.path.realpath(folder)
     for given in inputs:
-        source = os.path.realpath(given)
-        if within(real, source) and os.path.isdir(source):
+        if inside_input_folder(real, given):
             raise LtmcError(f"{folder}: inside the input folder {given}; the next run would read the output as input, choose -o outside it", ExitCode.USAGE)
-        if within(source, real):
+        if _within(os.path.realpath(given), real):
             raise LtmcError(f"{folder}: holds the input {given}; choose -o outside the inputs", ExitCode.USAGE)
     try:
         entries = sorted(os.listdir(folder))
@@ -201,7 +200,14 @@ def not_a_folder(folder: Path) -> LtmcError:
     return LtmcError(f"{folder}: is a file, not a folder; give -o a folder", ExitCode.IO)
 
 
-def within(path: str, folder: str) -> bool:
+def inside_input_folder(real: str, given: str | Path) -> bool:
+    """Whether the real path ``real`` is the input folder ``given`` or lies below it,
+    where the next run would read what is written there as input."""
+    source = os.path.realpath(given)
+    return os.path.isdir(source) and _within(real, source)
+
+
+def _within(path: str, folder: str) -> bool:
     """Whether the real path ``path`` is ``folder`` or below it."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
