@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +28,7 @@ from ltmc import codebook_file, files
 from ltmc.codebook import Codebook
 from ltmc.errors import ExitCode, LtmcError
 from ltmc.files import STAGING_PREFIX, TEMP_SUFFIX, write_atomic
-from ltmc.shards import CODEBOOK, FORMAT, MANIFEST, VERSION, VERSION_KEY, count_tokens, shard_name
+from ltmc.shards import CODEBOOK, FORMAT, MANIFEST, VERSION, VERSION_KEY, count_tokens, is_shard_name, shard_name
 from ltmc.sources import UTF8
 from ltmc.stages import TOKEN_SCHEMA
 
@@ -186,9 +185,6 @@ def is_output(folder: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT or _only_shards(folder)
 
 
-_SHARD = re.compile(r"shard-\d{5,}\.parquet")
-
-
 def _only_shards(folder: Path) -> bool:
     """Whether ``folder`` holds ltmc shards and besides them at most a codebook and a manifest
     (which may be damaged: that is the case this is for)."""
@@ -196,7 +192,7 @@ def _only_shards(folder: Path) -> bool:
         names = os.listdir(folder)
     except OSError:
         return False
-    shards_there = [n for n in names if _SHARD.fullmatch(n)]
+    shards_there = [n for n in names if is_shard_name(n)]
     others = set(names) - set(shards_there)
     return (
         bool(shards_there)

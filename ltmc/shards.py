@@ -10,6 +10,7 @@ its names and format, and reading it back, checked (writing it: ``ltmc.shard_wri
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +33,11 @@ CODEBOOK = "codebook.json"
 
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
+
+
+def is_shard_name(name: str) -> bool:
+    """Whether ``name`` is one ``shard_name`` gives."""
+    return re.fullmatch(r"shard-\d{5,}\.parquet", name) is not None
 
 
 VERSION_KEY = b"ltmc-shards-version"
