@@ -11,8 +11,9 @@ Arms:
   (do bonds help a model, or only shorten the stream?);
 - ``paired-nobonds``: ltmc positions made from the ``flat-nobonds`` arm's codebook;
 - ``flat-rare``, ``paired-rare``: the same without bonds, each word form weighed by
-  its count to ``RARE_COUNT_POWER`` in mining (``mine-bonds --count-power``), so that
-  ids go from common whole forms to the stems and pieces of rarer words.
+  its count to the arm's ``COUNT_POWERS`` in mining (``mine-bonds --count-power``), so
+  that ids go from common whole forms to the stems and pieces of rarer words; further
+  for positions, where a stem and its ending share one place.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -39,7 +40,7 @@ from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
 ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare")
-RARE_COUNT_POWER = 0.7
+COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5}  # each the best measured (docs/benchmarks.md)
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -95,8 +96,8 @@ class Tokenizers:
 
     def get(self, arm: str):
         if arm not in self._made:
-            rare = arm.endswith("-rare")
-            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=not arm.endswith("-nobonds") and not rare, count_power=RARE_COUNT_POWER if rare else 1.0)
+            power = COUNT_POWERS.get(arm, 1.0)
+            self._made[arm] = self._bpe() if arm == "bpe" else self._codebook(paired=arm == "paired", bonds=not arm.endswith("-nobonds") and power == 1.0, count_power=power)
         return self._made[arm]
 
     def _codebook(self, paired: bool, bonds: bool, count_power: float):

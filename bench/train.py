@@ -138,7 +138,12 @@ def model_variant(result: dict) -> str:
 
 
 def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float, args, stage: str) -> str:
+    paired = is_paired(arm)
     arm += model_variant({"parts": args.parts, "classes": args.classes, "class_bins": args.class_bins}).replace(" + ", "+").replace(" ", "-")
+    if paired:  # keys from before the tail block's width was a setting (4×) have no mark
+        from ltmc.nn import GPTConfig
+
+        arm += f"+tail{GPTConfig.tail_hidden}"
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
@@ -194,6 +199,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "batch": args.batch,
         "ctx": args.ctx,
         "body_params": config.body_params(),
+        **({"tail_hidden": config.tail_hidden} if paired else {}),
         "parts": bool(args.parts),
         "classes": args.classes,
         "class_bins": args.class_bins,
@@ -293,20 +299,26 @@ def arm_order(arm: str) -> tuple[int, str]:
     return (ARMS.index(arm), arm) if arm in ARMS else (len(ARMS), arm)
 
 
+def arm_label(result: dict) -> str:
+    """The arm as the table names it: a paired arm with its tail block's width (runs
+    kept from before the width was a setting trained a 4× block)."""
+    return f"{result['arm']}, tail {result.get('tail_hidden', 4)}×" if is_paired(result["arm"]) else result["arm"]
+
+
 def summarize(results: list[dict]) -> list[dict]:
     """One row per (setting, model, vocab, arm, learning rate, steps), the model being its
     size and variant (``model_variant``): mean and spread over seeds, and the change against the
     best BPE row of the same setting, model, vocabulary and training FLOPs."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["setting"], r["size"], model_variant(r), r["vocab"], arm_order(r["arm"]), r["lr"], r["steps"]), []).append(r)
+        groups.setdefault((r["setting"], r["size"], model_variant(r), r["vocab"], arm_order(r["arm"]), arm_label(r), r["lr"], r["steps"]), []).append(r)
     rows = []
     for (setting, size, variant, vocab, *_), runs in sorted(groups.items()):
         arm = runs[0]["arm"]
         values = [r["bits_per_byte"] for r in runs]
         rows.append(
             {
-                "setting": setting, "size": size, "variant": variant, "vocab": vocab, "arm": arm, "seeds": len(runs), "lr": runs[0]["lr"],
+                "setting": setting, "size": size, "variant": variant, "vocab": vocab, "arm": arm, "label": arm_label(runs[0]), "seeds": len(runs), "lr": runs[0]["lr"],
                 "bits_per_byte": statistics.mean(values), "spread": statistics.stdev(values) if len(values) > 1 else 0.0,
                 "bytes_per_place": runs[0]["bytes_per_place"], "steps": runs[0]["steps"], "flops_per_step": runs[0]["flops_per_step"],
                 "flops": runs[0]["flops"], "body_params": runs[0]["body_params"], "train_s": statistics.mean(r["train_s"] for r in runs),
@@ -330,7 +342,7 @@ def render(rows: list[dict]) -> str:
     for r in rows:
         vs = "–" if r["arm"] == "bpe" or r["vs_bpe"] is None else f"{100 * r['vs_bpe']:+.1f} %"
         lines.append(
-            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M){r['variant']} | {r['vocab']} | {r['arm']} | {r['lr']:g} | {r['seeds']} | "
+            f"| {r['setting']} | {r['size']} ({r['body_params'] / 1e6:.1f}M){r['variant']} | {r['vocab']} | {r['label']} | {r['lr']:g} | {r['seeds']} | "
             f"{r['bits_per_byte']:.4f} ± {r['spread']:.4f} | {vs} | {r['bytes_per_place']:.2f} | {r['steps']} | "
             f"{r['flops_per_step'] / 1e9:.2f} | {r['flops'] / 1e15:.4f} | {r['train_s']:.0f} |"
         )
@@ -340,15 +352,15 @@ def render(rows: list[dict]) -> str:
 def render_breakdown(results: list[dict]) -> str:
     """Bits per byte of each word class and (ltmc) bits per kind, averaged over the seeds."""
     lines = []
-    best_lr = {(r["setting"], r["size"], r["variant"], r["vocab"], r["arm"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
+    best_lr = {(r["setting"], r["size"], r["variant"], r["vocab"], r["label"]): r["lr"] for r in sorted(summarize(results), key=lambda r: -r["bits_per_byte"])}
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         model = r["setting"], r["size"], model_variant(r), r["vocab"]
-        if r["lr"] == best_lr[(*model, r["arm"])]:  # each arm at its best learning rate
+        if r["lr"] == best_lr[(*model, arm_label(r))]:  # each arm at its best learning rate
             groups.setdefault(model, []).append(r)
     for (setting, size, variant, vocab), runs in sorted(groups.items()):
         size += variant
-        arms = sorted({r["arm"] for r in runs}, key=arm_order)
+        arms = sorted({arm_label(r) for r in runs}, key=lambda label: (arm_order(label.split(",")[0]), label))
         classes = list(runs[0]["bits_by_class"])
         lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")
         lines.append("| class | bytes | " + " | ".join(arms) + " |")
@@ -356,14 +368,14 @@ def render_breakdown(results: list[dict]) -> str:
         for name in classes:
             cells = []
             for arm in arms:
-                mine = [r for r in runs if r["arm"] == arm]
+                mine = [r for r in runs if arm_label(r) == arm]
                 bits = statistics.mean(r["bits_by_class"][name]["bits"] for r in mine)
                 total = statistics.mean(sum(c["bits"] for c in r["bits_by_class"].values()) for r in mine)
                 n = mine[0]["bits_by_class"][name]["bytes"]
                 cells.append(f"{bits / n:.3f} ({100 * bits / total:.1f} %)" if n else f"– ({100 * bits / total:.1f} %)")
             lines.append(f"| {name} | {runs[0]['bits_by_class'][name]['bytes']:,} | " + " | ".join(cells) + " |")
         for arm in (a for a in arms if a != "bpe"):
-            mine = [r for r in runs if r["arm"] == arm and isinstance(next(iter(r["bits_by_kind"].values())), dict)]
+            mine = [r for r in runs if arm_label(r) == arm and isinstance(next(iter(r["bits_by_kind"].values())), dict)]
             if not mine:
                 continue
             kinds = sorted(mine[0]["bits_by_kind"], key=lambda k: -mine[0]["bits_by_kind"][k]["bits"])

@@ -49,7 +49,8 @@ def test_every_arm_trains_and_its_bits_cover_the_text(tiny_corpus, tmp_path, cap
         assert 0 < row["bits_per_byte"] < 20
         # equal compute: the paired arms take fewer steps, to within one step the flat arms' FLOPs
         assert abs(row["flops"] - flat_flops) <= row["flops_per_step"] / 2
-    assert rows["paired"]["steps"] < rows["flat"]["steps"]
+    # a paired step costs more (the tail block, two softmaxes), so equal compute is fewer steps
+    assert rows["paired"]["flops_per_step"] > rows["flat"]["flops_per_step"]
     for run in summary["runs"]:
         by_class = run["bits_by_class"]
         total = sum(c["bits"] for c in by_class.values())
@@ -190,3 +191,14 @@ def test_word_bits_compares_an_ltmc_run_with_bpe_word_by_word(tiny_corpus, tmp_p
         assert sum(r["extra share"] for r in rows) == pytest.approx(sum(r["ltmc bits"] - r["bpe bits"] for r in rows) / bpe_bits)
     assert word_bits.main([*args, "--arms", "paired-nobonds"]) == 0
     assert capsys.readouterr().out.startswith("| class | paired-nobonds places |")
+
+
+def test_paired_rows_name_their_tail_block():
+    def run(seed: int, **tail) -> dict:
+        return {"setting": "fresh", "size": "small", "vocab": 8192, "arm": "paired-rare", "lr": 0.006, "steps": 400, "seed": seed, "bits_per_byte": 1.3,
+                "bytes_per_place": 7.0, "flops_per_step": 1, "flops": 400, "body_params": 10**6, "train_s": 1.0, **tail}
+
+    # a kept run without the field trained the 4× block the tail had before it was a setting
+    rows = train.summarize([run(0), run(1, tail_hidden=4), run(0, tail_hidden=1)])
+    assert [(r["label"], r["seeds"]) for r in rows] == [("paired-rare, tail 1×", 1), ("paired-rare, tail 4×", 2)]
+    assert "| paired-rare, tail 1× |" in train.render(rows)

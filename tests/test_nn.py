@@ -37,8 +37,20 @@ def make(codebook, paired: bool, parts: bool = False, classes: bool = False) -> 
 def test_flops_per_place_by_hand():
     # d=4, 1 layer, window 8, 10 ids: 2·12·16 + 2·2·8·4 + 2·4·10 = 384 + 128 + 80 = 592 forward; ×3
     assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1).flops_per_place() == 3 * 592
-    # paired: the empty slot's row in the tail softmax (+2·4) and the tail block's MLP (+2·8·16)
-    assert GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1, paired=True).flops_per_place() == 3 * (592 + 8 + 256)
+    # paired: the empty slot's row in the tail softmax (+2·4) and the tail block's MLP,
+    # 4 → 4 → 4 by default (+2·2·16), 4 → 16 → 4 at tail_hidden=4 (+2·2·4·16)
+    paired = GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1, paired=True)
+    assert paired.flops_per_place() == 3 * (592 + 8 + 64)
+    assert dataclasses.replace(paired, tail_hidden=4).flops_per_place() == 3 * (592 + 8 + 256)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_the_tail_block_is_as_wide_as_counted(codebook, width):
+    config = GPTConfig(vocab_size=len(codebook), paired=True, tail_hidden=width, **TINY)
+    model = GPT(config, tail_mask(codebook))
+    weights = sum(p.numel() for p in model.output.mlp.parameters() if p.dim() == 2)
+    d = config.d_model
+    assert weights == 2 * width * d * d == config.body_params() - 12 * d * d * config.n_layer
 
 
 def test_class_output_width_by_hand():
