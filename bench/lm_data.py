@@ -13,7 +13,9 @@ Arms:
 - ``flat-rare``, ``paired-rare``: the same without bonds, each word form weighed by
   its count to the arm's ``COUNT_POWERS`` in mining (``mine-bonds --count-power``), so
   that ids go from common whole forms to the stems and pieces of rarer words; further
-  for positions, where a stem and its ending share one place.
+  for positions, where a stem and its ending share one place;
+- ``paired3-rare``: ``paired-rare``'s codebook in places of up to three ids
+  (``ltmc.pairing.pair(width=3)``), so that a word of a stem and two pieces takes one.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -39,8 +41,8 @@ import regex
 from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
-ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare")
-COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5}  # each the best measured (docs/benchmarks.md)
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare", "paired3-rare")
+COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5, "paired3-rare": 0.5}  # each the best measured (docs/benchmarks.md)
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -61,6 +63,11 @@ class Stream:
 
 def is_paired(arm: str) -> bool:
     return arm.startswith("paired")
+
+
+def place_width(arm: str) -> int:
+    """Ids per place: 1 flat, 2 paired, 3 for ``paired3-*``."""
+    return 3 if arm.startswith("paired3") else 2 if is_paired(arm) else 1
 
 
 def scene_order(texts: list[str]) -> list[str]:
@@ -183,7 +190,7 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
     else:
         places, slot_bytes = _bpe_stream(tok, scenes) if arm == "bpe" else _ltmc_stream(tok, scenes)
         if is_paired(arm):
-            places, slot_bytes = _pair(places, slot_bytes, is_tail)
+            places, slot_bytes = _pair(places, slot_bytes, is_tail, place_width(arm))
         n_bytes = utf8_len(scenes)
         save_arrays(path, places=places, slot_bytes=slot_bytes, n_bytes=n_bytes)
     made = Stream(places, slot_bytes, n_bytes, tokenizers.vocab_size, is_tail if is_paired(arm) else None)
@@ -227,14 +234,14 @@ def _ltmc_stream(book, scenes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.fromiter((len(spelling.step_bytes(int(i))) for i in ids), dtype=np.int64, count=len(ids))
 
 
-def _pair(flat: np.ndarray, sizes: np.ndarray, is_tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions, and the bytes each of their two slots spells (0 where empty)."""
+def _pair(flat: np.ndarray, sizes: np.ndarray, is_tail: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``width`` ids, and the bytes each of their slots spells (0 where empty)."""
     from ltmc.pairing import pair, slots
 
-    places = pair(flat, is_tail).astype(np.int64)
-    position, in_tail = slots(flat, is_tail)
+    places = pair(flat, is_tail, width=width).astype(np.int64)
+    position, slot = slots(flat, is_tail, width=width)
     slot_bytes = np.zeros(places.shape, dtype=np.int64)
-    slot_bytes[position, in_tail.astype(np.int64)] = sizes
+    slot_bytes[position, slot] = sizes
     return places, slot_bytes
 
 
@@ -354,13 +361,16 @@ def bits_by_class(place_nats: np.ndarray, place_bytes: np.ndarray, classes: np.n
 
 def bits_by_kind(book, places: np.ndarray, place_nats: np.ndarray, slot_bytes: np.ndarray) -> dict:
     """{kind: {bits, bytes}} over the predicted ids: ltmc's kinds, the two markers and the
-    separator apart; in a paired place, an empty slot is ``empty head`` or ``empty tail``."""
+    separator apart; in a paired place, an empty slot is ``empty head`` or ``empty tail``
+    (the second tail of a place of three: ``empty tail 2``)."""
     names = np.array([_kind_name(book, i) for i in range(len(book))], dtype=object)  # room for "empty tail"
     labels = names[places]
     if places.ndim == 2:  # a slot holding the separator is empty, unless both do: the separator
         head, tail = places[:, 0], places[:, 1]
         labels[(head == SEPARATOR_ID) & (tail != SEPARATOR_ID), 0] = "empty head"
         labels[(tail == SEPARATOR_ID) & (head != SEPARATOR_ID), 1] = "empty tail"
+        for k in range(2, places.shape[1]):
+            labels[(places[:, k] == SEPARATOR_ID) & (head != SEPARATOR_ID), k] = f"empty tail {k}"
     labels, nats, sizes = labels.reshape(-1), place_nats.reshape(-1), slot_bytes.reshape(-1)
     return {str(k): {"bits": float(nats[labels == k].sum() / np.log(2)), "bytes": int(sizes[labels == k].sum())} for k in np.unique(labels)}
 

@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lm_data import ARMS, is_paired, save_arrays, save_json  # noqa: E402
+from lm_data import ARMS, is_paired, place_width, save_arrays, save_json  # noqa: E402
 from common import DEFAULT_CORPUS, DEFAULT_EVAL_AUTHORS, PROJECT_ROOT, fail, list_works, log, read_text, require_corpus, split_by_author  # noqa: E402
 
 SIZES = {  # about 1M, 5M and 19M parameters besides the embeddings; tiny is for smoke runs
@@ -170,7 +170,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
                 save_json(path, result)
         return result
     paired = is_paired(job["arm"])
-    config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, **SIZES[job["size"]])
+    config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, tails=max(1, place_width(job["arm"]) - 1), **SIZES[job["size"]])
     train_stream = arm_data["repeat" if job["setting"] == "repeated" else "train"]
     target = arm_data["dev" if stage == "dev" else "eval"]
     torch.manual_seed(seed)

@@ -33,7 +33,9 @@ The nanogpt streams, ``train_pairs.bin`` and ``val_pairs.bin`` (named so that
 nothing reads them as ``train.bin`` by mistake), hold two ids per position, head
 then tail, so ``np.memmap(...).reshape(-1, 2)`` gives the positions, with
 (256, 256) as the separator; the hf rows hold ``head_ids`` and ``tail_ids``
-instead of ``input_ids``. An empty slot holds 256.
+instead of ``input_ids``. An empty slot holds 256. ``--place-width 3`` makes places
+of a head and up to two continuations: ``train_places3.bin`` (``reshape(-1, 3)``)
+and a third column, ``tail2_ids``.
 
 The train/validation split is by scene and deterministic: a scene goes to
 validation when the first 8 bytes of sha256(path NUL scene) read as a fraction
@@ -80,18 +82,22 @@ META = "meta.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 
 HF_SCHEMA = pa.schema([("input_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())])
-HF_PAIRED_SCHEMA = pa.schema(
-    [("head_ids", pa.list_(pa.int32())), ("tail_ids", pa.list_(pa.int32())), ("path", pa.string()), ("scene", pa.int32())]
-)
+
+
+def hf_places_schema(width: int) -> pa.Schema:
+    """The hf rows of places of ``width`` ids: head_ids, tail_ids, tail2_ids, …, path, scene."""
+    slots = ["head_ids", "tail_ids", *(f"tail{k}_ids" for k in range(2, width))]
+    return pa.schema([*((name, pa.list_(pa.int32())) for name in slots), ("path", pa.string()), ("scene", pa.int32())])
 
 
 # -- pure parts -----------------------------------------------------------------
 
 
-def stream_file_name(split: str, paired: bool) -> str:
-    """``train.bin``, or ``train_pairs.bin`` for positions: nanoGPT's train.py reads
-    train.bin, so it can never take a paired file for a flat one."""
-    return f"{split}_pairs.bin" if paired else f"{split}.bin"
+def stream_file_name(split: str, place_width: int = 1) -> str:
+    """``train.bin``, or for places of more than one id ``train_pairs.bin`` (two) and
+    ``train_places3.bin`` (three): nanoGPT's train.py reads train.bin, so it can never
+    take a paired file for a flat one, nor one width for another."""
+    return f"{split}.bin" if place_width == 1 else f"{split}_pairs.bin" if place_width == 2 else f"{split}_places{place_width}.bin"
 
 
 def token_dtype(vocab_size: int) -> str:
@@ -146,11 +152,11 @@ def split_batch(
     return batch.filter(pc.invert(val)), batch.filter(val)
 
 
-def stream_bytes(batch: pa.RecordBatch, dtype: str, is_tail: np.ndarray | None = None) -> bytes:
+def stream_bytes(batch: pa.RecordBatch, dtype: str, is_tail: np.ndarray | None = None, width: int = 2) -> bytes:
     """The flat little-endian token stream of ``batch``: separator, scene ids, separator, …
 
-    With ``is_tail`` (``pairing.tail_mask``), the stream of positions instead: two ids
-    each, head then tail (``pairing``), the separator as the position (256, 256)."""
+    With ``is_tail`` (``pairing.tail_mask``), the stream of positions instead: ``width``
+    ids each, head then tails (``pairing``), the separator as the position (256, 256, …)."""
     ids = batch.column("ids")
     flat = ids.flatten().to_numpy(zero_copy_only=False)
     offsets = ids.offsets.to_numpy()
@@ -159,20 +165,20 @@ def stream_bytes(batch: pa.RecordBatch, dtype: str, is_tail: np.ndarray | None =
     stream = np.full(len(is_separator), SEPARATOR_ID, dtype=np.int64)
     stream[~is_separator] = flat
     if is_tail is not None:
-        stream = pairing.pair(stream, is_tail).ravel()
+        stream = pairing.pair(stream, is_tail, width=width).ravel()
     arrow_type = pa.uint16() if dtype == "uint16" else pa.uint32()
     fitted = pc.cast(pa.array(stream), arrow_type)  # raises if an id does not fit
     return fitted.to_numpy().astype("<u2" if dtype == "uint16" else "<u4").tobytes()
 
 
-def to_hf(batch: pa.RecordBatch, is_tail: np.ndarray | None = None) -> pa.RecordBatch:
+def to_hf(batch: pa.RecordBatch, is_tail: np.ndarray | None = None, width: int = 2) -> pa.RecordBatch:
     """Token rows → HuggingFace rows (input_ids, path, scene), or with ``is_tail``
-    (head_ids, tail_ids, path, scene): the scene's positions, one slot per column."""
+    (head_ids, tail_ids, …, path, scene): the scene's positions, one slot per column."""
     where = [batch.column("path"), batch.column("scene")]
     if is_tail is None:
         return pa.RecordBatch.from_arrays([batch.column("ids"), *where], schema=HF_SCHEMA)
-    heads, tails = pairing.pair_scenes(batch.column("ids"), is_tail)
-    return pa.RecordBatch.from_arrays([heads, tails, *where], schema=HF_PAIRED_SCHEMA)
+    slots = pairing.pair_scenes(batch.column("ids"), is_tail, width)
+    return pa.RecordBatch.from_arrays([*slots, *where], schema=hf_places_schema(width))
 
 
 def llmc_header(n_tokens: int, dtype: str) -> bytes:
@@ -193,6 +199,7 @@ class ExportResult:
     dtype: str
     vocab_size: int
     is_tail: np.ndarray | None = None  # set when the export is paired
+    place_width: int = 1  # ids per place: 1 flat, 2 or more paired
     splits: tuple[str, ...] = ("train", "val")  # the splits written: no "val" at --val-fraction 0
     files: list[str] = field(default_factory=list)
     scenes: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
@@ -216,7 +223,7 @@ class ExportResult:
             "paired": self.paired,
         }
         if self.paired:
-            fields |= {"empty_id": pairing.EMPTY, "positions": self.positions}
+            fields |= {"empty_id": pairing.EMPTY, "positions": self.positions, "place_width": self.place_width}
         return fields
 
 
@@ -251,14 +258,19 @@ class _StreamFile:
 
 
 def export(
-    out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None, paired: bool = False
+    out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None, paired: bool = False, place_width: int = 2
 ) -> ExportResult:
     """Write the shards of ``out_dir`` to ``dest`` in format ``fmt`` (see the module doc);
-    ``paired``: positions of (head, tail) ids instead of single ids (``pairing``)."""
+    ``paired``: positions of (head, tail) ids instead of single ids (``pairing``), or
+    of a head and up to ``place_width`` − 1 continuations."""
     if fmt not in FORMATS:
         raise LtmcError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", ExitCode.USAGE)
     if paired and fmt == "llmc":
         raise LtmcError("--paired writes two ids per position, which llm.c's loader cannot read; use --format nanogpt or hf", ExitCode.USAGE)
+    if place_width != 2 and not paired:
+        raise LtmcError(f"--place-width {place_width} is the width of paired places: add --paired", ExitCode.USAGE)
+    if place_width < 2:
+        raise LtmcError(f"--place-width must be 2 or more (a head and its continuations), not {place_width}", ExitCode.USAGE)
     if not 0 <= val_fraction < 1:
         raise LtmcError(f"--val-fraction must be in [0, 1), not {val_fraction}", ExitCode.USAGE)
     output = Output.open(out_dir)
@@ -267,7 +279,8 @@ def export(
         raise LtmcError(f"{dest}: is an encode output; give the export a folder of its own", ExitCode.USAGE)
     vocab_size = len(output.codebook)
     is_tail = pairing.tail_mask(output.codebook) if paired else None
-    result = ExportResult(dest, fmt, stored_dtype(fmt, vocab_size), vocab_size, is_tail, ("train", "val") if val_fraction > 0 else ("train",))
+    splits = ("train", "val") if val_fraction > 0 else ("train",)
+    result = ExportResult(dest, fmt, stored_dtype(fmt, vocab_size), vocab_size, is_tail, place_width if paired else 1, splits)
     also_val = fallback_val_scene(output.documents, val_fraction)
     # Written whole into a staging folder, then moved into place (meta.json last): a
     # failed or killed export leaves the previous one as it was.
@@ -340,7 +353,7 @@ def _split_stream(batches: Iterable[pa.RecordBatch], val_fraction: float, result
             result.scenes[name] += part.num_rows
             result.tokens[name] += len(part.column("ids").values) if part.num_rows else 0
             if result.paired and part.num_rows:
-                result.positions[name] += pairing.count_positions(part.column("ids"), result.is_tail)
+                result.positions[name] += pairing.count_positions(part.column("ids"), result.is_tail, result.place_width)
         if progress:
             progress(batch.num_rows)
         yield train, val
@@ -358,16 +371,18 @@ def _discarding_on_failure(files):
 
 
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
-    files = {name: _StreamFile(dest / stream_file_name(name, result.paired), result.dtype, header=False) for name in result.splits}
+    files = {name: _StreamFile(dest / stream_file_name(name, result.place_width), result.dtype, header=False) for name in result.splits}
     with _discarding_on_failure(files.values()):
         for pair in splits:
             for name, part in zip(("train", "val"), pair):
                 if part.num_rows and name in files:
-                    files[name].write(stream_bytes(part, result.dtype, result.is_tail))
+                    files[name].write(stream_bytes(part, result.dtype, result.is_tail, result.place_width))
         for f in files.values():
             f.close()
             result.files.append(f.path.name)
     meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK, "paired": result.paired}
+    if result.paired:
+        meta["place_width"] = result.place_width
     write_atomic(dest / "meta.pkl", pickle.dumps(meta))
     result.files.append("meta.pkl")
 
@@ -406,7 +421,7 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
     def flush(name: str) -> None:
         # Under a hidden name until the number of parts, which the final names hold, is known.
         tmp = dest / f".{prefixes[name]}-{len(written[name]):05d}.parquet.part"
-        table = pa.Table.from_batches(pending[name], schema=HF_PAIRED_SCHEMA if result.paired else HF_SCHEMA)
+        table = pa.Table.from_batches(pending[name], schema=hf_places_schema(result.place_width) if result.paired else HF_SCHEMA)
         write_parquet(tmp, table, compression="zstd")
         written[name].append(tmp)
         pending[name], rows[name] = [], 0
@@ -414,7 +429,7 @@ def _write_hf(splits, dest: Path, result: ExportResult) -> None:
     for pair in splits:
         for name, part in zip(("train", "val"), pair):
             if part.num_rows and name in result.splits:
-                pending[name].append(to_hf(part, result.is_tail))
+                pending[name].append(to_hf(part, result.is_tail, result.place_width))
                 rows[name] += part.num_rows
                 if rows[name] >= HF_SHARD_ROWS:
                     flush(name)

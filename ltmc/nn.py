@@ -62,24 +62,29 @@ class GPTConfig:
     # well as a 4× one (bench: 1× gained 0.8 % at equal FLOPs, the 4× block's steps going
     # to the body instead).
     tail_hidden: int = 1
+    # Continuations a paired place holds after its head, each predicted by a tail block
+    # of its own: 1 (``ltmc export --paired``), 2 for places of three ids
+    # (``ltmc.pairing.pair(width=3)``).
+    tails: int = 1
 
     def body_params(self) -> int:
         """Weights besides the embedding tables (and biases and norms, which are few)."""
-        tail_block = 2 * self.tail_hidden * self.d_model**2 if self.paired else 0
-        return 12 * self.d_model**2 * self.n_layer + tail_block
+        tail_blocks = self.tails * 2 * self.tail_hidden * self.d_model**2 if self.paired else 0
+        return 12 * self.d_model**2 * self.n_layer + tail_blocks
 
     def flops_per_place(self) -> int:
         """Training FLOPs for one place (forward and backward, 3 × forward), counting
         every matrix product: the body, attention over the window, the output
         layer (both softmaxes when paired: together one codebook wide, plus the
-        empty slot) and the paired tail block."""
+        empty slot; a place of more continuations scores more rows, which
+        ``output_width`` must then give) and the paired tail blocks."""
         d = self.d_model
         forward = 2 * 12 * d * d * self.n_layer  # qkv, projection, 4× MLP
         forward += 2 * 2 * self.n_ctx * d * self.n_layer  # q·k and attention·v over the window
         width = self.vocab_size + (1 if self.paired else 0) if self.output_width is None else self.output_width
         forward += 2 * d * width
         if self.paired:
-            forward += 2 * 2 * self.tail_hidden * d * d  # the tail block's MLP
+            forward += self.tails * 2 * 2 * self.tail_hidden * d * d  # the tail blocks' MLPs
         return 3 * forward
 
 
@@ -111,7 +116,8 @@ def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, w
         if is_tail is None or len(is_tail) != vocab_size:
             raise ValueError("paired places need is_tail, one flag per id of the codebook")
         tail_side = np.asarray(is_tail, dtype=bool)
-        heads, tails = (np.bincount(places[:, slot], minlength=vocab_size)[:vocab_size] for slot in (0, 1))
+        heads = np.bincount(places[:, 0], minlength=vocab_size)[:vocab_size]
+        tails = np.bincount(places[:, 1:].ravel(), minlength=vocab_size)[:vocab_size]
         counts = np.where(tail_side, tails, heads)
         groups = groups * 2 + tail_side
         groups[EMPTY] = groups.max() + 1
@@ -232,11 +238,26 @@ class ClassSoftmax(nn.Module):
         return torch.cat(out)
 
 
-class PairedOutput(nn.Module):
-    """The head softmax, then the tail's given the head, over one tied table; each
-    softmax full or, given ``classes``, factored by class."""
+class TailBlock(nn.Module):
+    """The state a continuation is predicted from: the place's, with the ids before it
+    in the place read in (an ending agrees with its stem)."""
 
-    def __init__(self, d_model: int, is_tail: np.ndarray, classes: np.ndarray | None = None, tail_hidden: int = 1) -> None:
+    def __init__(self, d_model: int, hidden: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, hidden * d_model), nn.GELU(), nn.Linear(hidden * d_model, d_model))
+        self.out_norm = nn.LayerNorm(d_model)
+
+    def forward(self, z: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        h = self.norm(z + before)
+        return self.out_norm(h + self.mlp(h))
+
+
+class PairedOutput(nn.Module):
+    """The head softmax, then each continuation's given the ids before it in the place,
+    over one tied table; each softmax full or, given ``classes``, factored by class."""
+
+    def __init__(self, d_model: int, is_tail: np.ndarray, classes: np.ndarray | None = None, tail_hidden: int = 1, tails: int = 1) -> None:
         super().__init__()
         is_tail = np.asarray(is_tail, dtype=bool)
         head_ids = np.flatnonzero(~is_tail)
@@ -246,31 +267,30 @@ class PairedOutput(nn.Module):
             FullSoftmax(ids, len(is_tail)) if classes is None else ClassSoftmax(d_model, ids, np.asarray(classes)[ids], len(is_tail))
             for ids in (head_ids, tail_ids)
         )
-        self.norm = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, tail_hidden * d_model), nn.GELU(), nn.Linear(tail_hidden * d_model, d_model))
-        self.out_norm = nn.LayerNorm(d_model)
-
-    def given_head(self, z: torch.Tensor, head: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """The state the tail is predicted from: the place's, with its head read in."""
-        h = self.norm(z + F.embedding(head, table))
-        return self.out_norm(h + self.mlp(h))
+        self.blocks = nn.ModuleList(TailBlock(d_model, tail_hidden) for _ in range(tails))
 
     def width(self, places: np.ndarray) -> float:
-        """Mean rows scored per prediction of ``places`` (n, 2): the head's and the tail's."""
-        return self.head.width(places[:, 0]) + self.tail.width(places[:, 1])
+        """Mean rows scored per prediction of ``places`` (n, 1 + tails): the head's and each tail's."""
+        return self.head.width(places[:, 0]) + sum(self.tail.width(places[:, k]) for k in range(1, places.shape[1]))
 
     def nats(self, z: torch.Tensor, target: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Nats of each slot of ``target`` (…, 2) given states ``z`` (…, d): the head's,
-        then the tail's given the true head."""
-        head, tail = target[..., 0], target[..., 1]
-        head_nats = self.head.nats(z, head, table)
-        tail_nats = self.tail.nats(self.given_head(z, head, table), tail, table)
-        return torch.stack((head_nats, tail_nats), dim=-1)
+        """Nats of each slot of ``target`` (…, 1 + tails) given states ``z`` (…, d): the
+        head's, then each tail's given the true ids before it."""
+        out = [self.head.nats(z, target[..., 0], table)]
+        before = F.embedding(target[..., 0], table)
+        for k, block in enumerate(self.blocks, start=1):
+            out.append(self.tail.nats(block(z, before), target[..., k], table))
+            before = before + F.embedding(target[..., k], table)
+        return torch.stack(out, dim=-1)
 
     def sample(self, z: torch.Tensor, table: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-        """One (head, tail) for each row of ``z`` (b, d)."""
-        head = self.head.sample(z, table, temperature, generator)
-        return torch.stack((head, self.tail.sample(self.given_head(z, head, table), table, temperature, generator)), dim=-1)
+        """One place (head, tails…) for each row of ``z`` (b, d)."""
+        out = [self.head.sample(z, table, temperature, generator)]
+        before = F.embedding(out[0], table)
+        for block in self.blocks:
+            out.append(self.tail.sample(block(z, before), table, temperature, generator))
+            before = before + F.embedding(out[-1], table)
+        return torch.stack(out, dim=-1)
 
 
 def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -299,7 +319,7 @@ class GPT(nn.Module):
             raise ValueError(f"classes must give one class per id: {len(classes)} for {config.vocab_size} ids")
         every_id = np.arange(config.vocab_size)
         self.output = (
-            PairedOutput(config.d_model, is_tail, classes, config.tail_hidden) if config.paired
+            PairedOutput(config.d_model, is_tail, classes, config.tail_hidden, config.tails) if config.paired
             else FullSoftmax(every_id, config.vocab_size) if classes is None
             else ClassSoftmax(config.d_model, every_id, classes, config.vocab_size)
         )
@@ -326,7 +346,7 @@ class GPT(nn.Module):
         return 0 if self.parts is None else 3 * 2 * int(self.parts.numel()) * self.config.d_model
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The final states for places ``x``: (b, t) ids, or (b, t, 2) when paired."""
+        """The final states for places ``x``: (b, t) ids, or (b, t, 1 + tails) when paired."""
         return self._hidden(x, self.table())
 
     def _hidden(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
@@ -338,7 +358,7 @@ class GPT(nn.Module):
 
     def place_nats(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Nats of predicting each of ``y`` (the next place of every place in ``x``);
-        (b, t), or (b, t, 2) when paired: the head's and the tail's."""
+        (b, t), or (b, t, 1 + tails) when paired: the head's and each tail's."""
         table = self.table()
         return self.output.nats(self._hidden(x, table), y, table)
 
@@ -355,7 +375,7 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, places: torch.Tensor, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``places`` (t,) or (t, 2) followed by ``n`` sampled places."""
+        """``places`` (t,) or (t, 1 + tails) followed by ``n`` sampled places."""
         out = places
         table = self.table()  # no training here: composed once
         for _ in range(n):
@@ -419,7 +439,7 @@ def fit(
 @torch.no_grad()
 def score(model: GPT, places: np.ndarray, batch: int = 32, device: str = "cpu") -> np.ndarray:
     """Nats of every prediction in ``places`` (each place after the first), in windows of
-    ``n_ctx``: (n - 1,) for a flat stream, (n - 1, 2) for a paired one."""
+    ``n_ctx``: (n - 1,) for a flat stream, (n - 1, 1 + tails) for a paired one."""
     model.eval()
     n_ctx = model.config.n_ctx
     data = torch.from_numpy(np.asarray(places, dtype=np.int64))
@@ -451,7 +471,7 @@ def generate_text(model: GPT, book: Codebook, prompt: str = "", n: int = 64, tem
     from ltmc.pairing import pair, unpair
 
     ids = np.array([SEPARATOR_ID, *book.encode(prompt)], dtype=np.int64)
-    places = pair(ids, tail_mask(book)) if model.config.paired else ids
+    places = pair(ids, tail_mask(book), width=1 + model.config.tails) if model.config.paired else ids
     generator = torch.Generator().manual_seed(seed)
     out = model.generate(torch.as_tensor(places, dtype=torch.long), n, temperature, generator).numpy()
     flat = unpair(out) if model.config.paired else out
@@ -460,10 +480,12 @@ def generate_text(model: GPT, book: Codebook, prompt: str = "", n: int = 64, tem
 
 
 def load_export(folder: str | Path, split: str = "train") -> tuple[np.ndarray, dict]:
-    """A nanogpt export's ``split`` stream as places ((n,) or (n, 2) when paired), and its meta.json."""
+    """A nanogpt export's ``split`` stream as places ((n,), or (n, place_width) when
+    paired), and its meta.json."""
     from ltmc.export import META, stream_file_name
 
     folder = Path(folder)
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    data = np.fromfile(folder / stream_file_name(split, bool(meta.get("paired"))), dtype=np.dtype(meta["dtype"]).newbyteorder("<"))
-    return (data.reshape(-1, 2) if meta.get("paired") else data).astype(np.int64), meta
+    width = meta.get("place_width", 2) if meta.get("paired") else 1
+    data = np.fromfile(folder / stream_file_name(split, width), dtype=np.dtype(meta["dtype"]).newbyteorder("<"))
+    return (data.reshape(-1, width) if width > 1 else data).astype(np.int64), meta

@@ -18,6 +18,12 @@ with both slots empty is the separator itself.
 The pairing is a pure function of the ids and the codebook's roles, so the
 shards keep the flat ids and the pairs are made where they are used (export,
 stats, benchmarks); ``unpair`` gives the flat ids back.
+
+A place may hold more than one continuation (``width=3``: a head and up to two
+continuations after it), so that a word of three ids takes one place too:
+
+    ids        подня|лась  ,  и  Б|аз|аров
+    width 3    (подня, лась, ·) (",", ·, ·) (и, ·, ·) (б, аз, аров)
 """
 
 from __future__ import annotations
@@ -37,75 +43,81 @@ def tail_mask(book: Codebook) -> np.ndarray:
     return np.fromiter((book.kind_of(i) in CONT_KINDS for i in range(len(book))), dtype=bool, count=len(book))
 
 
-def _joins(flat: np.ndarray, scene_starts: np.ndarray, is_tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(is each id a tail, does it join the position of the id before it)."""
+def _joins(flat: np.ndarray, scene_starts: np.ndarray, is_tail: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(does each id join the position of the id before it, its slot in its position)."""
+    if width < 2:
+        raise ValueError(f"a position holds a head and at least one continuation: width {width}")
     if len(flat) and (flat.min() < 0 or flat.max() >= len(is_tail)):
         raise ValueError(f"an id outside the codebook's {len(is_tail)} ids")
     tail = is_tail[flat]
-    joins = np.zeros(len(flat), dtype=bool)
-    # A tail joins a head before it; the separator takes none, so (EMPTY, EMPTY) stays the separator.
-    joins[1:] = tail[1:] & ~tail[:-1] & (flat[:-1] != EMPTY)
-    joins[scene_starts[scene_starts < len(flat)]] = False
-    return tail, joins
+    index = np.arange(len(flat))
+    at_start = np.zeros(len(flat), dtype=bool)
+    at_start[scene_starts[scene_starts < len(flat)]] = True
+    # Each id's anchor: the last head, or scene start, at or before it. A continuation
+    # joins its anchor's position while that holds a head (never the separator) and room.
+    anchor = np.maximum.accumulate(np.where(~tail | at_start, index, -1)) if len(flat) else index
+    held = anchor >= 0
+    anchored = np.zeros(len(flat), dtype=bool)
+    anchored[held] = ~tail[anchor[held]] & (flat[anchor[held]] != EMPTY)
+    joins = tail & anchored & (index > anchor) & (index - anchor < width)
+    return joins, np.where(joins, index - anchor, tail.astype(np.int64))
 
 
-def pair(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None) -> np.ndarray:
-    """Flat ids → positions, an (n, 2) int32 array of (head, tail).
+def pair(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None, width: int = 2) -> np.ndarray:
+    """Flat ids → positions, an (n, ``width``) int32 array: the head, then the continuations.
 
     ``scene_starts``: offsets where a scene begins, so no position spans two."""
     flat = np.asarray(flat, dtype=np.int32)
     starts = np.zeros(1, dtype=np.int64) if scene_starts is None else np.asarray(scene_starts, dtype=np.int64)
-    return _fill(flat, *_joins(flat, starts, is_tail))
+    return _fill(flat, *_joins(flat, starts, is_tail, width), width)
 
 
-def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Where ``pair`` puts each id: (its position, whether in the tail slot), so that
-    anything known per id (its bytes, its loss) can be laid out as the positions are."""
+def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None, width: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Where ``pair`` puts each id: (its position, its slot: 0 the head, 1 on the
+    continuations), so that anything known per id (its bytes, its loss) can be laid
+    out as the positions are."""
     flat = np.asarray(flat, dtype=np.int32)
     starts = np.zeros(1, dtype=np.int64) if scene_starts is None else np.asarray(scene_starts, dtype=np.int64)
-    tail, joins = _joins(flat, starts, is_tail)
-    return np.cumsum(~joins) - 1, tail
+    joins, slot = _joins(flat, starts, is_tail, width)
+    return np.cumsum(~joins) - 1, slot
 
 
-def _fill(flat: np.ndarray, tail: np.ndarray, joins: np.ndarray) -> np.ndarray:
+def _fill(flat: np.ndarray, joins: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
     position = np.cumsum(~joins) - 1
-    pairs = np.full((int(position[-1]) + 1 if len(flat) else 0, 2), EMPTY, dtype=np.int32)
-    pairs[position[~tail], 0] = flat[~tail]
-    pairs[position[tail], 1] = flat[tail]
-    return pairs
+    places = np.full((int(position[-1]) + 1 if len(flat) else 0, width), EMPTY, dtype=np.int32)
+    places[position, slot] = flat
+    return places
 
 
-def unpair(pairs: np.ndarray) -> np.ndarray:
-    """Positions → the flat ids they hold, in order (the separator stays one id)."""
-    pairs = np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
-    keep = np.empty_like(pairs, dtype=bool)
-    keep[:, 1] = pairs[:, 1] != EMPTY
-    keep[:, 0] = (pairs[:, 0] != EMPTY) | ~keep[:, 1]
-    return pairs[keep]
+def unpair(places: np.ndarray, width: int = 2) -> np.ndarray:
+    """Positions ((n, width), or flat as written, ``width`` ids each) → the flat ids they
+    hold, in order (the separator stays one id)."""
+    places = np.asarray(places, dtype=np.int32)
+    places = places.reshape(-1, places.shape[1] if places.ndim == 2 else width)
+    keep = places != EMPTY
+    keep[:, 0] |= ~keep[:, 1:].any(axis=1)
+    return places[keep]
 
 
-def _scenes(ids: pa.ListArray, is_tail: np.ndarray):
-    """(flat ids, offsets from 0, is each a tail, does it join the id before it)."""
+def _scenes(ids: pa.ListArray, is_tail: np.ndarray, width: int):
+    """(flat ids, offsets from 0, does each join the id before it, its slot)."""
     flat = ids.flatten().to_numpy(zero_copy_only=False)
     offsets = ids.offsets.to_numpy().astype(np.int64)
     offsets -= offsets[0]
-    return flat, offsets, *_joins(flat, offsets[:-1], is_tail)
+    return flat, offsets, *_joins(flat, offsets[:-1], is_tail, width)
 
 
-def count_positions(ids: pa.ListArray, is_tail: np.ndarray) -> int:
+def count_positions(ids: pa.ListArray, is_tail: np.ndarray, width: int = 2) -> int:
     """How many positions the scenes of ``ids`` take, paired."""
-    flat, _, _, joins = _scenes(ids, is_tail)
+    flat, _, joins, _ = _scenes(ids, is_tail, width)
     return len(flat) - int(joins.sum())
 
 
-def pair_scenes(ids: pa.ListArray, is_tail: np.ndarray) -> tuple[pa.ListArray, pa.ListArray]:
-    """A column of scenes' ids → (heads, tails), list columns of one row per scene."""
-    flat, offsets, tail, joins = _scenes(ids, is_tail)
-    pairs = _fill(flat, tail, joins)
+def pair_scenes(ids: pa.ListArray, is_tail: np.ndarray, width: int = 2) -> tuple[pa.ListArray, ...]:
+    """A column of scenes' ids → (heads, tails, …), ``width`` list columns of one row per scene."""
+    flat, offsets, joins, slot = _scenes(ids, is_tail, width)
+    places = _fill(flat, joins, slot, width)
     # No position spans two scenes, so a scene's positions start where its first id's does.
     begins = np.concatenate(([0], np.cumsum(~joins)))
     new_offsets = pa.array(begins[offsets].astype(np.int32))
-    return (
-        pa.ListArray.from_arrays(new_offsets, pa.array(pairs[:, 0])),
-        pa.ListArray.from_arrays(new_offsets, pa.array(pairs[:, 1])),
-    )
+    return tuple(pa.ListArray.from_arrays(new_offsets, pa.array(places[:, k])) for k in range(width))

@@ -28,10 +28,15 @@ def flat_stream(codebook, sample_texts) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def make(codebook, paired: bool, parts: bool = False, classes: bool = False) -> GPT:
+def make(codebook, width: int, parts: bool = False, classes: bool = False) -> GPT:
+    """A tiny model on places of ``width`` ids: 1 flat, 2 paired, 3 a head and two tails."""
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=len(codebook), paired=paired, **TINY)
-    return GPT(config, tail_mask(codebook) if paired else None, token_parts(codebook) if parts else None, kind_classes(codebook) if classes else None)
+    config = GPTConfig(vocab_size=len(codebook), paired=width > 1, tails=max(1, width - 1), **TINY)
+    return GPT(config, tail_mask(codebook) if width > 1 else None, token_parts(codebook) if parts else None, kind_classes(codebook) if classes else None)
+
+
+def places_of(flat_stream, codebook, width: int) -> np.ndarray:
+    return pairing.pair(flat_stream, tail_mask(codebook), width=width).astype(np.int64) if width > 1 else flat_stream
 
 
 def test_flops_per_place_by_hand():
@@ -42,13 +47,15 @@ def test_flops_per_place_by_hand():
     paired = GPTConfig(vocab_size=10, n_ctx=8, d_model=4, n_layer=1, n_head=1, paired=True)
     assert paired.flops_per_place() == 3 * (592 + 8 + 64)
     assert dataclasses.replace(paired, tail_hidden=4).flops_per_place() == 3 * (592 + 8 + 256)
+    # three ids a place: a second tail block (+2·2·16); its softmax's rows come from output_width
+    assert dataclasses.replace(paired, tails=2, output_width=10 + 1).flops_per_place() == 3 * (592 + 8 + 2 * 64)
 
 
 @pytest.mark.parametrize("width", [1, 4])
 def test_the_tail_block_is_as_wide_as_counted(codebook, width):
     config = GPTConfig(vocab_size=len(codebook), paired=True, tail_hidden=width, **TINY)
     model = GPT(config, tail_mask(codebook))
-    weights = sum(p.numel() for p in model.output.mlp.parameters() if p.dim() == 2)
+    weights = sum(p.numel() for p in model.output.blocks[0].mlp.parameters() if p.dim() == 2)
     d = config.d_model
     assert weights == 2 * width * d * d == config.body_params() - 12 * d * d * config.n_layer
 
@@ -68,13 +75,13 @@ def test_class_output_width_by_hand():
 @pytest.mark.parametrize("paired", [False, True])
 def test_each_output_slot_is_a_distribution(codebook, paired, classes):
     """P(id) over every id a slot can hold sums to one, whole or by class (P(class) · P(id | class))."""
-    model = make(codebook, paired, classes=classes)
+    model = make(codebook, 2 if paired else 1, classes=classes)
     table = model.table()
     z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]] if paired else [[SEPARATOR_ID]]))[0, -1:]
     if paired:  # the head's softmax, and the tail's given a head (the last one, a stem, say)
         head = torch.as_tensor(np.flatnonzero(~tail_mask(codebook))[-1:])
         with torch.no_grad():
-            given_head = model.output.given_head(z, head, table)
+            given_head = model.output.blocks[0](z, F.embedding(head, table))
         # an empty tail, the commonest, is its own kind
         slots = [(model.output.head, z, model.output.head.ids), (model.output.tail, given_head, torch.tensor([EMPTY]))]
     else:
@@ -92,7 +99,7 @@ def test_each_output_slot_is_a_distribution(codebook, paired, classes):
 
 def test_the_whole_codebook_softmax_is_the_tied_tables(codebook, flat_stream):
     """Without classes a flat model's output is the plain softmax over its tied table."""
-    model = make(codebook, False)
+    model = make(codebook, 1)
     x = torch.as_tensor(flat_stream[None, :33])
     with torch.no_grad():
         z, table = model.hidden(x[:, :-1]), model.table()
@@ -131,27 +138,27 @@ def test_bits_per_byte():
     assert bits_per_byte(math.log(2) * 10, 5) == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("paired", [False, True])
-def test_shapes(codebook, flat_stream, paired):
-    model = make(codebook, paired)
-    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_shapes(codebook, flat_stream, width):
+    model = make(codebook, width)
+    places = places_of(flat_stream, codebook, width)
     x = torch.as_tensor(places[None, :33])
     with torch.no_grad():
         nats = model.place_nats(x[:, :-1], x[:, 1:])
-    assert nats.shape == ((1, 32, 2) if paired else (1, 32))
+    assert nats.shape == ((1, 32, width) if width > 1 else (1, 32))
     assert (nats >= 0).all()
     # An untrained model is near uniform: about ln(ids it chooses among) per slot.
-    if paired:
+    if width > 1:
         is_tail = tail_mask(codebook)
-        expected = math.log((~is_tail).sum()) + math.log(is_tail.sum() + 1)
+        expected = math.log((~is_tail).sum()) + (width - 1) * math.log(is_tail.sum() + 1)
     else:
         expected = math.log(len(codebook))
-    assert float(nats.sum(-1).mean() if paired else nats.mean()) == pytest.approx(expected, rel=0.1)
+    assert float(nats.sum(-1).mean() if width > 1 else nats.mean()) == pytest.approx(expected, rel=0.1)
 
 
 def test_paired_probabilities_sum_to_one(codebook):
     """P(head) · P(tail | head) over every (head, tail) a place can hold is a distribution."""
-    model = make(codebook, True)
+    model = make(codebook, 2)
     out = model.output
     z = model.hidden(torch.as_tensor([[[SEPARATOR_ID, EMPTY]]]))[0, -1:]
     table = model.embed.weight
@@ -160,7 +167,7 @@ def test_paired_probabilities_sum_to_one(codebook):
         total = 0.0
         for k in range(0, len(out.head.ids), 256):
             heads = out.head.ids[k : k + 256]
-            tail_logp = torch.log_softmax(out.tail.logits(out.given_head(z.expand(len(heads), -1), heads, table), table), -1)
+            tail_logp = torch.log_softmax(out.tail.logits(out.blocks[0](z.expand(len(heads), -1), F.embedding(heads, table)), table), -1)
             total += torch.exp(head_logp[k : k + 256, None] + tail_logp).sum().item()
     assert total == pytest.approx(1.0, abs=1e-4)
 
@@ -180,11 +187,11 @@ def test_parts_share_rows_by_hand():
         GPT(config, parts=np.zeros((3, 2), dtype=np.int64))
 
 
-@pytest.mark.parametrize("paired", [False, True])
+@pytest.mark.parametrize("width", [1, 2, 3])
 @pytest.mark.parametrize(("parts", "classes"), [(False, False), (True, False), (False, True)])
-def test_loss_falls(codebook, flat_stream, paired, parts, classes):
-    model = make(codebook, paired, parts, classes)
-    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+def test_loss_falls(codebook, flat_stream, width, parts, classes):
+    model = make(codebook, width, parts, classes)
+    places = places_of(flat_stream, codebook, width)
     before = score(model, places).sum()
     losses = fit(model, places, steps=30, batch=8, lr=1e-2)
     after = score(model, places).sum()
@@ -192,29 +199,29 @@ def test_loss_falls(codebook, flat_stream, paired, parts, classes):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
 
 
-@pytest.mark.parametrize("paired", [False, True])
-def test_score_counts_every_prediction(codebook, flat_stream, paired):
-    model = make(codebook, paired)
-    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_score_counts_every_prediction(codebook, flat_stream, width):
+    model = make(codebook, width)
+    places = places_of(flat_stream, codebook, width)
     nats = score(model, places)
     assert len(nats) == len(places) - 1  # the last window is shorter than n_ctx, and still scored
 
 
-@pytest.mark.parametrize("paired", [False, True])
+@pytest.mark.parametrize("width", [1, 2, 3])
 @pytest.mark.parametrize(("parts", "classes"), [(False, False), (True, False), (False, True)])
-def test_generation_gives_text_through_the_codebook(codebook, flat_stream, paired, parts, classes):
-    model = make(codebook, paired, parts, classes)
-    places = pairing.pair(flat_stream, tail_mask(codebook)).astype(np.int64) if paired else flat_stream
+def test_generation_gives_text_through_the_codebook(codebook, flat_stream, width, parts, classes):
+    model = make(codebook, width, parts, classes)
+    places = places_of(flat_stream, codebook, width)
     fit(model, places, steps=20, batch=8, lr=1e-2)
     text = generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1)
     assert isinstance(text, str) and text.startswith("Когда") and len(text) > len("Когда")
     assert generate_text(model, codebook, "Когда", n=20, temperature=0.8, seed=1) == text  # seeded
     out = model.generate(torch.as_tensor(places[:5]), 10, temperature=1.0, generator=torch.Generator().manual_seed(0))
-    if paired:  # each slot holds only what it can: heads never continue, tails always do (or are empty)
+    if width > 1:  # each slot holds only what it can: heads never continue, tails always do (or are empty)
         is_tail = tail_mask(codebook)
         new = out[5:].numpy()
-        assert not is_tail[new[:, 0]].any()
-        assert all(is_tail[t] or t == EMPTY for t in new[:, 1])
+        assert new.shape == (10, width) and not is_tail[new[:, 0]].any()
+        assert all(is_tail[t] or t == EMPTY for t in new[:, 1:].ravel())
 
 
 def test_trains_on_a_paired_export(tmp_path, codebook, codebook_file):
@@ -233,6 +240,13 @@ def test_trains_on_a_paired_export(tmp_path, codebook, codebook_file):
     model = GPT(GPTConfig(vocab_size=meta["vocab_size"], paired=True, **TINY), tail_mask(codebook))
     losses = fit(model, places, steps=5, batch=4)
     assert all(math.isfinite(v) for v in losses)
+    # places of three ids: their own files, read back as such, and a model with two tail blocks
+    result = runner.invoke(app, ["export", str(tmp_path / "out"), "--format", "nanogpt", "--paired", "--place-width", "3", "-o", str(tmp_path / "nano3")])
+    assert result.exit_code == 0, result.output
+    places3, meta = load_export(tmp_path / "nano3")
+    assert meta["place_width"] == 3 and places3.shape[1] == 3 and len(places3) < len(places)
+    model = GPT(GPTConfig(vocab_size=meta["vocab_size"], paired=True, tails=2, **TINY), tail_mask(codebook))
+    assert all(math.isfinite(v) for v in fit(model, places3, steps=5, batch=4))
 
 
 def test_the_core_never_imports_torch(tmp_path, codebook_file):

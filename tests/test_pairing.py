@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -43,6 +44,21 @@ def test_the_sentence_worked_out_by_hand():
     assert pairing.unpair(pairing.pair(np.array(ids), IS_TAIL)).tolist() == ids
 
 
+def test_three_ids_a_place_by_hand():
+    ids = [ID[t] for t in ("подня", "лась", ",", "и", "FLIP", "б", "аз", "аров")]
+    # б|аз|аров now fits one place, with its two continuations: 8 ids in 5 places.
+    want = [("подня", "лась", None), (",", None, None), ("и", None, None), ("<|flip|>", None, None), ("б", "аз", "аров")]
+    places = pairing.pair(np.array(ids), IS_TAIL, width=3)
+    assert [tuple(None if i == EMPTY else HAND.piece_of(i) for i in p) for p in places] == want
+    assert pairing.unpair(places).tolist() == ids
+    assert pairing.slots(np.array(ids), IS_TAIL, width=3)[1].tolist() == [0, 1, 0, 0, 0, 0, 1, 2]
+
+
+def test_a_place_needs_room_for_a_continuation():
+    with pytest.raises(ValueError, match="width 1"):
+        pairing.pair(np.array([ID["и"]]), IS_TAIL, width=1)
+
+
 def test_tail_mask_marks_exactly_the_continuations():
     assert [HAND.piece_of(i) for i in np.flatnonzero(IS_TAIL)] == ["лась", "аз", "аров"]
     assert not IS_TAIL[:259].any()
@@ -66,6 +82,22 @@ def test_positions_round_trip_and_cannot_be_merged(scenes):
         # Greedy is tight: no head with an empty tail is followed by a lone tail.
         for (h1, t1), (h2, t2) in zip(zip(h, t), zip(h[1:], t[1:])):
             assert not (h1 != EMPTY and t1 == EMPTY and h2 == EMPTY)
+
+
+@given(scenes_of_ids, st.integers(2, 4))
+def test_wider_places_round_trip_and_are_full(scenes, width):
+    column = pa.array(scenes, pa.list_(pa.int32()))
+    columns = pairing.pair_scenes(column, IS_TAIL, width)
+    assert len(columns) == width and pairing.count_positions(column, IS_TAIL, width) == len(columns[0].values)
+    for k, ids in enumerate(scenes):
+        places = np.array([c[k].as_py() for c in columns], dtype=np.int32).T.reshape(-1, width)
+        assert pairing.unpair(places).tolist() == ids
+        for place, after in zip(places, places[1:]):
+            # a lone continuation starts a place only where the place before is full or headless
+            if after[0] == EMPTY:
+                assert place[0] == EMPTY or (place != EMPTY).all()
+        # a narrower place never holds fewer ids
+        assert len(places) <= len(pairing.pair(np.array(ids, dtype=np.int32), IS_TAIL, width=max(2, width - 1)))
 
 
 @given(scenes_of_ids)
@@ -136,6 +168,27 @@ def test_paired_hf_export_has_a_column_per_slot(encoded, tmp_path, codebook):
     assert texts == [codebook.decode(ids) for ids in all_scenes(encoded)]
 
 
+def test_places_of_three_export_through_the_cli_and_read_back(encoded, tmp_path):
+    result = CliRunner().invoke(app, ["export", str(encoded), "-f", "nanogpt", "--paired", "--place-width", "3", "--val-fraction", "0", "-o", str(tmp_path / "ng"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.output)
+    assert report["place_width"] == 3 and read_meta(tmp_path / "ng")["place_width"] == 3
+    places = np.fromfile(tmp_path / "ng" / "train_places3.bin", dtype="<u2").reshape(-1, 3)
+    assert len(places) == report["positions"]["train"] + report["scenes"]["train"]
+    assert pairing.unpair(places).tolist() == [i for ids in all_scenes(encoded) for i in (SEPARATOR_ID, *ids)]
+    # fewer places than pairs: a stem and two pieces now share one
+    assert report["positions"]["train"] < stats.collect(encoded)["positions"]
+    export(encoded, tmp_path / "hf", "hf", 0.0, paired=True, place_width=3)
+    assert pq.read_table(tmp_path / "hf" / "train-00000-of-00001.parquet").column_names == ["head_ids", "tail_ids", "tail2_ids", "path", "scene"]
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--place-width", "3"], "add --paired"), (["--paired", "--place-width", "1"], "2 or more")])
+def test_cli_refuses_a_place_width_it_cannot_write(encoded, tmp_path, args, message):
+    result = CliRunner().invoke(app, ["export", str(encoded), "-f", "nanogpt", *args, "-o", str(tmp_path / "ng")])
+    assert result.exit_code == ExitCode.USAGE and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "ng").exists()
+
+
 def test_cli_refuses_paired_llmc_in_one_line(encoded, tmp_path):
     result = CliRunner().invoke(app, ["export", str(encoded), "-f", "llmc", "--paired", "-o", str(tmp_path / "l")])
     assert result.exit_code == ExitCode.USAGE
@@ -147,6 +200,8 @@ def test_slots_say_where_pair_puts_each_id(codebook, sample_texts):
     is_tail = pairing.tail_mask(codebook)
     flat = np.asarray([SEPARATOR_ID, *codebook.encode(sample_texts[0])], dtype=np.int32)
     places = pairing.pair(flat, is_tail)
-    position, in_tail = pairing.slots(flat, is_tail)
-    assert (places[position, in_tail.astype(int)] == flat).all()
-    assert len(np.unique(np.stack((position, in_tail)), axis=1).T) == len(flat)  # no two ids share a slot
+    for width in (2, 3):
+        places = pairing.pair(flat, is_tail, width=width)
+        position, slot = pairing.slots(flat, is_tail, width=width)
+        assert (places[position, slot] == flat).all()
+        assert len(np.unique(np.stack((position, slot)), axis=1).T) == len(flat)  # no two ids share a slot
