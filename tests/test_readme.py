@@ -135,7 +135,8 @@ def test_the_own_model_example_trains_and_samples(tmp_path):
     scope: dict = {}
     with chdir(tmp_path):
         assert cli.invoke(app, ["encode", "fixtures", "-o", "out", "--vocab-size", "4096"]).exit_code == 0
-        assert cli.invoke(app, ["export", "out", "--format", "nanogpt", "--paired", "-o", "nano"]).exit_code == 0
+        assert cli.invoke(app, ["export", "out", "--format", "nanogpt", "--paired", "--place-width", "3", "-o", "nano"]).exit_code == 0
         exec(compile(block, "README.md", "exec"), scope)
-    assert scope["config"].paired and len(scope["losses"]) == 20
+    assert scope["config"].paired and scope["config"].tails == 2 and scope["places"].shape[1] == 3
+    assert len(scope["losses"]) == 20
     assert all(loss == loss and loss > 0 for loss in scope["losses"])  # finite nats, no NaN
