@@ -428,7 +428,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="nanogpt (train.bin/val.bin), llmc (llm.c .bin with header) or hf (Parquet input_ids).")],
     dest: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the files into.")],
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene; at least one scene; 0 writes no validation files).")] = 0.1,
-    paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it) instead of single ids; nanogpt and hf.")] = False,
+    paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it; --place-width for more) instead of single ids; nanogpt and hf.")] = False,
     place_width: Annotated[int, typer.Option("--place-width", help="With --paired: ids a position holds, a head and up to N−1 continuations (3: a stem and two pieces in one position).")] = 2,
     as_json: AsJson = False,
 ):

@@ -93,7 +93,7 @@ def hf_places_schema(width: int) -> pa.Schema:
 # -- pure parts -----------------------------------------------------------------
 
 
-def stream_file_name(split: str, place_width: int = 1) -> str:
+def stream_file_name(split: str, *, place_width: int = 1) -> str:
     """``train.bin``, or for places of more than one id ``train_pairs.bin`` (two) and
     ``train_places3.bin`` (three): nanoGPT's train.py reads train.bin, so it can never
     take a paired file for a flat one, nor one width for another."""
@@ -266,11 +266,11 @@ def export(
     if fmt not in FORMATS:
         raise LtmcError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", ExitCode.USAGE)
     if paired and fmt == "llmc":
-        raise LtmcError("--paired writes two ids per position, which llm.c's loader cannot read; use --format nanogpt or hf", ExitCode.USAGE)
-    if place_width != 2 and not paired:
-        raise LtmcError(f"--place-width {place_width} is the width of paired places: add --paired", ExitCode.USAGE)
+        raise LtmcError("--paired writes several ids per position, which llm.c's loader cannot read; use --format nanogpt or hf", ExitCode.USAGE)
     if place_width < 2:
         raise LtmcError(f"--place-width must be 2 or more (a head and its continuations), not {place_width}", ExitCode.USAGE)
+    if place_width != 2 and not paired:
+        raise LtmcError(f"--place-width {place_width} is the width of paired places: add --paired", ExitCode.USAGE)
     if not 0 <= val_fraction < 1:
         raise LtmcError(f"--val-fraction must be in [0, 1), not {val_fraction}", ExitCode.USAGE)
     output = Output.open(out_dir)
@@ -371,7 +371,7 @@ def _discarding_on_failure(files):
 
 
 def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
-    files = {name: _StreamFile(dest / stream_file_name(name, result.place_width), result.dtype, header=False) for name in result.splits}
+    files = {name: _StreamFile(dest / stream_file_name(name, place_width=result.place_width), result.dtype, header=False) for name in result.splits}
     with _discarding_on_failure(files.values()):
         for pair in splits:
             for name, part in zip(("train", "val"), pair):

@@ -4,14 +4,16 @@ The core never imports this module: it needs torch.
 
 A flat stream is one id per place, as ``ltmc export`` writes it. A paired stream
 (``ltmc export --paired``, ``ltmc.pairing``) has two ids per place, a head and the
-continuation after it (``EMPTY`` where a slot is empty). The paired model:
+continuation after it (``EMPTY`` where a slot is empty); ``--place-width 3`` places
+hold up to two continuations (``GPTConfig.tails=2``). The paired model:
 
-- embeds a place as the sum of its two ids' rows of one table of
+- embeds a place as the sum of its ids' rows of one table of
   ``len(codebook)`` rows, so the table is no bigger than the flat model's;
-- predicts the head with a softmax over the head ids, then the tail *given the
-  head* with a softmax over the tail ids, through a small block that reads the
-  place's state and the head's row: an ending agrees with its stem. The two
-  softmaxes together are as wide as one over the codebook (plus the empty slot).
+- predicts the head with a softmax over the head ids, then each tail *given the
+  ids before it* with a softmax over the tail ids, through a small block that
+  reads the place's state and those ids' rows: an ending agrees with its stem.
+  Head and one tail softmax together are as wide as one over the codebook (plus
+  the empty slot).
 
 Either output can be factored by class (``classes``: ``frequency_classes``, or
 ``kind_classes`` for the codebook's kinds; paired, the head and the tail softmax
@@ -83,6 +85,8 @@ class GPTConfig:
         forward += 2 * 2 * self.n_ctx * d * self.n_layer  # q·k and attention·v over the window
         width = self.vocab_size + (1 if self.paired else 0) if self.output_width is None else self.output_width
         forward += 2 * d * width
+        if self.paired and self.tails > 1 and self.output_width is None:
+            raise ValueError("a place of more than one tail scores a tail softmax per tail: give output_width (GPT.output_width)")
         if self.paired:
             forward += self.tails * 2 * 2 * self.tail_hidden * d * d  # the tail blocks' MLPs
         return 3 * forward
@@ -359,6 +363,8 @@ class GPT(nn.Module):
     def place_nats(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Nats of predicting each of ``y`` (the next place of every place in ``x``);
         (b, t), or (b, t, 1 + tails) when paired: the head's and each tail's."""
+        if self.config.paired and (x.dim() != 3 or x.shape[-1] != 1 + self.config.tails or y.shape[-1] != x.shape[-1]):
+            raise ValueError(f"a model of {1 + self.config.tails} ids a place got places of {x.shape[-1] if x.dim() == 3 else 1}: set GPTConfig.tails to the export's place_width − 1")
         table = self.table()
         return self.output.nats(self._hidden(x, table), y, table)
 
@@ -369,7 +375,7 @@ class GPT(nn.Module):
         return self.output.width(np.asarray(places))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean nats per place (the training loss; a paired place's two slots summed)."""
+        """Mean nats per place (the training loss; a paired place's slots summed)."""
         nats = self.place_nats(x, y)
         return nats.sum() / (y.shape[0] * y.shape[1])
 
@@ -487,5 +493,5 @@ def load_export(folder: str | Path, split: str = "train") -> tuple[np.ndarray, d
     folder = Path(folder)
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     width = meta.get("place_width", 2) if meta.get("paired") else 1
-    data = np.fromfile(folder / stream_file_name(split, width), dtype=np.dtype(meta["dtype"]).newbyteorder("<"))
+    data = np.fromfile(folder / stream_file_name(split, place_width=width), dtype=np.dtype(meta["dtype"]).newbyteorder("<"))
     return (data.reshape(-1, width) if width > 1 else data).astype(np.int64), meta

@@ -2,9 +2,9 @@
 
 A continuation token (an ending or a suffix piece) never begins anything: it
 always follows the token it continues. So the ids of a scene can be cut into
-*positions* of at most two ids, a **head** (any id that is not a continuation)
-and the **tail** right after it (a continuation), and a model can embed a
-position as the sum of its two ids' rows:
+*positions* of at most two ids (by default; ``width``), a **head** (any id that
+is not a continuation) and the **tail** right after it (a continuation), and a
+model can embed a position as the sum of its ids' rows:
 
     ids        подня|лась  ,  и  Б|аз|аров
     positions  (подня, лась) (",", ·) (и, ·) (б, аз) (·, аров)
@@ -74,7 +74,7 @@ def pair(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None 
 
 def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None, width: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Where ``pair`` puts each id: (its position, its slot: 0 the head, 1 on the
-    continuations), so that anything known per id (its bytes, its loss) can be laid
+    continuations; an int, not a mask), so that anything known per id (its bytes, its loss) can be laid
     out as the positions are."""
     flat = np.asarray(flat, dtype=np.int32)
     starts = np.zeros(1, dtype=np.int64) if scene_starts is None else np.asarray(scene_starts, dtype=np.int64)
@@ -93,7 +93,7 @@ def unpair(places: np.ndarray, width: int = 2) -> np.ndarray:
     """Positions ((n, width), or flat as written, ``width`` ids each) → the flat ids they
     hold, in order (the separator stays one id)."""
     places = np.asarray(places, dtype=np.int32)
-    places = places.reshape(-1, places.shape[1] if places.ndim == 2 else width)
+    places = places.reshape(-1, places.shape[-1] if places.ndim >= 2 else width)
     keep = places != EMPTY
     keep[:, 0] |= ~keep[:, 1:].any(axis=1)
     return places[keep]

@@ -264,3 +264,12 @@ def test_the_core_never_imports_torch(tmp_path, codebook_file):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["[0,", "0,", "0]", "False"]
+
+
+def test_a_model_refuses_places_of_another_width(codebook, flat_stream):
+    """A tails=1 model given places of three would score two slots of three and report too few bits."""
+    x = torch.as_tensor(places_of(flat_stream, codebook, 3)[None, :9])
+    with pytest.raises(ValueError, match="place_width"):
+        make(codebook, 2).place_nats(x[:, :-1], x[:, 1:])
+    with pytest.raises(ValueError, match="output_width"):  # a second tail softmax the default width does not count
+        GPTConfig(vocab_size=10, paired=True, tails=2).flops_per_place()
