@@ -366,12 +366,11 @@ def bits_by_kind(book, places: np.ndarray, place_nats: np.ndarray, slot_bytes: n
     names = np.array([_kind_name(book, i) for i in range(len(book))], dtype=object)  # room for "empty tail"
     labels = names[places]
     if places.ndim == 2:  # a slot holding the separator is empty, unless both do: the separator
-        head, tail = places[:, 0], places[:, 1]
-        labels[(head == SEPARATOR_ID) & (tail != SEPARATOR_ID), 0] = "empty head"
-        labels[(tail == SEPARATOR_ID) & (head != SEPARATOR_ID), 1] = "empty tail"
-        not_separator = ~(places == SEPARATOR_ID).all(axis=1)
-        for k in range(2, places.shape[1]):
-            labels[(places[:, k] == SEPARATOR_ID) & not_separator, k] = f"empty tail {k}"
+        empty = places == SEPARATOR_ID
+        not_separator = ~empty.all(axis=1)
+        labels[empty[:, 0] & not_separator, 0] = "empty head"
+        for k in range(1, places.shape[1]):
+            labels[empty[:, k] & not_separator, k] = "empty tail" if k == 1 else f"empty tail {k}"
     labels, nats, sizes = labels.reshape(-1), place_nats.reshape(-1), slot_bytes.reshape(-1)
     return {str(k): {"bits": float(nats[labels == k].sum() / np.log(2)), "bytes": int(sizes[labels == k].sum())} for k in np.unique(labels)}
 

@@ -360,7 +360,8 @@ def render_breakdown(results: list[dict]) -> str:
             groups.setdefault(model, []).append(r)
     for (setting, size, variant, vocab), runs in sorted(groups.items()):
         size += variant
-        arms = sorted({arm_label(r) for r in runs}, key=lambda label: (arm_order(label.split(",")[0]), label))
+        arm_of = {arm_label(r): r["arm"] for r in runs}
+        arms = sorted(arm_of, key=lambda label: (arm_order(arm_of[label]), label))
         classes = list(runs[0]["bits_by_class"])
         lines.append(f"\n{setting}, {size}, {vocab} ids: bits per byte of each class of text (share of all bits)\n")
         lines.append("| class | bytes | " + " | ".join(arms) + " |")

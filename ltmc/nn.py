@@ -83,10 +83,10 @@ class GPTConfig:
         d = self.d_model
         forward = 2 * 12 * d * d * self.n_layer  # qkv, projection, 4× MLP
         forward += 2 * 2 * self.n_ctx * d * self.n_layer  # q·k and attention·v over the window
-        width = self.vocab_size + (1 if self.paired else 0) if self.output_width is None else self.output_width
-        forward += 2 * d * width
         if self.paired and self.tails > 1 and self.output_width is None:
             raise ValueError("a place of more than one tail scores a tail softmax per tail: give output_width (GPT.output_width)")
+        width = self.vocab_size + (1 if self.paired else 0) if self.output_width is None else self.output_width
+        forward += 2 * d * width
         if self.paired:
             forward += self.tails * 2 * 2 * self.tail_hidden * d * d  # the tail blocks' MLPs
         return 3 * forward

@@ -67,9 +67,7 @@ def pair(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None 
     """Flat ids → positions, an (n, ``width``) int32 array: the head, then the continuations.
 
     ``scene_starts``: offsets where a scene begins, so no position spans two."""
-    flat = np.asarray(flat, dtype=np.int32)
-    starts = np.zeros(1, dtype=np.int64) if scene_starts is None else np.asarray(scene_starts, dtype=np.int64)
-    return _fill(flat, *_joins(flat, starts, is_tail, width), width)
+    return _fill(np.asarray(flat, dtype=np.int32), *slots(flat, is_tail, scene_starts, width), width)
 
 
 def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None = None, width: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +80,7 @@ def slots(flat: np.ndarray, is_tail: np.ndarray, scene_starts: np.ndarray | None
     return np.cumsum(~joins) - 1, slot
 
 
-def _fill(flat: np.ndarray, joins: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
-    position = np.cumsum(~joins) - 1
+def _fill(flat: np.ndarray, position: np.ndarray, slot: np.ndarray, width: int) -> np.ndarray:
     places = np.full((int(position[-1]) + 1 if len(flat) else 0, width), EMPTY, dtype=np.int32)
     places[position, slot] = flat
     return places
@@ -116,8 +113,9 @@ def count_positions(ids: pa.ListArray, is_tail: np.ndarray, width: int = 2) -> i
 def pair_scenes(ids: pa.ListArray, is_tail: np.ndarray, width: int = 2) -> tuple[pa.ListArray, ...]:
     """A column of scenes' ids → (heads, tails, …), ``width`` list columns of one row per scene."""
     flat, offsets, joins, slot = _scenes(ids, is_tail, width)
-    places = _fill(flat, joins, slot, width)
+    position = np.cumsum(~joins) - 1
+    places = _fill(flat, position, slot, width)
     # No position spans two scenes, so a scene's positions start where its first id's does.
-    begins = np.concatenate(([0], np.cumsum(~joins)))
+    begins = np.concatenate(([0], position + 1))
     new_offsets = pa.array(begins[offsets].astype(np.int32))
     return tuple(pa.ListArray.from_arrays(new_offsets, pa.array(places[:, k])) for k in range(width))
