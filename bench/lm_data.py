@@ -15,7 +15,9 @@ Arms:
   that ids go from common whole forms to the stems and pieces of rarer words; further
   for positions, where a stem and its ending share one place;
 - ``paired3-rare``: ``paired-rare``'s codebook in places of up to three ids
-  (``ltmc.pairing.pair(width=3)``), so that a word of a stem and two pieces takes one.
+  (``ltmc.pairing.pair(width=3)``), so that a word of a stem and two pieces takes one;
+- ``paired3-punct``: the same with punctuation as continuations too
+  (``ltmc.pairing.PUNCT_TAIL_KINDS``): a comma shares the place of the word before it.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -41,8 +43,8 @@ import regex
 from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
-ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare", "paired3-rare")
-COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5, "paired3-rare": 0.5}  # each the best measured (docs/benchmarks.md)
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare", "paired3-rare", "paired3-punct")
+COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5, "paired3-rare": 0.5, "paired3-punct": 0.5}  # each the best measured (docs/benchmarks.md)
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -178,12 +180,13 @@ def stream(tokenizers: Tokenizers, arm: str, scenes: list[str], label: str) -> S
     path = tokenizers.cache / f"stream2-{arm}{codebook_tag}-{label}-{tokenizers.key}-{digest}.npz"
     is_tail = None
     if arm != "bpe":
-        from ltmc.pairing import tail_mask
+        from ltmc.pairing import PUNCT_TAIL_KINDS, tail_mask
+        from ltmc.rules import CONT_KINDS
 
         # A codebook mined from little text may fall short of its budget: the model's
         # ids past it are heads that never occur.
         is_tail = np.zeros(tokenizers.vocab_size, dtype=bool)
-        is_tail[: len(tok)] = tail_mask(tok)
+        is_tail[: len(tok)] = tail_mask(tok, PUNCT_TAIL_KINDS if arm.endswith("-punct") else CONT_KINDS)
     if path.exists():
         saved = np.load(path)
         places, slot_bytes, n_bytes = saved["places"], saved["slot_bytes"], int(saved["n_bytes"])

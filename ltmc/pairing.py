@@ -38,9 +38,13 @@ from ltmc.vocab import SEPARATOR_ID
 EMPTY = SEPARATOR_ID
 
 
-def tail_mask(book: Codebook) -> np.ndarray:
-    """Per id, whether it is a continuation, the only ids a tail slot holds."""
-    return np.fromiter((book.kind_of(i) in CONT_KINDS for i in range(len(book))), dtype=bool, count=len(book))
+# Punctuation as continuations too: a comma or a full stop shares the place of the word before it.
+PUNCT_TAIL_KINDS = CONT_KINDS | {"punct"}
+
+
+def tail_mask(book: Codebook, kinds: frozenset[str] = CONT_KINDS) -> np.ndarray:
+    """Per id, whether it is a continuation (its kind is one of ``kinds``), the only ids a tail slot holds."""
+    return np.fromiter((book.kind_of(i) in kinds for i in range(len(book))), dtype=bool, count=len(book))
 
 
 def _joins(flat: np.ndarray, scene_starts: np.ndarray, is_tail: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,17 @@ def test_three_ids_a_place_by_hand():
     assert pairing.slots(np.array(ids), IS_TAIL, width=3)[1].tolist() == [0, 1, 0, 0, 0, 0, 1, 2]
 
 
+def test_punctuation_joins_the_place_before_it_by_hand():
+    is_tail = pairing.tail_mask(HAND, pairing.PUNCT_TAIL_KINDS)
+    assert [HAND.piece_of(i) for i in np.flatnonzero(is_tail)] == ["лась", ",", "аз", "аров"]
+    ids = [ID[t] for t in ("подня", "лась", ",", "и", "FLIP", "б", "аз", "аров", ",")]
+    # The comma is подня|лась's second continuation; after б|аз|аров, a full place, a comma has no head.
+    want = [("подня", "лась", ","), ("и", None, None), ("<|flip|>", None, None), ("б", "аз", "аров"), (None, ",", None)]
+    places = pairing.pair(np.array(ids), is_tail, width=3)
+    assert [tuple(None if i == EMPTY else HAND.piece_of(i) for i in p) for p in places] == want
+    assert pairing.unpair(places).tolist() == ids
+
+
 def test_a_place_needs_room_for_a_continuation():
     with pytest.raises(ValueError, match="width 1"):
         pairing.pair(np.array([ID["и"]]), IS_TAIL, width=1)
