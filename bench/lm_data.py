@@ -17,7 +17,8 @@ Arms:
 - ``paired3-rare``: ``paired-rare``'s codebook in places of up to three ids
   (``ltmc.pairing.pair(width=3)``), so that a word of a stem and two pieces takes one;
 - ``paired3-punct``: the same with punctuation as continuations too
-  (``ltmc.pairing.PUNCT_TAIL_KINDS``): a comma shares the place of the word before it.
+  (``ltmc.pairing.PUNCT_TAIL_KINDS``): a comma shares the place of the word before it;
+  ``paired4-punct`` in places of up to four ids.
 Every arm has the same vocabulary size, specials included.
 
 Each stream is the separator followed by a scene's ids, scene after scene, and
@@ -43,8 +44,8 @@ import regex
 from common import fail, log
 from ltmc.codebook import SEPARATOR_ID, VERSION
 
-ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare", "paired3-rare", "paired3-punct")
-COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5, "paired3-rare": 0.5, "paired3-punct": 0.5}  # each the best measured (docs/benchmarks.md)
+ARMS = ("bpe", "flat", "paired", "paired-ids", "flat-nobonds", "paired-nobonds", "flat-rare", "paired-rare", "paired3-rare", "paired3-punct", "paired4-punct")
+COUNT_POWERS = {"flat-rare": 0.7, "paired-rare": 0.5, "paired3-rare": 0.5, "paired3-punct": 0.5, "paired4-punct": 0.5}  # each the best measured (docs/benchmarks.md)
 SEPARATOR_TEXT = "<|sep|>"  # BPE's separator, one of its ids
 
 
@@ -68,8 +69,9 @@ def is_paired(arm: str) -> bool:
 
 
 def place_width(arm: str) -> int:
-    """Ids per place: 1 flat, 2 paired, 3 for ``paired3-*``."""
-    return 3 if arm.startswith("paired3") else 2 if is_paired(arm) else 1
+    """Ids per place: 1 flat, 2 paired, N for ``pairedN-*``."""
+    width = arm.removeprefix("paired")[:1]
+    return int(width) if is_paired(arm) and width.isdigit() else 2 if is_paired(arm) else 1
 
 
 def scene_order(texts: list[str]) -> list[str]:

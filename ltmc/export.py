@@ -35,7 +35,10 @@ then tail, so ``np.memmap(...).reshape(-1, 2)`` gives the positions, with
 (256, 256) as the separator; the hf rows hold ``head_ids`` and ``tail_ids``
 instead of ``input_ids``. An empty slot holds 256. ``--place-width 3`` makes places
 of a head and up to two continuations: ``train_places3.bin`` (``reshape(-1, 3)``)
-and a third column, ``tail2_ids``.
+and a third column, ``tail2_ids``. ``--punct-tails`` makes punctuation a
+continuation too, so a comma shares the place of the word before it. meta.json and
+meta.pkl name the kinds that continue a place (``tail_kinds``), from which
+``pairing.tail_mask`` gives a reader the same split of the ids.
 
 The train/validation split is by scene and deterministic: a scene goes to
 validation when the first 8 bytes of sha256(path NUL scene) read as a fraction
@@ -200,6 +203,7 @@ class ExportResult:
     vocab_size: int
     is_tail: np.ndarray | None = None  # set when the export is paired
     place_width: int = 1  # ids per place: 1 flat, 2 or more paired
+    tail_kinds: tuple[str, ...] = ()  # paired: the kinds of the ids that continue a place
     splits: tuple[str, ...] = ("train", "val")  # the splits written: no "val" at --val-fraction 0
     files: list[str] = field(default_factory=list)
     scenes: dict[str, int] = field(default_factory=lambda: {"train": 0, "val": 0})
@@ -223,7 +227,7 @@ class ExportResult:
             "paired": self.paired,
         }
         if self.paired:
-            fields |= {"empty_id": pairing.EMPTY, "positions": self.positions, "place_width": self.place_width}
+            fields |= {"empty_id": pairing.EMPTY, "positions": self.positions, "place_width": self.place_width, "tail_kinds": list(self.tail_kinds)}
         return fields
 
 
@@ -258,11 +262,19 @@ class _StreamFile:
 
 
 def export(
-    out_dir: str | Path, dest: str | Path, fmt: str, val_fraction: float = VAL_FRACTION, progress=None, paired: bool = False, place_width: int = 2
+    out_dir: str | Path,
+    dest: str | Path,
+    fmt: str,
+    val_fraction: float = VAL_FRACTION,
+    progress=None,
+    paired: bool = False,
+    place_width: int = 2,
+    punct_tails: bool = False,
 ) -> ExportResult:
     """Write the shards of ``out_dir`` to ``dest`` in format ``fmt`` (see the module doc);
     ``paired``: positions of (head, tail) ids instead of single ids (``pairing``), or
-    of a head and up to ``place_width`` − 1 continuations."""
+    of a head and up to ``place_width`` − 1 continuations; ``punct_tails``: punctuation
+    continues a place too."""
     if fmt not in FORMATS:
         raise LtmcError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", ExitCode.USAGE)
     if paired and fmt == "llmc":
@@ -271,6 +283,8 @@ def export(
         raise LtmcError(f"--place-width must be 2 or more (a head and its continuations), not {place_width}", ExitCode.USAGE)
     if place_width != 2 and not paired:
         raise LtmcError(f"--place-width {place_width} is the width of paired places: add --paired", ExitCode.USAGE)
+    if punct_tails and not paired:
+        raise LtmcError("--punct-tails puts punctuation in the place of the word before it: add --paired", ExitCode.USAGE)
     if not 0 <= val_fraction < 1:
         raise LtmcError(f"--val-fraction must be in [0, 1), not {val_fraction}", ExitCode.USAGE)
     output = Output.open(out_dir)
@@ -278,9 +292,10 @@ def export(
     if is_output(dest):
         raise LtmcError(f"{dest}: is an encode output; give the export a folder of its own", ExitCode.USAGE)
     vocab_size = len(output.codebook)
-    is_tail = pairing.tail_mask(output.codebook) if paired else None
+    tail_kinds = pairing.PUNCT_TAIL_KINDS if punct_tails else pairing.CONT_KINDS
+    is_tail = pairing.tail_mask(output.codebook, tail_kinds) if paired else None
     splits = ("train", "val") if val_fraction > 0 else ("train",)
-    result = ExportResult(dest, fmt, stored_dtype(fmt, vocab_size), vocab_size, is_tail, place_width if paired else 1, splits)
+    result = ExportResult(dest, fmt, stored_dtype(fmt, vocab_size), vocab_size, is_tail, place_width if paired else 1, tuple(sorted(tail_kinds)) if paired else (), splits)
     also_val = fallback_val_scene(output.documents, val_fraction)
     # Written whole into a staging folder, then moved into place (meta.json last): a
     # failed or killed export leaves the previous one as it was.
@@ -383,6 +398,7 @@ def _write_nanogpt(splits, dest: Path, result: ExportResult) -> None:
     meta = {"vocab_size": result.vocab_size, "dtype": result.dtype, "separator_id": SEPARATOR_ID, "codebook": CODEBOOK, "paired": result.paired}
     if result.paired:
         meta["place_width"] = result.place_width
+        meta["tail_kinds"] = list(result.tail_kinds)
     write_atomic(dest / "meta.pkl", pickle.dumps(meta))
     result.files.append("meta.pkl")
 

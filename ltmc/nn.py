@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +137,13 @@ def frequency_classes(places: np.ndarray, vocab_size: int, n_classes: int = 5, w
     return out
 
 
-def tail_mask(book: Codebook) -> np.ndarray:
-    """Per id, whether it is a continuation (the only ids a tail slot holds)."""
+def tail_mask(book: Codebook, kinds: Iterable[str] | None = None) -> np.ndarray:
+    """Per id, whether it is a continuation (the only ids a tail slot holds): its kind
+    is one of ``kinds``, an export's ``meta["tail_kinds"]`` (default: endings and suffix pieces)."""
+    from ltmc.pairing import CONT_KINDS
     from ltmc.pairing import tail_mask as mask
 
-    return mask(book)
+    return mask(book, CONT_KINDS if kinds is None else frozenset(kinds))
 
 
 class Block(nn.Module):
@@ -272,6 +275,7 @@ class PairedOutput(nn.Module):
             for ids in (head_ids, tail_ids)
         )
         self.blocks = nn.ModuleList(TailBlock(d_model, tail_hidden) for _ in range(tails))
+        self.register_buffer("is_tail", torch.from_numpy(is_tail.copy()), persistent=False)
 
     def width(self, places: np.ndarray) -> float:
         """Mean rows scored per prediction of ``places`` (n, 1 + tails): the head's and each tail's."""
@@ -477,7 +481,7 @@ def generate_text(model: GPT, book: Codebook, prompt: str = "", n: int = 64, tem
     from ltmc.pairing import pair, unpair
 
     ids = np.array([SEPARATOR_ID, *book.encode(prompt)], dtype=np.int64)
-    places = pair(ids, tail_mask(book), width=1 + model.config.tails) if model.config.paired else ids
+    places = pair(ids, model.output.is_tail.cpu().numpy(), width=1 + model.config.tails) if model.config.paired else ids
     generator = torch.Generator().manual_seed(seed)
     out = model.generate(torch.as_tensor(places, dtype=torch.long), n, temperature, generator).numpy()
     flat = unpair(out) if model.config.paired else out

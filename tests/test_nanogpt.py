@@ -91,8 +91,8 @@ def _paired_patch() -> str:
 
 
 @pytest.mark.skipif(not os.environ.get("NANOGPT_DIR"), reason="set NANOGPT_DIR to a checkout of karpathy/nanoGPT")
-@pytest.mark.parametrize("place_width", [2, 3])
-def test_the_documented_patch_trains_nanogpt_on_paired_positions(books_dir, tmp_path, place_width):
+@pytest.mark.parametrize(("place_width", "punct_tails"), [(2, False), (3, False), (3, True)])
+def test_the_documented_patch_trains_nanogpt_on_paired_positions(books_dir, tmp_path, place_width, punct_tails):
     pytest.importorskip("torch")
     work = tmp_path / "nanoGPT"
     work.mkdir()
@@ -100,7 +100,7 @@ def test_the_documented_patch_trains_nanogpt_on_paired_positions(books_dir, tmp_
         shutil.copy(Path(os.environ["NANOGPT_DIR"]) / name, work / name)
     applied = subprocess.run(["patch", "-p1"], input=_paired_patch(), cwd=work, capture_output=True, text=True)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    export(books_dir.parents[1] / "out", work / "data" / "books", "nanogpt", 0.3, paired=True, place_width=place_width)
+    export(books_dir.parents[1] / "out", work / "data" / "books", "nanogpt", 0.3, paired=True, place_width=place_width, punct_tails=punct_tails)
     train = ["--dataset=books", "--device=cpu", "--compile=False", "--dtype=float32", "--out_dir=out", "--eval_iters=1", "--eval_interval=2",
              "--log_interval=1", "--block_size=8", "--batch_size=2", "--n_layer=1", "--n_head=1", "--n_embd=16", "--max_iters=2", "--lr_decay_iters=2"]
     trained = subprocess.run([sys.executable, "train.py", *train], cwd=work, capture_output=True, text=True, timeout=600)
@@ -109,7 +109,8 @@ def test_the_documented_patch_trains_nanogpt_on_paired_positions(books_dir, tmp_
     # per continuation when the paired output trains, and ln(vocab) when a flat softmax does.
     from ltmc.nn import tail_mask  # after the importorskip: ltmc.nn needs torch
 
-    is_tail = tail_mask(Codebook.load(work / "data" / "books" / "codebook.json"))
+    meta = pickle.loads((work / "data" / "books" / "meta.pkl").read_bytes())
+    is_tail = tail_mask(Codebook.load(work / "data" / "books" / "codebook.json"), meta["tail_kinds"])
     uniform = math.log((~is_tail).sum()) + (place_width - 1) * math.log(is_tail.sum() + 1)
     losses = [float(line.split("loss ")[1].split(",")[0]) for line in trained.stdout.splitlines() if line.startswith("iter ")]
     assert losses and abs(losses[0] - uniform) < 0.1 * uniform, (losses, uniform, math.log(len(is_tail)))

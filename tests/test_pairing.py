@@ -193,7 +193,27 @@ def test_places_of_three_export_through_the_cli_and_read_back(encoded, tmp_path)
     assert pq.read_table(tmp_path / "hf" / "train-00000-of-00001.parquet").column_names == ["head_ids", "tail_ids", "tail2_ids", "path", "scene"]
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--place-width", "3"], "add --paired"), (["--paired", "--place-width", "1"], "2 or more")])
+def test_punctuation_tails_export_through_the_cli_and_read_back(encoded, tmp_path, codebook):
+    args = ["export", str(encoded), "-f", "nanogpt", "--paired", "--place-width", "3", "--val-fraction", "0", "--json"]
+    plain = orjson.loads(CliRunner().invoke(app, [*args, "-o", str(tmp_path / "plain")]).output)
+    result = CliRunner().invoke(app, [*args, "--punct-tails", "-o", str(tmp_path / "ng")])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.output)
+    assert report["tail_kinds"] == sorted(pairing.PUNCT_TAIL_KINDS) and plain["tail_kinds"] == sorted(pairing.CONT_KINDS)
+    meta = read_meta(tmp_path / "ng")
+    assert meta["tail_kinds"] == report["tail_kinds"]
+    places = np.fromfile(tmp_path / "ng" / "train_places3.bin", dtype="<u2").reshape(-1, 3)
+    assert pairing.unpair(places).tolist() == [i for ids in all_scenes(encoded) for i in (SEPARATOR_ID, *ids)]
+    # what meta.json names gives the reader the same split: every punctuation id in a place is a continuation
+    is_tail = pairing.tail_mask(codebook, frozenset(meta["tail_kinds"]))
+    comma = codebook.encode(",")[0]
+    assert is_tail[comma] and comma in places[:, 1:] and comma not in places[:, 0]
+    assert report["positions"]["train"] < plain["positions"]["train"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), [(["--place-width", "3"], "add --paired"), (["--paired", "--place-width", "1"], "2 or more"), (["--punct-tails"], "add --paired")]
+)
 def test_cli_refuses_a_place_width_it_cannot_write(encoded, tmp_path, args, message):
     result = CliRunner().invoke(app, ["export", str(encoded), "-f", "nanogpt", *args, "-o", str(tmp_path / "ng")])
     assert result.exit_code == ExitCode.USAGE and message in result.output

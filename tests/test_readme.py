@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 from contextlib import chdir
@@ -121,8 +122,6 @@ def test_the_exit_code_tables_agree_with_each_other_and_the_code():
 
 
 def test_the_readme_links_only_to_docs_that_exist():
-    import re
-
     links = set(re.findall(r"\]\((docs/[^)#]+)\)", README))
     assert links and all((ROOT / link).is_file() for link in links), links
 
@@ -135,8 +134,10 @@ def test_the_own_model_example_trains_and_samples(tmp_path):
     scope: dict = {}
     with chdir(tmp_path):
         assert cli.invoke(app, ["encode", "fixtures", "-o", "out", "--vocab-size", "4096"]).exit_code == 0
-        assert cli.invoke(app, ["export", "out", "--format", "nanogpt", "--paired", "--place-width", "3", "-o", "nano"]).exit_code == 0
+        export_line = re.search(r"# ltmc (export [^\n]*)", block).group(1)  # the export the example reads
+        assert cli.invoke(app, shlex.split(export_line)).exit_code == 0
         exec(compile(block, "README.md", "exec"), scope)
     assert scope["config"].paired and scope["config"].tails == 2 and scope["places"].shape[1] == 3
+    assert "punct" in scope["meta"]["tail_kinds"] and scope["is_tail"][scope["book"].encode(",")].all()
     assert len(scope["losses"]) == 20
     assert all(loss == loss and loss > 0 for loss in scope["losses"])  # finite nats, no NaN
