@@ -430,7 +430,7 @@ def export(
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of scenes for validation (by a hash of path and scene; at least one scene; 0 writes no validation files).")] = 0.1,
     paired: Annotated[bool, typer.Option("--paired", help="Positions of two ids (a stem or other head, and the ending that follows it; --place-width for more) instead of single ids; nanogpt and hf.")] = False,
     place_width: Annotated[int, typer.Option("--place-width", help="With --paired: ids a position holds, a head and up to N−1 continuations (3: a stem and two pieces in one position).")] = 2,
-    punct_tails: Annotated[bool, typer.Option("--punct-tails", help="With --paired: punctuation continues a position too, so a comma shares the word's before it.")] = False,
+    punct_tails: Annotated[bool, typer.Option("--punct-tails", help="With --paired: punctuation continues a position too, so a comma shares the position of the word before it.")] = False,
     as_json: AsJson = False,
 ):
     """Write the token stream in a format trainers read (nanoGPT, llm.c, HuggingFace).
