@@ -224,6 +224,22 @@ def test_generation_gives_text_through_the_codebook(codebook, flat_stream, width
         assert all(is_tail[t] or t == EMPTY for t in new[:, 1:].ravel())
 
 
+def test_a_model_with_punctuation_tails_pairs_its_prompt_as_it_was_trained(codebook, flat_stream, monkeypatch):
+    is_tail = tail_mask(codebook, pairing.PUNCT_TAIL_KINDS)
+    assert is_tail[codebook.encode(",")].all() and not tail_mask(codebook)[codebook.encode(",")].any()
+    model = GPT(GPTConfig(vocab_size=len(codebook), paired=True, tails=2, **TINY), is_tail)
+    fit(model, pairing.pair(flat_stream, is_tail, width=3).astype(np.int64), steps=5, batch=4, lr=1e-2)
+    # "Когда," is one place under this model's tails and two under the default ones
+    read = []
+    generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda places, *args, **kwargs: read.append(places.tolist()) or generate(places, *args, **kwargs))
+    assert generate_text(model, codebook, "Когда, бывало", n=4, seed=0).startswith("Когда, бывало")
+    prompt = np.array([SEPARATOR_ID, *codebook.encode("Когда, бывало")])
+    assert read == [pairing.pair(prompt, is_tail, width=3).tolist()]
+    out = model.generate(torch.as_tensor(pairing.pair(flat_stream[:40], is_tail, width=3).astype(np.int64)), 10, generator=torch.Generator().manual_seed(0))
+    assert all(is_tail[t] or t == EMPTY for t in out[-10:, 1:].numpy().ravel()) and not is_tail[out[-10:, 0].numpy()].any()
+
+
 def test_trains_on_a_paired_export(tmp_path, codebook, codebook_file):
     """From the fixture books through `ltmc encode` and `ltmc export --paired` to a model."""
     from typer.testing import CliRunner
