@@ -43,7 +43,7 @@ bench-memory:
 	$(PYTHON) bench/memory.py
 
 bench-train:  # the headline: BPE and ltmc's best positions at the FLOPs of 800 steps
-	$(PYTHON) bench/train.py --steps 800 --classes frequency --class-bins 10 --arms bpe paired3-rare --lr 0.009
+	$(PYTHON) bench/train.py --steps 800 --classes frequency --class-bins 10 --arms bpe paired3-punct --lr 0.009
 
 bench-train-full:
 	$(PYTHON) bench/train.py --full
