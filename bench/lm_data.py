@@ -70,8 +70,10 @@ def is_paired(arm: str) -> bool:
 
 def place_width(arm: str) -> int:
     """Ids per place: 1 flat, 2 paired, N for ``pairedN-*``."""
-    width = arm.removeprefix("paired")[:1]
-    return int(width) if is_paired(arm) and width.isdigit() else 2 if is_paired(arm) else 1
+    if not is_paired(arm):
+        return 1
+    digit = arm.removeprefix("paired")[:1]
+    return int(digit) if digit.isdigit() else 2
 
 
 def scene_order(texts: list[str]) -> list[str]:
