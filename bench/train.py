@@ -22,7 +22,8 @@ the same training FLOPs?
   token kind (ltmc).
 
 Each run's result is a JSON file in ``--results`` (kept: a rerun reads it instead of
-training again; ``--force`` retrains), so results accumulate.
+training again; ``--force`` retrains), so results accumulate. A seed-0 model is scored on
+the dev set and on the unseen authors, so the sweep's run at the kept rate is its first seed.
 
     python bench/train.py                       # quick: small model, 8192 ids, 3 seeds, 3 arms (under 1 h on 2 cores)
     python bench/train.py --full                # + LR sweep, base model, 32768 ids, repeated setting (hours)
@@ -147,49 +148,80 @@ def run_key(setting: str, size: str, vocab: int, arm: str, seed: int, lr: float,
     return f"{stage}-{setting}-{size}-v{vocab}-{arm}-seed{seed}-lr{lr:g}-steps{args.steps}-b{args.batch}-t{args.ctx}-val{args.val_mb:g}"
 
 
+def result_path(job: dict, seed: int, lr: float, args, stage: str) -> Path:
+    return args.results / f"{run_key(job['setting'], job['size'], job['vocab'], job['arm'], seed, lr, args, stage)}.json"
+
+
 def kept_nats_path(args, key: str) -> Path:
     """Where a scored run's nats per prediction are kept, so its breakdown can be redone."""
     return args.cache / f"nats-{key}.npy"
 
 
 def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, args) -> dict:
-    """Train one arm (or read its kept result) and score it on the dev set or the unseen authors."""
-    from ltmc.nn import GPT, GPTConfig, bits_per_byte, fit, score
-
-    key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], seed, lr, args, stage)
-    path = args.results / f"{key}.json"
-    kept = kept_nats_path(args, key)
+    """Train one arm (or read its kept result) and score it on the dev set or the unseen authors.
+    Seed 0 is what a sweep trains and what the kept rate's first seed trains again, so a
+    seed-0 model is scored on both and neither run repeats the other's training."""
+    path = result_path(job, seed, lr, args, stage)
     if path.exists() and not args.force:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if result.get("made_by", arm_data["made_by"]) != arm_data["made_by"]:
-            fail(f"{path} was trained on {job['arm']} ids of {result['made_by']}, and they are now {arm_data['made_by']}: move the kept results aside, or --force", 1)
-        if stage == "eval" and kept.exists():  # the breakdown as the code now computes it
-            redone = breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64))
-            if any(result.get(k) != v for k, v in redone.items()):
-                result.update(redone)
-                save_json(path, result)
-        return result
+        return kept_result(path, job, arm_data, stage, args)
+    trained = train(torch, job, arm_data, lr, seed, args)
+    stages = ("dev", "eval") if seed == 0 else (stage,)
+    results = {
+        s: scored_result(trained, job, arm_data, lr, seed, s, args)
+        for s in stages
+        if s == stage or args.force or not result_path(job, seed, lr, args, s).exists()
+    }
+    return results[stage]
+
+
+def kept_result(path: Path, job: dict, arm_data: dict, stage: str, args) -> dict:
+    result = json.loads(path.read_text(encoding="utf-8"))
+    if result.get("made_by", arm_data["made_by"]) != arm_data["made_by"]:
+        fail(f"{path} was trained on {job['arm']} ids of {result['made_by']}, and they are now {arm_data['made_by']}: move the kept results aside, or --force", 1)
+    kept = kept_nats_path(args, result["key"])
+    if stage == "eval" and kept.exists():  # the breakdown as the code now computes it
+        redone = breakdown(job["arm"], arm_data, np.load(kept).astype(np.float64))
+        if any(result.get(k) != v for k, v in redone.items()):
+            result.update(redone)
+            save_json(path, result)
+    return result
+
+
+def train(torch, job: dict, arm_data: dict, lr: float, seed: int, args) -> dict:
+    """One arm's model, trained for the FLOPs of ``--steps`` flat steps."""
+    from ltmc.nn import GPT, GPTConfig, fit
+
     paired = is_paired(job["arm"])
     config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, tails=max(1, place_width(job["arm"]) - 1), **SIZES[job["size"]])
     train_stream = arm_data["repeat" if job["setting"] == "repeated" else "train"]
-    target = arm_data["dev" if stage == "dev" else "eval"]
     torch.manual_seed(seed)
     model = GPT(config, train_stream.is_tail, arm_data["parts"], arm_data["output_classes"]).to(args.device)
     # A class output's FLOPs follow how the training text's targets fall into its classes.
     config = dataclasses.replace(config, output_width=model.output_width(train_stream.places))
     reference = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, **SIZES[job["size"]])
     steps = round(args.steps * reference.flops_per_place() / config.flops_per_place())
-    log(f"    {key}: {steps} steps")
+    log(f"    {job['arm']} seed {seed} lr {lr:g}: {steps} steps")
     windows = window_order(len(train_stream.places), args.ctx, steps * args.batch, seed, job["setting"] == "repeated")
     start = time.perf_counter()
     fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
-    train_s = time.perf_counter() - start
-    flops_per_step = config.flops_per_place() * args.batch * args.ctx + model.table_flops()
-    nats = score(model, target.places, device=args.device)
+    return {
+        "model": model, "config": config, "paired": paired, "steps": steps, "train_stream": train_stream,
+        "train_s": time.perf_counter() - start, "flops_per_step": config.flops_per_place() * args.batch * args.ctx + model.table_flops(),
+    }
+
+
+def scored_result(trained: dict, job: dict, arm_data: dict, lr: float, seed: int, stage: str, args) -> dict:
+    """A trained model's bits per byte on the dev set or the unseen authors, kept as JSON."""
+    from ltmc.nn import bits_per_byte, score
+
+    path = result_path(job, seed, lr, args, stage)
+    target = arm_data["dev" if stage == "dev" else "eval"]
+    config, steps, train_stream = trained["config"], trained["steps"], trained["train_stream"]
+    nats = score(trained["model"], target.places, device=args.device)
     if stage == "eval":  # kept, so the breakdown can be redone without training again
-        save_arrays(kept, nats.astype(np.float32))
+        save_arrays(kept_nats_path(args, path.stem), nats.astype(np.float32))
     result = {
-        "key": key,
+        "key": path.stem,
         "stage": stage,
         **{k: job[k] for k in ("setting", "size", "vocab", "arm")},
         "made_by": arm_data["made_by"],
@@ -199,13 +231,13 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
         "batch": args.batch,
         "ctx": args.ctx,
         "body_params": config.body_params(),
-        **({"tail_hidden": config.tail_hidden} if paired else {}),
+        **({"tail_hidden": config.tail_hidden} if trained["paired"] else {}),
         "parts": bool(args.parts),
         "classes": args.classes,
         "class_bins": args.class_bins,
-        "flops_per_step": flops_per_step,
-        "flops": flops_per_step * steps,
-        "train_s": round(train_s, 1),
+        "flops_per_step": trained["flops_per_step"],
+        "flops": trained["flops_per_step"] * steps,
+        "train_s": round(trained["train_s"], 1),
         "train_bytes_seen": int(np.mean(train_stream.place_bytes) * steps * args.batch * args.ctx),
         "train_text_bytes": train_stream.n_bytes,
         "bytes_per_place": target.n_bytes / (len(target.places) - 1),
@@ -216,7 +248,7 @@ def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, 
     if stage == "eval":
         result.update(breakdown(job["arm"], arm_data, nats))
     save_json(path, result)
-    log(f"    {key}: {result['bits_per_byte']:.4f} bits/byte ({train_s:.0f} s)")
+    log(f"    {path.stem}: {result['bits_per_byte']:.4f} bits/byte ({trained['train_s']:.0f} s)")
     return result
 
 
@@ -286,8 +318,7 @@ def best_lr(torch, job: dict, arm_data: dict, args) -> float:
         return args.lr
     tried = {}
     for lr in sorted({*SWEEP, *(args.sweep or ())}):
-        key = run_key(job["setting"], job["size"], job["vocab"], job["arm"], 0, lr, args, "dev")
-        path = args.results / f"{key}.json"
+        path = result_path(job, 0, lr, args, "dev")
         if lr in (args.sweep or ()) or path.exists():
             tried[lr] = one_run(torch, job, arm_data, lr, 0, "dev", args)["bits_per_byte"]
     return min(tried, key=tried.get) if tried else DEFAULT_LR

@@ -157,6 +157,22 @@ def test_a_sweep_trains_only_the_rates_given_and_chooses_among_those_kept(tiny_c
     assert [run["lr"] for run in json.loads(capsys.readouterr().out)["runs"]] == [0.003]
 
 
+def test_a_seed_0_model_is_scored_on_the_dev_set_and_the_unseen_authors_from_one_training(tiny_corpus, tmp_path, capsys):
+    args = ["--corpus", str(tiny_corpus), "--cache", str(tmp_path / "cache"), "--results", str(tmp_path / "results")]
+    args += ["--vocab-sizes", "600", "--steps", "4", "--batch", "2", "--ctx", "16", "--sizes", "tiny"]
+    args += ["--val-mb", "0.002", "--dev-mb", "0.001", "--repeat-mb", "0.001", "--arms", "bpe", "--sweep", "0.003"]
+
+    def kept(stage: str) -> list[int]:
+        return sorted(json.loads(p.read_text(encoding="utf-8"))["seed"] for p in (tmp_path / "results").glob(f"{stage}-*.json"))
+
+    assert train.main([*args, "--seeds", "0", "1"]) == 0
+    assert capsys.readouterr().err.count("bpe seed 0 lr 0.003:") == 1  # the sweep's model is the kept rate's seed 0
+    assert kept("dev") == [0]  # a rate is chosen on seed 0 only
+    assert kept("eval") == [0, 1]
+    dev, evaluation = (json.loads(next((tmp_path / "results").glob(f"{stage}-*seed0*.json")).read_text(encoding="utf-8")) for stage in ("dev", "eval"))
+    assert dev["bits_per_byte"] != evaluation["bits_per_byte"] and dev["scored_bytes"] < evaluation["scored_bytes"]
+
+
 def test_word_bits_lays_each_place_on_the_words_it_spells():
     import word_bits
 
