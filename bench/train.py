@@ -159,19 +159,17 @@ def kept_nats_path(args, key: str) -> Path:
 
 def one_run(torch, job: dict, arm_data: dict, lr: float, seed: int, stage: str, args) -> dict:
     """Train one arm (or read its kept result) and score it on the dev set or the unseen authors.
-    Seed 0 is what a sweep trains and what the kept rate's first seed trains again, so a
-    seed-0 model is scored on both and neither run repeats the other's training."""
+    A sweep trains seed 0, and so does the kept rate's first seed: a seed-0 model is scored
+    on both sets, so neither is trained twice."""
     path = result_path(job, seed, lr, args, stage)
     if path.exists() and not args.force:
         return kept_result(path, job, arm_data, stage, args)
     trained = train(torch, job, arm_data, lr, seed, args)
-    stages = ("dev", "eval") if seed == 0 else (stage,)
-    results = {
-        s: scored_result(trained, job, arm_data, lr, seed, s, args)
-        for s in stages
-        if s == stage or args.force or not result_path(job, seed, lr, args, s).exists()
-    }
-    return results[stage]
+    result = scored_result(trained, job, arm_data, lr, seed, stage, args)
+    other = "eval" if stage == "dev" else "dev"
+    if seed == 0 and (args.force or not result_path(job, seed, lr, args, other).exists()):
+        scored_result(trained, job, arm_data, lr, seed, other, args)
+    return result
 
 
 def kept_result(path: Path, job: dict, arm_data: dict, stage: str, args) -> dict:
@@ -191,8 +189,7 @@ def train(torch, job: dict, arm_data: dict, lr: float, seed: int, args) -> dict:
     """One arm's model, trained for the FLOPs of ``--steps`` flat steps."""
     from ltmc.nn import GPT, GPTConfig, fit
 
-    paired = is_paired(job["arm"])
-    config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=paired, tails=max(1, place_width(job["arm"]) - 1), **SIZES[job["size"]])
+    config = GPTConfig(vocab_size=job["vocab"], n_ctx=args.ctx, paired=is_paired(job["arm"]), tails=max(1, place_width(job["arm"]) - 1), **SIZES[job["size"]])
     train_stream = arm_data["repeat" if job["setting"] == "repeated" else "train"]
     torch.manual_seed(seed)
     model = GPT(config, train_stream.is_tail, arm_data["parts"], arm_data["output_classes"]).to(args.device)
@@ -205,7 +202,7 @@ def train(torch, job: dict, arm_data: dict, lr: float, seed: int, args) -> dict:
     start = time.perf_counter()
     fit(model, train_stream.places, steps, args.batch, lr, seed, windows, args.device, log=lambda m: log(f"      {m}"))
     return {
-        "model": model, "config": config, "paired": paired, "steps": steps, "train_stream": train_stream,
+        "model": model, "config": config, "steps": steps, "train_stream": train_stream,
         "train_s": time.perf_counter() - start, "flops_per_step": config.flops_per_place() * args.batch * args.ctx + model.table_flops(),
     }
 
@@ -231,7 +228,7 @@ def scored_result(trained: dict, job: dict, arm_data: dict, lr: float, seed: int
         "batch": args.batch,
         "ctx": args.ctx,
         "body_params": config.body_params(),
-        **({"tail_hidden": config.tail_hidden} if trained["paired"] else {}),
+        **({"tail_hidden": config.tail_hidden} if config.paired else {}),
         "parts": bool(args.parts),
         "classes": args.classes,
         "class_bins": args.class_bins,
